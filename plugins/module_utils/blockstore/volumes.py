@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the volume modules do, independent of Ansible: snapshot PVCs, list
+snapshots, restore a PVC from a snapshot. Each entry point takes the module's
+params as a plain dict and returns the module's result dict.
+
+Everything is validated before anything is created, so bad input changes
+nothing; batches are created concurrently and waited for together.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore, pvc_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+
+DRIVERS = {"csi": CsiBlockStore}
+
+
+def block_store(driver, k8s):
+    if driver not in DRIVERS:
+        raise InvalidInputError("driver: %r is not supported here; choose one of %s" % (driver, ", ".join(DRIVERS)))
+    return DRIVERS[driver](k8s)
+
+
+def require_namespace(k8s, namespace, option="namespace"):
+    if k8s.get_or_none(resource_path("", "v1", "namespaces", None, namespace)) is None:
+        raise NotFoundError("%s: namespace %r does not exist" % (option, namespace))
+
+
+# ---------------------------------------------------------------- volume_snapshot
+
+def _snapshot_targets(k8s, params):
+    """[(pvc, snapshot name)] this task is about, and whether it is a batch."""
+    name, namespace = params["name"], params["namespace"]
+    if params.get("pvc_selector"):
+        claims = sorted(c["metadata"]["name"] for c in
+                        k8s.list(pvc_path(namespace), label_selector=params["pvc_selector"]))
+        return [(claim, ("%s-%s" % (name, claim))[:253]) for claim in claims], True
+    return [(params.get("pvc"), name)], False
+
+
+def snapshot_volumes(k8s, params, check_mode=False):
+    store = block_store(params["driver"], k8s)
+    tags = check_tags(params.get("tags"))
+    require_namespace(k8s, params["namespace"])
+    targets, batch = _snapshot_targets(k8s, params)
+    if params["state"] == "absent":
+        return _delete_snapshots(store, params, targets, batch, check_mode)
+    if not batch and not params.get("pvc"):
+        raise InvalidInputError("pvc: required with state=present (or give pvc_selector)")
+
+    existing = dict(zip([t[1] for t in targets], raise_first(parallel_map(
+        lambda t: store.find_snapshot(t[1], params["namespace"]), targets))))
+    for pvc, snap in targets:
+        found = existing[snap]
+        if found and found["source"].get("pvc") != pvc:
+            raise ConflictError("name: snapshot %s/%s already exists for PVC %r, not %r" % (
+                params["namespace"], snap, found["source"].get("pvc"), pvc))
+    missing = [(pvc, snap) for pvc, snap in targets if existing[snap] is None]
+
+    # Validate every missing one before creating any, so bad input changes nothing.
+    checks = dict(zip([m[1] for m in missing], raise_first(parallel_map(
+        lambda m: store.check_snapshot_source({"namespace": params["namespace"], "pvc": m[0]},
+                                              params.get("snapshot_class")), missing))))
+    records = dict((snap, rec) for snap, rec in existing.items() if rec)
+    if check_mode:
+        for pvc, snap in missing:
+            records[snap] = store.planned_snapshot({"namespace": params["namespace"], "pvc": pvc}, snap, tags,
+                                                   checks[snap])
+    else:
+        created = parallel_map(lambda m: store.create_snapshot(
+            {"namespace": params["namespace"], "pvc": m[0]}, m[1], tags, params.get("snapshot_class"),
+            checked=checks[m[1]]), missing)
+        for (pvc, snap), record, _err in created:
+            if record:
+                records[snap] = record
+        raise_first(created)
+        if params["wait"]:
+            records.update(_wait_ready(store, [records[snap] for _pvc, snap in targets], params["wait_timeout"]))
+    ordered = [records[snap] for _pvc, snap in targets]
+    result = {"changed": bool(missing)}
+    if missing:
+        result["diff"] = {"before": {}, "after": {"snapshots": [r["name"] for r in ordered]}}
+    if batch:
+        result["snapshots"] = ordered
+    else:
+        result["snapshot"] = ordered[0]
+    return result
+
+
+def _wait_ready(store, records, timeout):
+    """Wait until every snapshot is ready; delete and report those that fail."""
+    latest = dict((r["name"], r) for r in records)
+
+    def check():
+        pending = [r for r in latest.values() if not r["ready"]]
+        for record, fresh, _err in parallel_map(store.describe_snapshot, pending):
+            if fresh is None:
+                raise NotFoundError("snapshot %s/%s disappeared while waiting for it" % (
+                    record["namespace"], record["name"]))
+            latest[fresh["name"]] = fresh
+        failed = [r for r in latest.values() if store.snapshot_error(r)]
+        if failed:
+            # A failed snapshot is unusable; remove it so a rerun tries again.
+            parallel_map(store.delete_snapshot, failed)
+            raise LifeboatError("snapshot failed: " + "; ".join(
+                "%s/%s: %s" % (r["namespace"], r["name"], store.snapshot_error(r)) for r in failed),
+                snapshots=failed)
+        return all(r["ready"] for r in latest.values())
+
+    def pending():
+        return "snapshots to become ready: " + ", ".join(
+            "%s/%s" % (r["namespace"], r["name"]) for r in latest.values() if not r["ready"])
+
+    wait_until(check, timeout, pending)
+    return latest
+
+
+def _delete_snapshots(store, params, targets, batch, check_mode):
+    names = [snap for _pvc, snap in targets]
+    found = [r for r in raise_first(parallel_map(
+        lambda n: store.find_snapshot(n, params["namespace"]), names)) if r]
+    if found and not check_mode:
+        raise_first(parallel_map(store.delete_snapshot, found))
+        if params["wait"]:
+            wait_until(lambda: all(store.describe_snapshot(r) is None for r in found), params["wait_timeout"],
+                       "snapshots to be deleted: " + ", ".join(r["name"] for r in found))
+    result = {"changed": bool(found)}
+    if found:
+        result["diff"] = {"before": {"snapshots": [r["name"] for r in found]}, "after": {}}
+    if batch:
+        result["snapshots"] = found
+    else:
+        result["snapshot"] = found[0] if found else {}
+    return result
+
+
+# ---------------------------------------------------------------- volume_snapshot_info
+
+def snapshot_info(k8s, params):
+    store = block_store(params["driver"], k8s)
+    snapshots = store.find_snapshots(namespace=params.get("namespace"), name=params.get("name"),
+                                     tags=check_tags(params.get("tags")), pvc=params.get("pvc"))
+    return {"changed": False, "snapshots": sorted(snapshots, key=lambda r: (r["namespace"], r["name"]))}
+
+
+# ---------------------------------------------------------------- volume_restore
+
+def _snapshot_record(store, params):
+    if params.get("snapshot"):
+        record = params["snapshot"]
+        if not isinstance(record, dict) or "source" not in record:
+            raise InvalidInputError("snapshot: expected a snapshot record as returned by volume_snapshot")
+        if record.get("driver", params["driver"]) != params["driver"]:
+            raise InvalidInputError("snapshot: the record was made by driver %r, not %r" % (
+                record.get("driver"), params["driver"]))
+        return record
+    name, namespace = params.get("snapshot_name"), params.get("snapshot_namespace") or params["namespace"]
+    if not name:
+        raise InvalidInputError("snapshot or snapshot_name: one is required with state=present")
+    record = store.find_snapshot(name, namespace)
+    if record is None:
+        raise NotFoundError("snapshot_name: snapshot %s/%s does not exist" % (namespace, name))
+    if not record["ready"]:
+        raise InvalidInputError("snapshot_name: snapshot %s/%s is not ready to use%s" % (
+            namespace, name, ": " + record["error"] if record.get("error") else ""))
+    return record
+
+
+def restore_volume(k8s, params, check_mode=False):
+    store = block_store(params["driver"], k8s)
+    target = {
+        "namespace": params["namespace"], "pvc": params["pvc"], "storage_class": params.get("storage_class"),
+        "size": params.get("size"), "access_modes": params.get("access_modes"), "labels": params.get("labels"),
+    }
+    check_tags(params.get("labels"), "labels")
+    existing = store.find_volume(target)
+    if params["state"] == "absent":
+        return _delete_restored(store, params, existing, check_mode)
+    record = _snapshot_record(store, params)
+    require_namespace(k8s, params["namespace"])
+    if existing:
+        if existing["restored_from"] != record["snapshot_id"]:
+            raise ConflictError("pvc: PersistentVolumeClaim %s/%s already exists and was not restored from snapshot "
+                                "%s (restored from: %s)" % (params["namespace"], params["pvc"], record["snapshot_id"],
+                                                            existing["restored_from"] or "nothing"))
+        volume, changed = existing, False
+    else:
+        plan = store.plan_restore(record, target)
+        if check_mode:
+            return {"changed": True, "volume": dict(target, phase=None, restored_from=record["snapshot_id"]),
+                    "diff": {"before": {}, "after": {"pvc": "%s/%s" % (params["namespace"], params["pvc"])}}}
+        volume, changed = store.restore_volume(record, target, plan), True
+    if params["wait"] and volume["phase"] != "Bound":
+        volume = _wait_bound(store, volume, params["wait_timeout"])
+    result = {"changed": changed, "volume": volume}
+    if changed:
+        result["diff"] = {"before": {}, "after": {"pvc": "%s/%s" % (params["namespace"], params["pvc"])}}
+    return result
+
+
+def _wait_bound(store, volume, timeout):
+    state = {"volume": volume}
+
+    def check():
+        state["volume"] = store.describe_volume(volume)
+        if state["volume"] is None:
+            raise NotFoundError("PersistentVolumeClaim %s/%s disappeared while waiting for it to bind" % (
+                volume["namespace"], volume["pvc"]))
+        return state["volume"]["phase"] == "Bound"
+
+    def pending():
+        problem = store.volume_problem(volume)
+        return "PersistentVolumeClaim %s/%s to be Bound (phase %s)%s" % (
+            volume["namespace"], volume["pvc"], state["volume"]["phase"], "; last warning: " + problem if problem else "")
+
+    wait_until(check, timeout, pending)
+    return state["volume"]
+
+
+def _delete_restored(store, params, existing, check_mode):
+    if existing is None:
+        return {"changed": False, "volume": {}}
+    if not existing["restored_from"]:
+        raise ConflictError("pvc: PersistentVolumeClaim %s/%s was not restored by lifeboat; refusing to delete it" % (
+            existing["namespace"], existing["pvc"]))
+    record = params.get("snapshot")
+    if record and record.get("snapshot_id") and record["snapshot_id"] != existing["restored_from"]:
+        raise ConflictError("pvc: PersistentVolumeClaim %s/%s was restored from snapshot %s, not %s; refusing to "
+                            "delete it" % (existing["namespace"], existing["pvc"], existing["restored_from"],
+                                           record["snapshot_id"]))
+    if not check_mode:
+        store.delete_volume(existing)
+        if params["wait"]:
+            wait_until(lambda: store.find_volume(existing) is None, params["wait_timeout"],
+                       "PersistentVolumeClaim %s/%s to be deleted" % (existing["namespace"], existing["pvc"]))
+    return {"changed": True, "volume": existing,
+            "diff": {"before": {"pvc": "%s/%s" % (existing["namespace"], existing["pvc"])}, "after": {}}}

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module layer: shared argument specs and the one place that turns the
+collection's exceptions into fail_json."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    LifeboatError,
+    MissingLibraryError,
+)
+
+# Same names, aliases and K8S_AUTH_* fallbacks as kubernetes.core.
+K8S_AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    username=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_USERNAME"])),
+    password=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_PASSWORD"])),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False,
+                    fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+    no_proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_NO_PROXY"])),
+    impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
+    impersonate_groups=dict(type="list", elements="str",
+                            fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
+)
+
+WAIT_ARG_SPEC = dict(
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+)
+
+
+def auth_params(params):
+    """The Kubernetes auth options of a module's params, as a plain dict."""
+    return dict((k, params.get(k)) for k in K8S_AUTH_ARG_SPEC)
+
+
+class LifeboatModule(AnsibleModule):
+    """AnsibleModule whose run() maps the collection's errors to fail_json."""
+
+    def run(self, action):
+        """Call action(module) and exit with the dict it returns."""
+        try:
+            result = action(self)
+        except MissingLibraryError as e:
+            self.fail_json(msg=missing_required_lib(e.library), error=str(e.error))
+        except LifeboatError as e:
+            self.fail_json(msg=e.message, **_jsonable(e.details))
+        except Exception as e:  # a bug or an unexpected library error: keep the traceback
+            self.fail_json(msg="unexpected error: %s: %s" % (type(e).__name__, e),
+                           exception=traceback.format_exc())
+        if self._diff and "diff" not in result:
+            result["diff"] = {}
+        if not self._diff:
+            result.pop("diff", None)
+        self.exit_json(**result)
+
+
+def _jsonable(details):
+    return dict((k, v) for k, v in details.items() if k not in ("msg", "changed", "failed"))

@@ -1,0 +1,200 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: volume_restore
+short_description: Restore a persistent volume from a snapshot
+version_added: 0.1.0
+description:
+  - Creates a PersistentVolumeClaim whose data comes from a snapshot, in the snapshot's namespace or any
+    other, or in another cluster that reaches the same storage.
+  - With the C(csi) driver, restoring into the snapshot's own namespace uses its VolumeSnapshot as the
+    PVC's C(dataSource). Anywhere else a VolumeSnapshotContent is pre-provisioned with the recorded snapshot
+    handle (C(deletionPolicy=Retain)) together with a VolumeSnapshot bound to it in the target namespace.
+  - Idempotent on the target PVC. A target PVC that exists but was not restored from this snapshot is an
+    error, never overwritten.
+  - C(state=absent) deletes the PVC this module restored and its helper snapshot objects, never anything
+    it did not create; the snapshot itself is left alone.
+author:
+  - lifeboat.k8s developers
+options:
+  driver:
+    description:
+      - The block store driver.
+    type: str
+    default: csi
+    choices: [csi]
+  state:
+    description:
+      - C(present) restores the volume if missing; C(absent) deletes a volume restored by this module.
+    type: str
+    default: present
+    choices: [present, absent]
+  snapshot:
+    description:
+      - A snapshot record as returned by M(lifeboat.k8s.volume_snapshot) or stored in a backup.
+      - Mutually exclusive with I(snapshot_name).
+    type: dict
+  snapshot_name:
+    description:
+      - Name of the snapshot to restore from, in I(snapshot_namespace).
+    type: str
+  snapshot_namespace:
+    description:
+      - Namespace of I(snapshot_name). Default is I(namespace).
+    type: str
+  namespace:
+    description:
+      - Namespace of the restored PVC. It must exist.
+    type: str
+    required: true
+  pvc:
+    description:
+      - Name of the restored PVC.
+    type: str
+    required: true
+  storage_class:
+    description:
+      - StorageClass of the restored PVC. Default is the snapshotted PVC's.
+    type: str
+  size:
+    description:
+      - Requested size, a Kubernetes quantity such as C(20Gi). Default is the snapshotted PVC's size;
+        it cannot be smaller than the snapshot.
+    type: str
+  access_modes:
+    description:
+      - Access modes of the restored PVC. Default is the snapshotted PVC's.
+    type: list
+    elements: str
+  labels:
+    description:
+      - Labels for the restored PVC.
+    type: dict
+extends_documentation_fragment:
+  - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.wait
+  - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.ACTIONGROUPS
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Take a snapshot
+  lifeboat.k8s.volume_snapshot:
+    name: shop-db-pre-upgrade
+    namespace: shop
+    pvc: data-db-0
+  register: db_snapshot
+
+- name: Restore it next to the original, for inspection
+  lifeboat.k8s.volume_restore:
+    snapshot: "{{ db_snapshot.snapshot }}"
+    namespace: shop-inspect
+    pvc: data-db-0
+    labels:
+      purpose: inspection
+
+- name: Restore by name into the same namespace, bigger
+  lifeboat.k8s.volume_restore:
+    snapshot_name: shop-db-pre-upgrade
+    namespace: shop
+    pvc: data-db-0-restored
+    size: 20Gi
+
+- name: Remove the inspection copy
+  lifeboat.k8s.volume_restore:
+    state: absent
+    namespace: shop-inspect
+    pvc: data-db-0
+"""
+
+RETURN = r"""
+volume:
+  description: The restored volume.
+  returned: always (empty when state=absent found nothing)
+  type: dict
+  contains:
+    driver:
+      description: The driver.
+      type: str
+      sample: csi
+    namespace:
+      description: Namespace of the PVC.
+      type: str
+      sample: shop-inspect
+    pvc:
+      description: Name of the PVC.
+      type: str
+      sample: data-db-0
+    phase:
+      description: The PVC's phase.
+      type: str
+      sample: Bound
+    restored_from:
+      description: The snapshot_id the PVC was restored from.
+      type: str
+      sample: 4e6a54f7-6e3b-4c5c-9d1c-1f0c7a9b2d41
+    volume_name:
+      description: The PersistentVolume bound to the PVC.
+      type: str
+      sample: pvc-0b1d6f0e-6a4f-4f83-9f59-0c2f3e8d9a11
+    storage_class:
+      description: The PVC's StorageClass.
+      type: str
+      sample: fast
+    size:
+      description: The requested size.
+      type: str
+      sample: 10Gi
+    driver_data:
+      description: Driver-specific details (for csi the helper VolumeSnapshot and VolumeSnapshotContent).
+      type: dict
+      sample: {volume_snapshot: lifeboat-restore-data-db-0, volume_snapshot_content: lifeboat-restore-5e0c}
+"""
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import restore_volume
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    K8S_AUTH_ARG_SPEC,
+    WAIT_ARG_SPEC,
+    LifeboatModule,
+    auth_params,
+)
+
+
+def main():
+    argument_spec = dict(
+        driver=dict(type="str", default="csi", choices=["csi"]),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        snapshot=dict(type="dict"),
+        snapshot_name=dict(type="str"),
+        snapshot_namespace=dict(type="str"),
+        namespace=dict(type="str", required=True),
+        pvc=dict(type="str", required=True),
+        storage_class=dict(type="str"),
+        size=dict(type="str"),
+        access_modes=dict(type="list", elements="str"),
+        labels=dict(type="dict"),
+    )
+    argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(WAIT_ARG_SPEC)
+    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
+                            mutually_exclusive=[("snapshot", "snapshot_name")])
+    module.run(lambda m: restore_volume(K8sClient(auth_params(m.params)), m.params, m.check_mode))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: volume_snapshot
+short_description: Snapshot the persistent volumes of a namespace
+version_added: 0.1.0
+description:
+  - Takes a snapshot of one PersistentVolumeClaim (I(pvc)), or of every PVC that matches a label selector
+    (I(pvc_selector)): the batch is created concurrently and waited for together.
+  - The snapshot's name is its identity. A second run finds the existing snapshot and reports no change;
+    a name that is already used for another PVC is an error, never a silent reuse.
+  - With the C(csi) driver a snapshot is a C(VolumeSnapshot) (snapshot.storage.k8s.io/v1) in the PVC's
+    namespace. What a later restore needs (storage class, size, access modes) is recorded on it, so the
+    returned record is enough to restore the volume even after the PVC is gone, in another namespace or
+    in another cluster that reaches the same storage.
+  - A snapshot whose driver reports an error is deleted (it cannot be used) and the task fails with the
+    driver's message, so a rerun starts afresh.
+author:
+  - lifeboat.k8s developers
+options:
+  driver:
+    description:
+      - The block store driver.
+    type: str
+    default: csi
+    choices: [csi]
+  state:
+    description:
+      - C(present) creates the snapshot(s) if missing; C(absent) deletes them.
+    type: str
+    default: present
+    choices: [present, absent]
+  name:
+    description:
+      - Name of the snapshot. With I(pvc_selector) each snapshot is named C(<name>-<pvc>).
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the PVCs and of the snapshots.
+    type: str
+    required: true
+  pvc:
+    description:
+      - The PersistentVolumeClaim to snapshot. Mutually exclusive with I(pvc_selector).
+    type: str
+  pvc_selector:
+    description:
+      - A label selector (C(app=shop,tier in (db))); every matching PVC of I(namespace) is snapshotted.
+    type: str
+  snapshot_class:
+    description:
+      - The VolumeSnapshotClass to use. Default is the class marked default for the volume's CSI driver.
+    type: str
+  tags:
+    description:
+      - Tags to find the snapshot by later, stored as labels (keys and values must be valid labels).
+    type: dict
+extends_documentation_fragment:
+  - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.wait
+  - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.ACTIONGROUPS
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Snapshot the database volume before an upgrade
+  lifeboat.k8s.volume_snapshot:
+    name: shop-db-pre-upgrade
+    namespace: shop
+    pvc: data-db-0
+    tags:
+      reason: pre-upgrade
+  register: db_snapshot
+
+- name: Snapshot every PVC of the app at once
+  lifeboat.k8s.volume_snapshot:
+    name: nightly-20261122
+    namespace: shop
+    pvc_selector: app.kubernetes.io/part-of=shop
+    wait_timeout: 900
+
+- name: Delete the snapshot again
+  lifeboat.k8s.volume_snapshot:
+    name: shop-db-pre-upgrade
+    namespace: shop
+    state: absent
+"""
+
+RETURN = r"""
+snapshot:
+  description: The snapshot record (with I(pvc)); pass it to M(lifeboat.k8s.volume_restore).
+  returned: when pvc is used
+  type: dict
+  contains:
+    driver:
+      description: The driver that took the snapshot.
+      type: str
+      sample: csi
+    snapshot_id:
+      description: The storage system's snapshot handle; null until the snapshot is ready.
+      type: str
+      sample: 4e6a54f7-6e3b-4c5c-9d1c-1f0c7a9b2d41
+    name:
+      description: Name of the snapshot.
+      type: str
+      sample: shop-db-pre-upgrade
+    namespace:
+      description: Namespace of the snapshot.
+      type: str
+      sample: shop
+    source:
+      description: The snapshotted PVC and what a restore needs of it.
+      type: dict
+      sample: {namespace: shop, pvc: data-db-0, storage_class: fast, size: 10Gi, access_modes: [ReadWriteOnce],
+               volume_mode: Filesystem, csi_driver: hostpath.csi.k8s.io}
+    tags:
+      description: The snapshot's tags.
+      type: dict
+      sample: {reason: pre-upgrade}
+    ready:
+      description: Whether the snapshot is ready to restore from.
+      type: bool
+      sample: true
+    size_bytes:
+      description: Size of the volume a restore needs, in bytes.
+      type: int
+      sample: 10737418240
+    created_at:
+      description: When the storage system cut the snapshot.
+      type: str
+      sample: "2026-11-22T03:00:04Z"
+    error:
+      description: The driver's error message, if any.
+      type: str
+      sample: null
+    driver_data:
+      description: Driver-specific details (for csi the VolumeSnapshotContent and class).
+      type: dict
+      sample: {volume_snapshot_content: snapcontent-1f0c, snapshot_class: csi-hostpath-snapclass}
+snapshots:
+  description: The snapshot records, one per matching PVC (with I(pvc_selector)), each as I(snapshot).
+  returned: when pvc_selector is used
+  type: list
+  elements: dict
+  sample: []
+"""
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    K8S_AUTH_ARG_SPEC,
+    WAIT_ARG_SPEC,
+    LifeboatModule,
+    auth_params,
+)
+
+
+def main():
+    argument_spec = dict(
+        driver=dict(type="str", default="csi", choices=["csi"]),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        pvc=dict(type="str"),
+        pvc_selector=dict(type="str"),
+        snapshot_class=dict(type="str"),
+        tags=dict(type="dict"),
+    )
+    argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(WAIT_ARG_SPEC)
+    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
+                            mutually_exclusive=[("pvc", "pvc_selector")])
+    module.run(lambda m: snapshot_volumes(K8sClient(auth_params(m.params)), m.params, m.check_mode))
+
+
+if __name__ == "__main__":
+    main()
