@@ -22,7 +22,7 @@ description:
   - C(state=absent) deletes the PVC this module restored and its helper snapshot objects, never anything
     it did not create; the snapshot itself is left alone.
 author:
-  - lifeboat.k8s developers
+  - lifeboat.k8s developers (@lifeboat-k8s)
 options:
   driver:
     description:

@@ -13,7 +13,7 @@ short_description: Snapshot the persistent volumes of a namespace
 version_added: 0.1.0
 description:
   - Takes a snapshot of one PersistentVolumeClaim (I(pvc)), or of every PVC that matches a label selector
-    (I(pvc_selector)): the batch is created concurrently and waited for together.
+    (I(pvc_selector)); the batch is created concurrently and waited for together.
   - The snapshot's name is its identity. A second run finds the existing snapshot and reports no change;
     a name that is already used for another PVC is an error, never a silent reuse.
   - With the C(csi) driver a snapshot is a C(VolumeSnapshot) (snapshot.storage.k8s.io/v1) in the PVC's
@@ -23,7 +23,7 @@ description:
   - A snapshot whose driver reports an error is deleted (it cannot be used) and the task fails with the
     driver's message, so a rerun starts afresh.
 author:
-  - lifeboat.k8s developers
+  - lifeboat.k8s developers (@lifeboat-k8s)
 options:
   driver:
     description:

@@ -16,7 +16,7 @@ description:
   - The records returned are the same as M(lifeboat.k8s.volume_snapshot) returns and can be passed to
     M(lifeboat.k8s.volume_restore).
 author:
-  - lifeboat.k8s developers
+  - lifeboat.k8s developers (@lifeboat-k8s)
 options:
   driver:
     description:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif("KUBECONFIG" not in os.environ or "LIFEBOAT_CSI_
 
 
 def kubectl(*args, stdin=None):
-    res = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -38,8 +38,11 @@ def wait(predicate, what, timeout=60):
 
 
 def pvc_dir(namespace, name):
-    pvc = wait(lambda: (lambda p: p if p["status"].get("phase") == "Bound" else None)(get("pvc", name, namespace)),
-               "pvc %s to bind" % name)
+    def bound():
+        pvc = get("pvc", name, namespace)
+        return pvc if pvc["status"].get("phase") == "Bound" else None
+
+    pvc = wait(bound, "pvc %s to bind" % name)
     pv = json.loads(kubectl("get", "pv", pvc["spec"]["volumeName"], "-o", "json"))
     return os.path.join(os.environ["LIFEBOAT_CSI_STATE_DIR"], pv["spec"]["csi"]["volumeHandle"])
 

@@ -91,7 +91,7 @@ _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 def check_tags(tags, option="tags"):
     """Tags become labels: keys and values must be valid label keys and values."""
     for key, value in (tags or {}).items():
-        prefix, _, name = key.rpartition("/")
+        prefix, name = key.rpartition("/")[::2]
         if not name or not _LABEL_NAME.match(name) or (prefix and not _LABEL_PREFIX.match(prefix)):
             raise InvalidInputError("%s: key %r is not a valid Kubernetes label key" % (option, key))
         if not isinstance(value, str) or not _LABEL_NAME.match(value):

@@ -378,4 +378,3 @@ class CsiBlockStore(BlockStore):
 
 def _display(meta):
     return "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"]
-

@@ -20,10 +20,7 @@ __metaclass__ = type
 import json
 import os
 
-try:
-    from urllib.parse import quote, urlencode
-except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity's import test calm
-    from urllib import quote, urlencode
+from urllib.parse import quote, urlencode
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
@@ -179,8 +176,7 @@ class K8sClient:
         query = {"limit": page_size, "labelSelector": label_selector, "fieldSelector": field_selector}
         while True:
             page = self.get(path, query)
-            for item in page.get("items") or []:
-                yield item
+            yield from page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Writes integration_config.yml from the test bed's environment: ansible-test
+# scrubs environment variables, so the targets get them as variables.
+set -euo pipefail
+cat <<YAML
+---
+kubeconfig: "${KUBECONFIG}"
+s3_endpoint: "${LIFEBOAT_S3_ENDPOINT}"
+s3_bucket: "${LIFEBOAT_S3_BUCKET}"
+aws_access_key: "${AWS_ACCESS_KEY_ID}"
+aws_secret_key: "${AWS_SECRET_ACCESS_KEY}"
+aws_region: "${AWS_DEFAULT_REGION}"
+ec2_endpoint: "${LIFEBOAT_EC2_ENDPOINT}"
+csi_state_dir: "${LIFEBOAT_CSI_STATE_DIR}"
+kubectl: "$(command -v kubectl)"
+YAML

@@ -1,0 +1,461 @@
+"""The lifeboat test bed: a real local Kubernetes control plane with CSI
+snapshots, an S3 server and an EC2 endpoint, run as plain local processes.
+
+    testbed up        build (once, cached) and start everything; idempotent
+    testbed down      stop what this test bed started and remove its state
+    testbed status    one line per component
+    testbed env       shell exports for `eval "$(testbed env)"`
+    testbed logs [C]  the last lines of every (or one) component's log
+
+Standard library only: it runs before any virtualenv exists.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.environ.get("LIFEBOAT_CACHE", os.path.expanduser("~/.cache/lifeboat"))
+# One bed per machine: SeaweedFS opens a few fixed ports of its own.
+RUN = os.environ.get("LIFEBOAT_TESTBED_DIR", os.path.join(CACHE, "run"))
+S3_BUCKET = "lifeboat-test"
+S3_KEY, S3_SECRET = "lifeboat-testbed", "lifeboat-testbed-secret"
+REGION = "us-east-1"
+# SeaweedFS listens on many ports; every one it lets us choose is chosen.
+S3_PORTS = ("s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port", "master.port.grpc",
+            "filer.port", "filer.port.grpc", "volume.port", "volume.port.grpc", "admin.port", "admin.port.grpc")
+DRIVER = "hostpath.csi.k8s.io"
+# Start order; down stops in reverse.
+COMPONENTS = [
+    "etcd", "kube-apiserver", "kube-controller-manager", "hostpath-csi",
+    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2",
+]
+
+
+def path(*parts):
+    return os.path.join(RUN, *parts)
+
+
+def say(msg):
+    print("testbed: " + msg, file=sys.stderr, flush=True)
+
+
+class BedError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_of(name):
+    """The pid recorded for a component, if that process is still ours."""
+    try:
+        with open(path("pids", name + ".json")) as f:
+            rec = json.load(f)
+        started = start_time(rec["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    # A pid can be reused; the start time tells our process from a newcomer.
+    return rec["pid"] if started == rec.get("started") else None
+
+
+def start_time(pid):
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        raise OSError("zombie")
+    return int(fields[19])
+
+
+def start(name, argv, env=None):
+    os.makedirs(path("logs"), exist_ok=True)
+    os.makedirs(path("pids"), exist_ok=True)
+    log = open(path("logs", name + ".log"), "ab")
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, cwd=RUN, env=dict(os.environ, **(env or {})))
+    with open(path("pids", name + ".json"), "w") as f:
+        json.dump({"pid": proc.pid, "started": start_time(proc.pid), "argv": argv}, f)
+    PROCS[name] = proc
+    return proc
+
+
+def tail(name, lines=25):
+    try:
+        with open(path("logs", name + ".log"), errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+PROCS = {}  # name -> Popen of what this run started
+
+
+def exited(name):
+    """A description of how a component we started ended, or None if it runs."""
+    proc = PROCS.get(name)
+    code = proc.poll() if proc else (None if pid_of(name) else "unknown")
+    if code is None:
+        return None
+    return "exited with status %s" % code if code != "unknown" and code >= 0 else "was killed by signal %s" % -code
+
+
+def wait_for(name, check, timeout=90):
+    """Poll check() until it is truthy; fail naming the component."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        how = exited(name)
+        if how:
+            raise BedError("%s %s during start-up; last lines of its log:\n%s" % (name, how, tail(name)))
+        try:
+            if check():
+                return
+        except Exception:  # not ready yet: connection refused, 503, ...
+            pass
+        time.sleep(0.3)
+    raise BedError("%s not ready after %ds; last lines of its log:\n%s" % (name, timeout, tail(name)))
+
+
+def stop(name):
+    """Stop a component's whole process group: TERM, then KILL after 10 s."""
+    pid = pid_of(name)
+    if pid is not None:
+        for sig, patience in ((signal.SIGTERM, 100), (signal.SIGKILL, 50)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            for _tick in range(patience):
+                if pid_of(name) is None:
+                    break
+                time.sleep(0.1)
+            if pid_of(name) is None:
+                break
+    try:
+        os.remove(path("pids", name + ".json"))
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- helpers
+
+def run(argv, **kw):
+    res = subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
+    if res.returncode != 0:
+        raise BedError("%s failed:\n%s%s" % (" ".join(argv), res.stdout, res.stderr))
+    return res.stdout
+
+
+def openssl(*args):
+    run(["openssl"] + list(args))
+
+
+def make_pki():
+    d = path("pki")
+    os.makedirs(d, exist_ok=True)
+
+    def p(name):
+        return os.path.join(d, name)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=lifeboat-testbed-ca",
+            "-keyout", p("ca.key"), "-out", p("ca.crt"))
+    openssl("genrsa", "-out", p("sa.key"), "2048")
+    openssl("rsa", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub"))
+    with open(p("san.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc,IP:10.0.0.1\n"
+                "extendedKeyUsage=serverAuth\n")
+    with open(p("client.cnf"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "san.cnf"),
+                            ("admin", "/O=system:masters/CN=lifeboat-admin", "client.cnf")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subj, "-keyout", p(name + ".key"),
+                "-out", p(name + ".csr"))
+        openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
+                "-CAcreateserial", "-days", "30", "-extfile", p(ext), "-out", p(name + ".crt"))
+
+
+def write_kubeconfig(port):
+    pki = path("pki")
+    cfg = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
+        "clusters": [{"name": "testbed", "cluster": {
+            "server": "https://127.0.0.1:%d" % port, "certificate-authority": os.path.join(pki, "ca.crt")}}],
+        "users": [{"name": "admin", "user": {
+            "client-certificate": os.path.join(pki, "admin.crt"), "client-key": os.path.join(pki, "admin.key")}}],
+        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "admin"}}],
+    }
+    with open(path("kubeconfig"), "w") as f:
+        json.dump(cfg, f, indent=2)  # JSON is valid YAML
+
+
+def api_ready(port):
+    ctx = ssl.create_default_context(cafile=path("pki", "ca.crt"))
+    ctx.load_cert_chain(path("pki", "admin.crt"), path("pki", "admin.key"))
+    with urllib.request.urlopen("https://127.0.0.1:%d/readyz" % port, context=ctx, timeout=3) as r:
+        return r.status == 200
+
+
+def http_ok(url):
+    with urllib.request.urlopen(url, timeout=3) as r:
+        return r.status < 500
+
+
+def tcp_open(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        return True
+
+
+def build():
+    """Run build.sh (which prints progress) and return the cache directory."""
+    say("building or reusing binaries (a cold build takes many minutes; progress follows)")
+    res = subprocess.run([os.path.join(HERE, "build.sh")], stdout=subprocess.PIPE, text=True, check=False)
+    if res.returncode != 0:
+        raise BedError("building the test bed binaries failed (see above)")
+    return res.stdout.strip().splitlines()[-1]
+
+
+def venv():
+    res = subprocess.run([os.path.join(ROOT, "hack", "venv.sh")], stdout=subprocess.PIPE, text=True, check=False)
+    if res.returncode != 0:
+        raise BedError("creating the virtualenv failed (see above)")
+    return res.stdout.strip().splitlines()[-1]
+
+
+STORAGE_OBJECTS = """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: csi-hostpath
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: %(driver)s
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: true
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata:
+  name: csi-hostpath-snapclass
+  annotations: {snapshot.storage.kubernetes.io/is-default-class: "true"}
+driver: %(driver)s
+deletionPolicy: Delete
+""" % {"driver": DRIVER}
+
+
+# ---------------------------------------------------------------- commands
+
+def running():
+    return [c for c in COMPONENTS if pid_of(c) is not None]
+
+
+def cmd_up():
+    t0 = time.monotonic()
+    if running() == COMPONENTS and os.path.exists(path("env")):
+        say("already up (%s)" % RUN)
+        return 0
+    if running():
+        say("partly up: restarting from a clean state")
+        cmd_down()
+    out = build()
+    bindir = os.path.join(out, "bin")
+    tools = os.path.join(venv(), "bin")
+    t_start = time.monotonic()
+    shutil.rmtree(RUN, ignore_errors=True)
+    os.makedirs(RUN)
+    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "ec2") + S3_PORTS}
+    with open(path("ports.json"), "w") as f:
+        json.dump(ports, f)
+    kubectl = [os.path.join(tools, "kubectl"), "--kubeconfig", path("kubeconfig")]
+    try:
+        say("generating certificates")
+        make_pki()
+        write_kubeconfig(ports["apiserver"])
+        kc = path("kubeconfig")
+
+        say("starting etcd")
+        start("etcd", [os.path.join(bindir, "etcd"), "--data-dir", path("etcd"), "--name", "testbed",
+                       "--listen-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
+                       "--advertise-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
+                       "--listen-peer-urls", "http://127.0.0.1:%d" % ports["etcd_peer"],
+                       "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ports["etcd_peer"],
+                       "--initial-cluster", "testbed=http://127.0.0.1:%d" % ports["etcd_peer"],
+                       "--unsafe-no-fsync", "--log-level", "warn"])
+        wait_for("etcd", lambda: http_ok("http://127.0.0.1:%d/health" % ports["etcd"]))
+
+        say("starting kube-apiserver")
+        pki = path("pki")
+        start("kube-apiserver", [
+            os.path.join(bindir, "kube-apiserver"),
+            "--etcd-servers", "http://127.0.0.1:%d" % ports["etcd"],
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--secure-port", str(ports["apiserver"]), "--cert-dir", pki,
+            "--tls-cert-file", os.path.join(pki, "apiserver.crt"),
+            "--tls-private-key-file", os.path.join(pki, "apiserver.key"),
+            "--client-ca-file", os.path.join(pki, "ca.crt"),
+            "--service-account-issuer", "https://kubernetes.default.svc",
+            "--service-account-key-file", os.path.join(pki, "sa.pub"),
+            "--service-account-signing-key-file", os.path.join(pki, "sa.key"),
+            "--service-cluster-ip-range", "10.0.0.0/24",
+            "--authorization-mode", "RBAC", "--allow-privileged=true",
+            "--profiling=false", "--v=1"])
+        wait_for("kube-apiserver", lambda: api_ready(ports["apiserver"]), timeout=120)
+
+        say("starting kube-controller-manager")
+        start("kube-controller-manager", [
+            os.path.join(bindir, "kube-controller-manager"),
+            "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+            "--service-account-private-key-file", os.path.join(pki, "sa.key"),
+            "--root-ca-file", os.path.join(pki, "ca.crt"),
+            "--cluster-signing-cert-file", os.path.join(pki, "ca.crt"),
+            "--cluster-signing-key-file", os.path.join(pki, "ca.key"),
+            "--leader-elect=false", "--bind-address", "127.0.0.1",
+            "--secure-port", str(ports["kcm"]), "--controllers", "*", "--profiling=false", "--v=1"])
+        wait_for("kube-controller-manager", lambda: tcp_open(ports["kcm"]))
+
+        say("installing VolumeSnapshot CRDs")
+        run(kubectl + ["apply", "-f", os.path.join(out, "crds")])
+        run(kubectl + ["wait", "--for", "condition=established", "--timeout=60s",
+                       "crd/volumesnapshotclasses.snapshot.storage.k8s.io",
+                       "crd/volumesnapshotcontents.snapshot.storage.k8s.io",
+                       "crd/volumesnapshots.snapshot.storage.k8s.io"])
+
+        say("starting the CSI driver and sidecars")
+        sock = path("csi.sock")
+        start("hostpath-csi", [os.path.join(bindir, "hostpath-csi"), "--endpoint", "unix://" + sock,
+                               "--drivername", DRIVER, "--nodeid", "testbed-node",
+                               "--statedir", path("csi-data")])
+        wait_for("hostpath-csi", lambda: os.path.exists(sock))
+        start("csi-provisioner", [os.path.join(bindir, "csi-provisioner"), "--kubeconfig", kc,
+                                  "--csi-address", sock, "--leader-election=false", "--v=2"])
+        start("snapshot-controller", [os.path.join(bindir, "snapshot-controller"), "--kubeconfig", kc,
+                                      "--leader-election=false", "--v=2"])
+        start("csi-snapshotter", [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
+                                  "--csi-address", sock, "--leader-election=false", "--v=2"])
+        run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS)
+
+        say("starting the S3 server (SeaweedFS)")
+        with open(path("s3-identities.json"), "w") as f:
+            json.dump({"identities": [{"name": "admin", "credentials": [
+                {"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
+        os.makedirs(path("s3-data"))
+        start("s3", [os.path.join(tools, "weed"), "mini", "-dir", path("s3-data"),
+                     "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
+                     "-s3.config", path("s3-identities.json"), "-admin.ui=false", "-webdav=false",
+                     "-master.telemetry=false"]
+              + ["-%s=%d" % (flag, ports[flag]) for flag in S3_PORTS])
+
+        say("starting the EC2 endpoint (moto)")
+        start("ec2", [os.path.join(tools, "moto_server"), "-H", "127.0.0.1", "-p", str(ports["ec2"])])
+
+        s3_url = "http://127.0.0.1:%d" % ports["s3.port"]
+        ec2_url = "http://127.0.0.1:%d" % ports["ec2"]
+        env = {
+            "KUBECONFIG": kc, "K8S_AUTH_KUBECONFIG": kc,
+            "LIFEBOAT_S3_ENDPOINT": s3_url, "LIFEBOAT_S3_BUCKET": S3_BUCKET,
+            "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": REGION,
+            "LIFEBOAT_EC2_ENDPOINT": ec2_url, "LIFEBOAT_CSI_STATE_DIR": path("csi-data"),
+            "LIFEBOAT_TESTBED_DIR": RUN, "LIFEBOAT_VENV": os.path.dirname(tools),
+        }
+        wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
+        wait_for("s3", lambda: make_bucket(tools, env), timeout=90)
+        for name in ("hostpath-csi", "csi-provisioner", "snapshot-controller", "csi-snapshotter",
+                     "kube-controller-manager"):
+            how = exited(name)
+            if how:
+                raise BedError("%s %s; last lines of its log:\n%s" % (name, how, tail(name)))
+        run(kubectl + ["get", "storageclass/csi-hostpath", "volumesnapshotclass/csi-hostpath-snapclass"])
+        with open(path("env"), "w") as f:
+            for k, v in sorted(env.items()):
+                f.write("export %s=%s\n" % (k, shell_quote(v)))
+            f.write('export PATH=%s:"$PATH"\n' % shell_quote(tools))
+    except BaseException as e:
+        if isinstance(e, BedError):
+            say(str(e))
+        say("start-up failed: stopping what was started")
+        cmd_down(keep_logs=True)
+        return 1
+    say("up in %.1fs (start-up %.1fs); eval \"$(%s env)\"" % (
+        time.monotonic() - t0, time.monotonic() - t_start, os.path.join(os.path.relpath(HERE), "testbed")))
+    return 0
+
+
+def make_bucket(tools, env):
+    code = ("import boto3,botocore,os\n"
+            "s3=boto3.client('s3',endpoint_url=os.environ['LIFEBOAT_S3_ENDPOINT'])\n"
+            "b=os.environ['LIFEBOAT_S3_BUCKET']\n"
+            "try: s3.head_bucket(Bucket=b)\n"
+            "except botocore.exceptions.ClientError: s3.create_bucket(Bucket=b)\n")
+    res = subprocess.run([os.path.join(tools, "python"), "-c", code], env=dict(os.environ, **env),
+                         capture_output=True, text=True, timeout=30, check=False)
+    return res.returncode == 0
+
+
+def shell_quote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def cmd_down(keep_logs=False):
+    for name in reversed(COMPONENTS):
+        stop(name)
+    if keep_logs:
+        say("logs kept in %s" % path("logs"))
+        return 0
+    shutil.rmtree(RUN, ignore_errors=True)
+    say("down")
+    return 0
+
+
+def cmd_status():
+    up = running()
+    for name in COMPONENTS:
+        print("%-24s %s" % (name, "running (pid %d)" % pid_of(name) if name in up else "stopped"))
+    return 0 if up == COMPONENTS else 1
+
+
+def cmd_env():
+    if not os.path.exists(path("env")):
+        say("not up: run `%s up` first" % os.path.join(os.path.relpath(HERE), "testbed"))
+        return 1
+    with open(path("env")) as f:
+        sys.stdout.write(f.read())
+    return 0
+
+
+def cmd_logs(names):
+    for name in names or COMPONENTS:
+        print("==> %s <==\n%s" % (name, tail(name, 40)))
+    return 0
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else "help"
+    if cmd == "up":
+        return cmd_up()
+    if cmd == "down":
+        return cmd_down()
+    if cmd == "status":
+        return cmd_status()
+    if cmd == "env":
+        return cmd_env()
+    if cmd == "logs":
+        return cmd_logs(argv[2:])
+    print(__doc__.strip(), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
