@@ -33,7 +33,7 @@ sanity: collection $(GET_PIP)
 	cd $(COLLECTION) && PATH=$(VENV)/bin:$$PATH ansible-test sanity --python 3.11 --color no
 
 lint: collection
-	cd $(COLLECTION) && PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
+	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
 
 units: collection
 	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/pytest -q tests/unit

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The object store interface (Ark's): where backups live.
+
+Keys are relative to the store's prefix and always use '/'. Uploads and
+downloads stream between local files and the store; nothing holds a whole
+object in memory.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ObjectStore:
+    url = None
+
+    def put_file(self, key, path):
+        """Upload a local file (multipart for large ones)."""
+        raise NotImplementedError
+
+    def put_bytes(self, key, data):
+        """Upload a small object."""
+        raise NotImplementedError
+
+    def get_file(self, key, path):
+        """Download into a local file; NotFoundError if missing."""
+        raise NotImplementedError
+
+    def get_bytes(self, key):
+        """A small object's content; NotFoundError if missing."""
+        raise NotImplementedError
+
+    def exists(self, key):
+        raise NotImplementedError
+
+    def size(self, key):
+        raise NotImplementedError
+
+    def list_prefixes(self, prefix):
+        """The 'directories' directly under prefix (which ends with '/'), without it."""
+        raise NotImplementedError
+
+    def list_objects(self, prefix):
+        """Every key under prefix."""
+        raise NotImplementedError
+
+    def delete(self, key):
+        """Idempotent."""
+        raise NotImplementedError
+
+    def signed_url(self, key, expires_in=3600):
+        raise NotImplementedError

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""file:///path — backups in a local (or mounted) directory."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import tempfile
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+
+
+class FileStore(ObjectStore):
+    def __init__(self, root):
+        if not os.path.isabs(root):
+            raise InvalidInputError("storage: file:// URLs need an absolute path, got %r" % root)
+        self.root = os.path.normpath(root)
+        self.url = "file://" + self.root
+
+    def _path(self, key):
+        path = os.path.normpath(os.path.join(self.root, key))
+        if not path.startswith(self.root + os.sep):
+            raise InvalidInputError("object key %r leaves the storage location" % key)
+        return path
+
+    def _write(self, key, writer):
+        # Write to a temporary file in the same directory, then rename: readers
+        # never see half an object.
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                writer(out)
+            os.rename(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def put_file(self, key, path):
+        def copy(out):
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        self._write(key, copy)
+
+    def put_bytes(self, key, data):
+        self._write(key, lambda out: out.write(data))
+
+    def get_file(self, key, path):
+        try:
+            shutil.copyfile(self._path(key), path)
+        except FileNotFoundError:
+            raise NotFoundError("%s/%s does not exist" % (self.url, key))
+
+    def get_bytes(self, key):
+        try:
+            with open(self._path(key), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise NotFoundError("%s/%s does not exist" % (self.url, key))
+
+    def exists(self, key):
+        return os.path.isfile(self._path(key))
+
+    def size(self, key):
+        try:
+            return os.path.getsize(self._path(key))
+        except FileNotFoundError:
+            raise NotFoundError("%s/%s does not exist" % (self.url, key))
+
+    def list_prefixes(self, prefix):
+        directory = self._path(prefix.rstrip("/") or ".") if prefix.strip("/") else self.root
+        try:
+            return sorted(e.name for e in os.scandir(directory) if e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def list_objects(self, prefix):
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        keys = []
+        for directory, _dirs, files in os.walk(base):
+            for name in files:
+                if not name.startswith(".tmp-"):
+                    keys.append(os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/"))
+        return sorted(keys)
+
+    def delete(self, key):
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        # Remove directories the delete emptied, up to the root.
+        directory = os.path.dirname(path)
+        while directory != self.root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+            directory = os.path.dirname(directory)
+        return True
+
+    def signed_url(self, key, expires_in=3600):
+        return "file://" + self._path(key)
