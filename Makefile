@@ -16,7 +16,7 @@ test: ## everything: venv, sanity, lint, units, test bed up, system + integratio
 	@$(MAKE) --no-print-directory venv sanity lint units
 	@$(MAKE) --no-print-directory testbed-up
 	@status=0; $(MAKE) --no-print-directory system integration || status=$$?; \
-	  $(MAKE) --no-print-directory testbed-down; exit $$status
+	  $(MAKE) --no-print-directory testbed-down || { [ $$status -ne 0 ] || status=1; }; exit $$status
 
 venv:
 	@echo "venv: $(VENV)"

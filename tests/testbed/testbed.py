@@ -408,9 +408,41 @@ def shell_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def leftovers(groups, ports):
+    """What `down` must not leave: a live process in one of our process groups, a held port."""
+    left = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                # start_time refuses zombies: they are dead, waiting for init to reap them.
+                if os.getpgid(int(entry)) in groups and start_time(int(entry)):
+                    left.append("process %s still running" % entry)
+            except OSError:
+                pass
+    for name, port in sorted(ports.items()):
+        with socket.socket() as sock:
+            # REUSEADDR: TIME_WAIT leftovers are the kernel's, not a held port; a listener still fails.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                left.append("port %d (%s) still held" % (port, name))
+    return left
+
+
 def cmd_down(keep_logs=False):
+    groups = {pid for pid in (pid_of(name) for name in COMPONENTS) if pid is not None}
+    try:
+        with open(path("ports.json")) as f:
+            ports = json.load(f)
+    except (OSError, ValueError):
+        ports = {}
     for name in reversed(COMPONENTS):
         stop(name)
+    left = leftovers(groups, ports)
+    if left:
+        say("down left things behind:\n  " + "\n  ".join(left))
+        return 1
     if keep_logs:
         say("logs kept in %s" % path("logs"))
         return 0

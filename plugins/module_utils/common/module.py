@@ -37,6 +37,24 @@ K8S_AUTH_ARG_SPEC = dict(
                             fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
 )
 
+# Where backups live. S3 options use amazon.aws's names, aliases and AWS_* variables,
+# except validate_certs, which the Kubernetes options already use.
+STORAGE_ARG_SPEC = dict(
+    storage=dict(type="str", default="file:///var/backups/lifeboat"),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "endpoint"],
+                      fallback=(env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"])),
+    region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False,
+                    fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
+                    fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
+                       fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+    profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
+    storage_validate_certs=dict(type="bool", default=True),
+    aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+)
+
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
@@ -46,6 +64,14 @@ WAIT_ARG_SPEC = dict(
 def auth_params(params):
     """The Kubernetes auth options of a module's params, as a plain dict."""
     return dict((k, params.get(k)) for k in K8S_AUTH_ARG_SPEC)
+
+
+def storage_options(params):
+    """The S3 connection options of a module's params, as the object store wants them."""
+    options = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key",
+                                                "session_token", "profile", "aws_ca_bundle"))
+    options["validate_certs"] = params.get("storage_validate_certs", True)
+    return options
 
 
 class LifeboatModule(AnsibleModule):
@@ -62,6 +88,8 @@ class LifeboatModule(AnsibleModule):
         except Exception as e:  # a bug or an unexpected library error: keep the traceback
             self.fail_json(msg="unexpected error: %s: %s" % (type(e).__name__, e),
                            exception=traceback.format_exc())
+        for warning in result.pop("warnings", []):
+            self.warn(warning)
         if self._diff and "diff" not in result:
             result["diff"] = {}
         if not self._diff:
@@ -70,4 +98,4 @@ class LifeboatModule(AnsibleModule):
 
 
 def _jsonable(details):
-    return dict((k, v) for k, v in details.items() if k not in ("msg", "changed", "failed"))
+    return dict((k, v) for k, v in details.items() if k not in ("msg", "failed"))
