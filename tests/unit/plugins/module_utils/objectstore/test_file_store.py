@@ -1,0 +1,42 @@
+"""The file:// object store (pure local I/O) and storage URL parsing."""
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+
+
+def test_put_get_list_delete(tmp_path):
+    store = open_store("file://%s" % tmp_path)
+    store.put_bytes("backups/a/manifest.json", b"{}")
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 3000000)
+    store.put_file("backups/a/a.tar.gz", str(src))
+    store.put_bytes("backups/b/other", b"1")
+    assert store.exists("backups/a/manifest.json")
+    assert store.get_bytes("backups/a/manifest.json") == b"{}"
+    assert sorted(store.list_prefixes("backups/")) == ["a", "b"]
+    assert sorted(store.list_objects("backups/a/")) == ["backups/a/a.tar.gz", "backups/a/manifest.json"]
+    out = tmp_path / "out.bin"
+    store.get_file("backups/a/a.tar.gz", str(out))
+    assert out.read_bytes() == src.read_bytes()
+    store.delete("backups/a/manifest.json")
+    assert not store.exists("backups/a/manifest.json")
+    with pytest.raises(NotFoundError):
+        store.get_bytes("backups/a/manifest.json")
+    assert not list((tmp_path / "backups").rglob(".tmp-*")), "no temporary files are left behind"
+
+
+def test_keys_cannot_leave_the_location(tmp_path):
+    store = open_store("file://%s/store" % tmp_path)
+    with pytest.raises(InvalidInputError, match="leaves the storage location"):
+        store.put_bytes("../escape", b"x")
+
+
+@pytest.mark.parametrize("url,message", [
+    ("gopher://x", "not a storage URL"),
+    ("file://relative/path", "three slashes"),
+])
+def test_bad_urls_name_the_option(url, message):
+    with pytest.raises(InvalidInputError, match="storage: .*" + message):
+        open_store(url)
