@@ -250,7 +250,9 @@ class CsiBlockStore(BlockStore):
             raise InvalidInputError("size: the snapshot record has no size; give size")
         if record.get("size_bytes") and parse_quantity(size) < record["size_bytes"]:
             raise InvalidInputError("size: %s is smaller than the snapshot (%d bytes)" % (size, record["size_bytes"]))
-        annotations = {RESTORED_FROM: record["snapshot_id"]}
+        # The claim's own annotations come along (object_restore passes the backed-up ones).
+        annotations = dict(target.get("annotations") or {})
+        annotations[RESTORED_FROM] = record["snapshot_id"]
         objects = []
         same_namespace = (record.get("namespace") == namespace and self._same_snapshot(record))
         if same_namespace:

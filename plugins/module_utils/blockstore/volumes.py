@@ -54,10 +54,12 @@ def _snapshot_targets(k8s, params):
 def snapshot_volumes(k8s, params, check_mode=False):
     store = block_store(params["driver"], k8s)
     tags = check_tags(params.get("tags"))
+    if params["state"] == "absent":
+        # A namespace that is gone has no snapshots left to delete.
+        targets, batch = _snapshot_targets(k8s, params)
+        return _delete_snapshots(store, params, targets, batch, check_mode)
     require_namespace(k8s, params["namespace"])
     targets, batch = _snapshot_targets(k8s, params)
-    if params["state"] == "absent":
-        return _delete_snapshots(store, params, targets, batch, check_mode)
     if not batch and not params.get("pvc"):
         raise InvalidInputError("pvc: required with state=present (or give pvc_selector)")
 

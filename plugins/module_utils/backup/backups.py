@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backups in an object store: write one (manifest last), delete one (manifest
+first), list and verify them. A backup is complete only when its manifest
+exists; the manifest holds the SHA-256 of every other file."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
+    FORMAT_VERSION,
+    ArchiveError,
+    ArchiveWriter,
+    sha256_file,
+    write_json_gz,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
+    discover,
+    list_concurrently,
+    select,
+    used_cluster_objects,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+
+MANIFEST = "lifeboat-backup.json"
+MANIFEST_FORMAT = 1
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+TTL = re.compile(r"^(\d+)([smhd])$")
+REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
+TTL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def timestamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value):
+    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def check_name(name, option="name"):
+    if not name or not NAME.match(name):
+        raise InvalidInputError("%s: %r is not a valid backup name (lower-case letters, digits, '-' and '.')"
+                                % (option, name))
+    return name
+
+
+def parse_ttl(ttl):
+    if not ttl:
+        return None
+    match = TTL.match(str(ttl).strip())
+    if not match:
+        raise InvalidInputError("ttl: %r is not a duration such as 720h, 30d or 90m" % (ttl,))
+    return int(match.group(1)) * TTL_SECONDS[match.group(2)]
+
+
+def files_of(name):
+    """The backup's files besides the manifest, as Velero names them."""
+    return {"archive": "%s.tar.gz" % name, "resource_list": "%s-resource-list.json.gz" % name,
+            "volume_snapshots": "%s-volumesnapshots.json.gz" % name}
+
+
+def key(name, filename):
+    return "backups/%s/%s" % (name, filename)
+
+
+def read_manifest(store, name):
+    """The manifest, or None if the backup is missing or incomplete."""
+    try:
+        return json.loads(store.get_bytes(key(name, MANIFEST)))
+    except NotFoundError:
+        return None
+    except ValueError as e:
+        raise ArchiveError("backup %s: its manifest is damaged: %s" % (name, e))
+
+
+def summary(manifest, store):
+    """What modules return about a backup."""
+    expires = manifest.get("expires_at")
+    return {
+        "name": manifest["name"], "phase": manifest["phase"], "location": "%s/backups/%s" % (store.url, manifest["name"]),
+        "created_at": manifest["started_at"], "completed_at": manifest["completed_at"], "expires_at": expires,
+        "expired": bool(expires) and parse_timestamp(expires) <= now(),
+        "namespaces": manifest["namespaces"], "counts": manifest["counts"], "total_items": manifest["total_items"],
+        "volume_snapshots": manifest["volume_snapshots"], "size_bytes": sum(f["size"] for f in manifest["files"].values()),
+        "files": manifest["files"], "source": manifest["source"], "warnings": manifest["warnings"],
+        "errors": manifest["errors"],
+    }
+
+
+# ---------------------------------------------------------------- object_backup
+
+def run_backup(k8s, store, params, check_mode=False):
+    name = check_name(params["name"])
+    if params["state"] == "absent":
+        return delete_backup(store, name, check_mode)
+    existing = read_manifest(store, name)
+    if existing is not None:
+        return {"changed": False, "backup": summary(existing, store)}
+    namespaces = params.get("namespaces") or []
+    if not namespaces:
+        raise InvalidInputError("namespaces: give at least one namespace to back up")
+    for ns in namespaces:
+        if k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None:
+            raise NotFoundError("namespaces: namespace %r does not exist" % ns)
+    keep = _keeper(params)
+    leftovers = store.list_objects("backups/%s/" % name)
+    workdir = tempfile.mkdtemp(prefix="lifeboat-backup-")
+    try:
+        manifest = _write_local(k8s, params, namespaces, keep, workdir)
+        if check_mode:
+            manifest["phase"] = "Planned"
+            return {"changed": True, "backup": summary(manifest, store),
+                    "diff": {"before": {}, "after": {"backup": name}}}
+        # An incomplete backup of this name (no manifest) is replaced.
+        raise_first(parallel_map(store.delete, leftovers))
+        files = sorted(manifest["files"])
+        raise_first(parallel_map(lambda f: store.put_file(key(name, f), os.path.join(workdir, f)), files))
+        store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"changed": True, "backup": summary(manifest, store), "replaced_incomplete": bool(leftovers),
+            "diff": {"before": {}, "after": {"backup": name}}}
+
+
+def _keeper(params):
+    expression = compile_jmespath(params.get("filter"), "filter")
+    if expression is None:
+        return lambda obj: True
+    return lambda obj: bool(expression.search(obj))
+
+
+def _write_local(k8s, params, namespaces, keep, workdir):
+    started = now()
+    name = params["name"]
+    warnings = []
+    resources = discover(k8s, warnings)
+    chosen = select(resources, params.get("include_resources"), params.get("exclude_resources"))
+    names = files_of(name)
+    counts = {}
+    resource_list = {}
+    references = []  # namespaced objects that name cluster objects (PVCs, RoleBindings)
+    used_dirs = set()
+    writer = ArchiveWriter(os.path.join(workdir, names["archive"]))
+
+    def emit(resource, obj):
+        writer.add_item(resource.dir, obj)
+        counts[resource.dir] = counts.get(resource.dir, 0) + 1
+        meta = obj["metadata"]
+        gvk = "%s/%s" % (resource.api_version, resource.kind)
+        resource_list.setdefault(gvk, []).append(
+            "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
+        if resource.namespaced:
+            if resource.dir in REFERRING:
+                references.append((resource.dir, obj))
+            else:
+                used_dirs.add(resource.dir)
+
+    try:
+        jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
+        list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit)
+        mode = params.get("include_cluster_resources", "auto")
+        if mode == "true":
+            cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
+            list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit)
+        # Always the Namespace objects; with auto also what the namespaces use.
+        refs = references + [(d, {}) for d in sorted(used_dirs)] if mode == "auto" else []
+        # The Namespace objects come whatever include_resources says: a restore needs their labels.
+        lookup = chosen + [r for r in resources if r.dir == "namespaces" and r not in chosen]
+        wanted = used_cluster_objects(k8s, lookup, refs, namespaces)
+        for resource, obj in wanted:
+            emit(resource, obj)
+    finally:
+        writer.close()
+    snapshots = params.get("volume_snapshots") or []
+    _check_snapshot_records(snapshots)
+    write_json_gz(os.path.join(workdir, names["resource_list"]), resource_list)
+    write_json_gz(os.path.join(workdir, names["volume_snapshots"]), snapshots)
+    files = dict((f, {"sha256": sha256_file(os.path.join(workdir, f)), "size": os.path.getsize(os.path.join(workdir, f))})
+                 for f in names.values())
+    completed = now()
+    ttl = parse_ttl(params.get("ttl"))
+    version = k8s.server_version()
+    kube_system = k8s.get_or_none(resource_path("", "v1", "namespaces", None, "kube-system")) or {}
+    return {
+        "format": MANIFEST_FORMAT, "archive_format": FORMAT_VERSION, "name": name, "phase": "Completed",
+        "started_at": timestamp(started), "completed_at": timestamp(completed), "ttl": params.get("ttl"),
+        "expires_at": timestamp(completed + datetime.timedelta(seconds=ttl)) if ttl else None,
+        "source": {"host": k8s.host, "server_version": version.get("gitVersion"),
+                   "cluster_id": (kube_system.get("metadata") or {}).get("uid")},
+        "namespaces": list(namespaces),
+        "filters": dict((k, params.get(k)) for k in ("include_resources", "exclude_resources", "label_selector",
+                                                     "include_cluster_resources", "filter")),
+        "counts": dict(sorted(counts.items())), "total_items": sum(counts.values()),
+        "volume_snapshots": len(snapshots), "files": files, "warnings": warnings, "errors": [],
+    }
+
+
+def _check_snapshot_records(records):
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or not record.get("snapshot_id") or not (record.get("source") or {}).get("pvc"):
+            raise InvalidInputError("volume_snapshots[%d]: expected a ready snapshot record from volume_snapshot "
+                                    "(with snapshot_id and source.pvc)" % i)
+
+
+def delete_backup(store, name, check_mode=False):
+    keys = store.list_objects("backups/%s/" % name)
+    if not keys:
+        return {"changed": False, "backup": {}}
+    manifest = read_manifest(store, name)
+    if not check_mode:
+        # Manifest first: the backup stops being a backup at once, even if the rest fails.
+        manifest_key = key(name, MANIFEST)
+        if manifest_key in keys:
+            store.delete(manifest_key)
+        raise_first(parallel_map(store.delete, [k for k in keys if k != manifest_key]))
+    return {"changed": True, "backup": summary(manifest, store) if manifest else {"name": name, "phase": "Incomplete"},
+            "diff": {"before": {"backup": name}, "after": {}}}
+
+
+# ---------------------------------------------------------------- backup_info
+
+def backup_info(store, params):
+    if params.get("name"):
+        name = check_name(params["name"])
+        manifest = read_manifest(store, name)
+        if manifest is None:
+            if store.list_objects("backups/%s/" % name):
+                return {"changed": False, "backups": [{"name": name, "phase": "Incomplete", "complete": False}]}
+            raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
+        info = dict(summary(manifest, store), complete=True, manifest=manifest)
+        if params.get("verify"):
+            info["verified"] = verify(store, manifest) is None
+        return {"changed": False, "backups": [info]}
+    backups = []
+    names = store.list_prefixes("backups/")
+
+    def describe(name):
+        manifest = read_manifest(store, name)
+        # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
+        if manifest is None and not store.list_objects("backups/%s/" % name):
+            return None, False
+        return manifest, True
+
+    for name, found, error in parallel_map(describe, names):
+        manifest, exists = found if error is None else (None, True)
+        if not exists:
+            continue
+        if error is not None or manifest is None:
+            backups.append({"name": name, "phase": "Incomplete" if error is None else "Damaged", "complete": False})
+            continue
+        info = dict(summary(manifest, store), complete=True)
+        if params.get("verify"):
+            info["verified"] = verify(store, manifest) is None
+        backups.append(info)
+    return {"changed": False, "backups": backups}
+
+
+def verify(store, manifest, workdir=None):
+    """Download every file and check its SHA-256; None if all match, else the problem."""
+    own = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="lifeboat-verify-")
+    try:
+        for filename, expected in sorted(manifest["files"].items()):
+            local = os.path.join(workdir, filename)
+            try:
+                store.get_file(key(manifest["name"], filename), local)
+            except NotFoundError:
+                return "%s is missing" % filename
+            actual = sha256_file(local)
+            if actual != expected["sha256"]:
+                return "%s has SHA-256 %s, the manifest says %s" % (filename, actual, expected["sha256"])
+        return None
+    finally:
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)

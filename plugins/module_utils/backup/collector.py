@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Collecting a namespace's objects: discovery of every listable resource type
+(core, aggregated, CRDs), concurrent paginated listing, filters, and the
+cluster-scoped objects the namespace uses."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+
+# Never worth backing up: they describe this cluster's machinery, not the application.
+NEVER = frozenset((
+    "events", "events.events.k8s.io", "nodes", "csinodes.storage.k8s.io", "volumeattachments.storage.k8s.io",
+    "componentstatuses", "leases.coordination.k8s.io", "csistoragecapacities.storage.k8s.io",
+))
+
+
+class Resource:
+    def __init__(self, group, version, api):
+        self.group = group
+        self.version = version
+        self.plural = api["name"]
+        self.kind = api["kind"]
+        self.namespaced = api["namespaced"]
+        self.dir = resource_dir(self.plural, group)
+        self.api_version = "%s/%s" % (group, version) if group else version
+
+    def path(self, namespace=None, name=None):
+        return resource_path(self.group, self.version, self.plural, namespace, name)
+
+
+def discover(k8s, warnings):
+    """Every listable resource at its preferred version."""
+    group_versions = [("", "v1")]
+    for group in (k8s.get("/apis").get("groups") or []):
+        preferred = group.get("preferredVersion") or group["versions"][0]
+        group_versions.append((group["name"], preferred["version"]))
+
+    def fetch(gv):
+        group, version = gv
+        return k8s.get("/api/v1" if not group else "/apis/%s/%s" % (group, version))
+
+    resources = []
+    for (group, version), listing, error in parallel_map(fetch, group_versions):
+        if error is not None:
+            # An aggregated API that is down must not stop the backup; say so.
+            warnings.append("API group %s/%s is unavailable, its objects are not in the backup: %s" % (
+                group, version, error))
+            continue
+        for api in listing.get("resources") or []:
+            if "/" in api["name"] or "list" not in (api.get("verbs") or []):
+                continue
+            resource = Resource(group, version, api)
+            if resource.dir not in NEVER:
+                resources.append(resource)
+    return resources
+
+
+def select(resources, include, exclude):
+    chosen = []
+    for r in resources:
+        if include and not resource_matches(r.dir, r.kind, include):
+            continue
+        if exclude and resource_matches(r.dir, r.kind, exclude):
+            continue
+        chosen.append(r)
+    return chosen
+
+
+def _clean(resource, obj):
+    obj["apiVersion"] = resource.api_version
+    obj["kind"] = resource.kind
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
+def list_concurrently(k8s, jobs, label_selector, keep, emit):
+    """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread."""
+    def fetch(job):
+        resource, namespace = job
+        return [_clean(resource, o) for o in k8s.list(resource.path(namespace), label_selector=label_selector)]
+
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        futures = dict((pool.submit(fetch, job), job) for job in jobs)
+        for future in as_completed(futures):
+            resource, _namespace = futures[future]
+            try:
+                objects = future.result()
+            except ApiError as e:
+                if e.status in (403, 404, 405):
+                    continue  # not listable here after all (e.g. a forbidden aggregated type)
+                raise
+            for obj in objects:
+                if keep(obj):
+                    emit(resource, obj)
+
+
+def used_cluster_objects(k8s, resources, namespaced_items, namespaces):
+    """Cluster-scoped objects the namespaces use: Namespaces, PVs of their PVCs,
+    StorageClasses, CRDs of their custom resources, ClusterRoles bound into them."""
+    by_dir = dict((r.dir, r) for r in resources)
+    wanted = set(("namespaces", ns) for ns in namespaces)
+    builtin_groups = set(("", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "discovery.k8s.io",
+                          "rbac.authorization.k8s.io", "storage.k8s.io", "coordination.k8s.io",
+                          "events.k8s.io", "node.k8s.io", "scheduling.k8s.io", "certificates.k8s.io",
+                          "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io",
+                          "authentication.k8s.io", "authorization.k8s.io", "flowcontrol.apiserver.k8s.io",
+                          "resource.k8s.io", "storagemigration.k8s.io", "internal.apiserver.k8s.io"))
+    for res_dir, obj in namespaced_items:
+        spec = obj.get("spec") or {}
+        plural, _dot, group = res_dir.partition(".")
+        if res_dir == "persistentvolumeclaims":
+            if spec.get("volumeName"):
+                wanted.add(("persistentvolumes", spec["volumeName"]))
+            if spec.get("storageClassName"):
+                wanted.add(("storageclasses.storage.k8s.io", spec["storageClassName"]))
+        elif res_dir == "rolebindings.rbac.authorization.k8s.io":
+            ref = obj.get("roleRef") or {}
+            if ref.get("kind") == "ClusterRole":
+                wanted.add(("clusterroles.rbac.authorization.k8s.io", ref.get("name")))
+        elif group not in builtin_groups and not group.endswith(".k8s.io"):
+            wanted.add(("customresourcedefinitions.apiextensions.k8s.io", "%s.%s" % (plural, group)))
+        elif group == "snapshot.storage.k8s.io" and plural == "volumesnapshots":
+            wanted.add(("customresourcedefinitions.apiextensions.k8s.io", res_dir))
+    jobs = [(by_dir[d], name) for d, name in sorted(wanted) if d in by_dir and name]
+    found = []
+    for (resource, name), obj, error in parallel_map(lambda j: k8s.get_or_none(j[0].path(None, j[1])), jobs):
+        if error is not None:
+            raise error
+        if obj is not None:
+            found.append((resource, _clean(resource, obj)))
+    # PVs name their StorageClass too.
+    extra = set(("storageclasses.storage.k8s.io", (o.get("spec") or {}).get("storageClassName"))
+                for r, o in found if r.dir == "persistentvolumes") - wanted
+    for d, name in extra:
+        if d in by_dir and name:
+            obj = k8s.get_or_none(by_dir[d].path(None, name))
+            if obj:
+                found.append((by_dir[d], _clean(by_dir[d], obj)))
+    return found

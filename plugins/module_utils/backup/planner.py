@@ -1,0 +1,373 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore planning: pure functions from backed-up objects to what is created.
+
+The rules (see DESIGN.md, "Restore rules"): restore order, stripped
+server-owned fields, objects the cluster recreates are skipped (and the source
+cluster's VolumeSnapshots: volumes come back from the backup's snapshot records
+through the block store driver instead), services lose
+their allocated IPs and node ports, namespace mapping (objects, PV claimRefs,
+binding subjects), user transforms (a condition and RFC 6902 operations).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import re
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+
+try:
+    import jmespath
+
+    JMESPATH_IMPORT_ERROR = None
+except ImportError as e:
+    JMESPATH_IMPORT_ERROR = e
+
+# Restore order; everything not listed goes alphabetically between these and WORKLOADS.
+PRIORITY = [
+    "customresourcedefinitions.apiextensions.k8s.io", "namespaces", "storageclasses.storage.k8s.io",
+    "volumesnapshotclasses.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io",
+    "volumesnapshots.snapshot.storage.k8s.io", "persistentvolumes", "persistentvolumeclaims",
+    "clusterroles.rbac.authorization.k8s.io", "roles.rbac.authorization.k8s.io", "serviceaccounts",
+    "clusterrolebindings.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io", "secrets",
+    "configmaps", "limitranges", "resourcequotas", "priorityclasses.scheduling.k8s.io", "services",
+]
+WORKLOADS = [
+    "pods", "replicasets.apps", "deployments.apps", "statefulsets.apps", "daemonsets.apps", "jobs.batch",
+    "cronjobs.batch",
+]
+STRIPPED_METADATA = (
+    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+    "deletionGracePeriodSeconds", "selfLink", "managedFields", "ownerReferences", "generateName",
+)
+PVC_ANNOTATIONS = (
+    "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller", "volume.kubernetes.io/selected-node",
+    "volume.beta.kubernetes.io/storage-provisioner", "volume.kubernetes.io/storage-provisioner",
+)
+JOB_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+SERVER_LABELS = {"namespaces": ("kubernetes.io/metadata.name",)}
+
+
+def tier(res_dir):
+    """Sort key: priority list, then the rest alphabetically, then workloads."""
+    if res_dir in PRIORITY:
+        return (0, PRIORITY.index(res_dir), "")
+    if res_dir in WORKLOADS:
+        return (2, WORKLOADS.index(res_dir), "")
+    return (1, 0, res_dir)
+
+
+def resource_matches(res_dir, kind, patterns):
+    """Does a resource match any of 'configmaps', 'deployments.apps', 'Deployment', '*'?"""
+    plural = res_dir.partition(".")[0]
+    for pattern in patterns:
+        p = pattern.lower()
+        if p in ("*", res_dir, plural) or (kind and p == kind.lower()):
+            return True
+    return False
+
+
+def owners_in_backup(obj, uids):
+    """The controller owner of obj if that owner is itself in the backup."""
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("uid") in uids:
+            return ref
+    return None
+
+
+def skip_reason(res_dir, obj, uids, service_names):
+    """Why an object is not restored (the cluster recreates it), or None."""
+    meta = obj.get("metadata", {})
+    owner = owners_in_backup(obj, uids)
+    if owner:
+        return "owned by %s %s, which recreates it" % (owner.get("kind"), owner.get("name"))
+    if res_dir == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
+        return "service account token: the cluster mints new ones"
+    if res_dir == "configmaps" and meta.get("name") == "kube-root-ca.crt":
+        return "published into every namespace by the cluster"
+    if res_dir == "endpoints" and (meta.get("namespace"), meta.get("name")) in service_names:
+        return "endpoints of a Service: the cluster recreates them"
+    if res_dir == "endpointslices.discovery.k8s.io" and \
+            (meta.get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io":
+        return "endpoint slice of a Service: the cluster recreates it"
+    if res_dir in ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io"):
+        return "snapshot of the source cluster: volumes come back from the backup's snapshot records"
+    if res_dir == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return "finished pod"
+    return None
+
+
+def prepare(res_dir, obj, mapping, keep_status=False, preserve_node_ports=False):
+    """The object to create: stripped, namespace-mapped, with per-kind rules."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    for field in STRIPPED_METADATA:
+        meta.pop(field, None)
+    if not keep_status:
+        obj.pop("status", None)
+    for label in SERVER_LABELS.get(res_dir, ()):
+        (meta.get("labels") or {}).pop(label, None)
+    if meta.get("namespace"):
+        meta["namespace"] = mapping.get(meta["namespace"], meta["namespace"])
+    if res_dir == "namespaces":
+        meta["name"] = mapping.get(meta["name"], meta["name"])
+    spec = obj.get("spec") or {}
+    if res_dir == "services":
+        _prepare_service(spec, preserve_node_ports)
+    elif res_dir == "serviceaccounts":
+        prefix = meta.get("name", "") + "-token-"
+        obj["secrets"] = [s for s in obj.get("secrets") or [] if not s.get("name", "").startswith(prefix)]
+        if not obj["secrets"]:
+            obj.pop("secrets")
+    elif res_dir == "persistentvolumeclaims":
+        annotations = meta.get("annotations") or {}
+        for key in PVC_ANNOTATIONS:
+            annotations.pop(key, None)
+    elif res_dir == "persistentvolumes":
+        claim = spec.get("claimRef")
+        if claim:
+            for field in ("uid", "resourceVersion"):
+                claim.pop(field, None)
+            claim["namespace"] = mapping.get(claim.get("namespace"), claim.get("namespace"))
+    elif res_dir in ("rolebindings.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io"):
+        for subject in obj.get("subjects") or []:
+            if subject.get("namespace"):
+                subject["namespace"] = mapping.get(subject["namespace"], subject["namespace"])
+    elif res_dir == "pods":
+        _prepare_pod(spec)
+    elif res_dir == "jobs.batch":
+        _prepare_job(meta, spec)
+    return obj
+
+
+def _prepare_service(spec, preserve_node_ports):
+    if spec.get("clusterIP") != "None":
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
+    if not preserve_node_ports:
+        spec.pop("healthCheckNodePort", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+
+
+def _prepare_pod(spec):
+    spec.pop("nodeName", None)
+    spec.pop("priority", None)
+    # The old service account token volume: admission injects a fresh one.
+    tokens = set(v["name"] for v in spec.get("volumes") or []
+                 if v.get("name", "").startswith("kube-api-access-") and "projected" in v)
+    if tokens:
+        spec["volumes"] = [v for v in spec["volumes"] if v["name"] not in tokens]
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            if container.get("volumeMounts"):
+                container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in tokens]
+
+
+def _prepare_job(meta, spec):
+    for labels in (meta.get("labels") or {}, ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}):
+        for label in JOB_LABELS:
+            labels.pop(label, None)
+    if not spec.get("manualSelector"):
+        spec.pop("selector", None)
+
+
+# ---------------------------------------------------------------- label selectors
+
+_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*)|"
+                          r"\s+(in|notin)\s*\(([^)]*)\))?\s*$")
+
+
+def parse_selector(selector, option="label_selector"):
+    """'app=web,tier in (a,b),!legacy' -> a list of requirements."""
+    requirements = []
+    if not selector:
+        return requirements
+    for part in re.split(r",(?![^(]*\))", selector):
+        match = _REQUIREMENT.match(part)
+        if not match:
+            raise InvalidInputError("%s: cannot parse %r" % (option, part.strip()))
+        negated, key, op, value, set_op, values = match.groups()
+        if negated:
+            requirements.append((key, "!", None))
+        elif op:
+            requirements.append((key, "!=" if op == "!=" else "=", value))
+        elif set_op:
+            requirements.append((key, set_op, set(v.strip() for v in values.split(","))))
+        else:
+            requirements.append((key, "exists", None))
+    return requirements
+
+
+def selector_matches(requirements, labels):
+    labels = labels or {}
+    for key, op, value in requirements:
+        present = key in labels
+        if op == "=" and labels.get(key) != value:
+            return False
+        if op == "!=" and labels.get(key) == value:
+            return False
+        if op == "in" and labels.get(key) not in value:
+            return False
+        if op == "notin" and present and labels[key] in value:
+            return False
+        if op == "exists" and not present:
+            return False
+        if op == "!" and present:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- JMESPath and transforms
+
+def compile_jmespath(expression, option):
+    if not expression:
+        return None
+    if JMESPATH_IMPORT_ERROR is not None:
+        from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import MissingLibraryError
+        raise MissingLibraryError("jmespath", JMESPATH_IMPORT_ERROR)
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as e:
+        raise InvalidInputError("%s: invalid JMESPath expression %r: %s" % (option, expression, e))
+
+
+class Transform:
+    """One rule: a condition on the backed-up object and RFC 6902 operations."""
+
+    def __init__(self, rule, index):
+        option = "transforms[%d]" % index
+        self.option = option
+        self.resources = rule.get("resources") or []
+        self.namespaces = rule.get("namespaces") or []
+        try:
+            self.name_regex = re.compile(rule["name_regex"]) if rule.get("name_regex") else None
+        except re.error as e:
+            raise InvalidInputError("%s.name_regex: %s" % (option, e))
+        self.selector = parse_selector(rule.get("label_selector"), option + ".label_selector")
+        self.jmespath = compile_jmespath(rule.get("jmespath"), option + ".jmespath")
+        self.patch = rule.get("patch") or []
+        for i, op in enumerate(self.patch):
+            if not isinstance(op, dict) or op.get("op") not in ("add", "remove", "replace", "move", "copy", "test") \
+                    or not isinstance(op.get("path"), str):
+                raise InvalidInputError("%s.patch[%d]: expected {op: add|remove|replace|move|copy|test, path: /...}"
+                                        % (option, i))
+
+    def matches(self, res_dir, obj):
+        meta = obj.get("metadata") or {}
+        if self.resources and not resource_matches(res_dir, obj.get("kind"), self.resources):
+            return False
+        if self.namespaces and meta.get("namespace") not in self.namespaces:
+            return False
+        if self.name_regex and not self.name_regex.search(meta.get("name", "")):
+            return False
+        if self.selector and not selector_matches(self.selector, meta.get("labels")):
+            return False
+        if self.jmespath and not self.jmespath.search(obj):
+            return False
+        return True
+
+    def apply(self, obj):
+        return json_patch(obj, self.patch, self.option)
+
+
+def _pointer(path, option):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise InvalidInputError("%s: JSON pointer %r must start with '/'" % (option, path))
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def _parent(doc, tokens, option, path):
+    node = doc
+    for token in tokens[:-1]:
+        try:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise InvalidInputError("%s: path %r does not exist in the object" % (option, path))
+    return node
+
+
+def _get(doc, path, option):
+    tokens = _pointer(path, option)
+    if not tokens:
+        return doc
+    parent = _parent(doc, tokens, option, path)
+    try:
+        return parent[int(tokens[-1])] if isinstance(parent, list) else parent[tokens[-1]]
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise InvalidInputError("%s: path %r does not exist in the object" % (option, path))
+
+
+def _remove(doc, path, option):
+    value = _get(doc, path, option)
+    tokens = _pointer(path, option)
+    parent = _parent(doc, tokens, option, path)
+    if isinstance(parent, list):
+        del parent[int(tokens[-1])]
+    else:
+        del parent[tokens[-1]]
+    return value
+
+
+def _add(doc, path, value, option):
+    tokens = _pointer(path, option)
+    parent = _parent(doc, tokens, option, path)
+    key = tokens[-1]
+    if isinstance(parent, list):
+        if key == "-":
+            parent.append(value)
+        else:
+            parent.insert(int(key), value)
+    elif isinstance(parent, dict):
+        parent[key] = value
+    else:
+        raise InvalidInputError("%s: cannot add below %r" % (option, path))
+
+
+def json_patch(doc, operations, option="patch"):
+    """Apply RFC 6902 operations to a copy of doc."""
+    doc = copy.deepcopy(doc)
+    for op in operations:
+        path = op["path"]
+        kind = op["op"]
+        if kind == "add":
+            _add(doc, path, copy.deepcopy(op.get("value")), option)
+        elif kind == "remove":
+            _remove(doc, path, option)
+        elif kind == "replace":
+            _remove(doc, path, option)
+            _add(doc, path, copy.deepcopy(op.get("value")), option)
+        elif kind == "move":
+            _add(doc, path, _remove(doc, op["from"], option), option)
+        elif kind == "copy":
+            _add(doc, path, copy.deepcopy(_get(doc, op["from"], option)), option)
+        elif kind == "test" and _get(doc, path, option) != op.get("value"):
+            raise InvalidInputError("%s: test of %r failed" % (option, path))
+    return doc
+
+
+# ---------------------------------------------------------------- comparing with what exists
+
+def is_subset(desired, existing):
+    """Is every field of desired present and equal in existing? (Servers add defaults.)"""
+    if isinstance(desired, dict):
+        return isinstance(existing, dict) and all(
+            is_subset(v, existing[k]) if k in existing else v in ({}, [], None) for k, v in desired.items())
+    if isinstance(desired, list):
+        # Element by element: a Service port gains its allocated nodePort, a container its defaults.
+        return isinstance(existing, list) and len(desired) == len(existing) and all(
+            is_subset(d, e) for d, e in zip(desired, existing))
+    return desired == existing
+
+
+def comparable(obj):
+    """The parts of an object a restore sets: labels, annotations and the body."""
+    meta = obj.get("metadata") or {}
+    body = dict((k, v) for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind"))
+    body["metadata"] = {"labels": meta.get("labels") or {}, "annotations": meta.get("annotations") or {}}
+    return body

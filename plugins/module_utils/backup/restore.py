@@ -1,0 +1,391 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restoring a backup into a cluster.
+
+Nothing in the cluster is touched until the manifest's checksums are verified
+and the whole archive has been read and planned. Objects are then created tier
+by tier (planner.tier), concurrently within a tier. One bad object does not
+stop the rest: each failure is reported with the object and the API's message.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
+    ArchiveError,
+    read_items,
+    read_json_gz,
+    split_resource_dir,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
+    check_name,
+    files_of,
+    read_manifest,
+    verify,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import block_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+class Item:
+    """One backed-up object and what the restore does with it."""
+
+    def __init__(self, res_dir, source, target=None, skip=None):
+        self.res_dir = res_dir
+        self.source = source
+        self.target = target
+        self.skip = skip
+        self.outcome = None
+        self.message = None
+
+    @property
+    def namespace(self):
+        return (self.target or self.source).get("metadata", {}).get("namespace")
+
+    @property
+    def name(self):
+        return (self.target or self.source)["metadata"]["name"]
+
+    def path(self, name=None):
+        plural, group = split_resource_dir(self.res_dir)
+        version = self.source["apiVersion"].rpartition("/")[2]
+        return resource_path(group, version, plural, self.namespace, name)
+
+    def report(self):
+        entry = {"resource": self.res_dir, "namespace": self.namespace, "name": self.name}
+        if self.message:
+            entry["message"] = self.message
+        return entry
+
+
+def run_restore(k8s, store, params, check_mode=False):
+    name = check_name(params["name"])
+    manifest = read_manifest(store, name)
+    if manifest is None:
+        if store.list_objects("backups/%s/" % name):
+            raise InvalidInputError("name: backup %r is incomplete (it has no manifest); refusing to restore "
+                                    "from it" % name)
+        raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
+    mapping = check_namespaces(manifest, params)
+    transforms = [planner.Transform(rule, i) for i, rule in enumerate(params.get("transforms") or [])]
+    selector = planner.parse_selector(params.get("label_selector"))
+    workdir = tempfile.mkdtemp(prefix="lifeboat-restore-")
+    try:
+        problem = verify(store, manifest, workdir)
+        if problem:
+            raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
+        files = files_of(name)
+        snapshots = read_json_gz(os.path.join(workdir, files["volume_snapshots"]))
+        items = plan(read_items(os.path.join(workdir, files["archive"])), params, mapping, transforms, selector)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
+    return restorer.run(items, manifest)
+
+
+def check_namespaces(manifest, params):
+    """The namespace mapping, checked against what the backup holds (a typo must not restore in place)."""
+    backed_up = manifest.get("namespaces") or []
+    mapping = dict(params.get("namespace_mapping") or {})
+    for option, names in (("namespace_mapping", list(mapping)), ("namespaces", params.get("namespaces") or [])):
+        unknown = [n for n in names if n not in backed_up]
+        if unknown:
+            raise InvalidInputError("%s: %s %s not in backup %s (it holds: %s)" % (
+                option, ", ".join(repr(n) for n in unknown), "is" if len(unknown) == 1 else "are",
+                manifest["name"], ", ".join(backed_up)))
+    for source, target in mapping.items():
+        if not isinstance(target, str) or not DNS_LABEL.match(target):
+            raise InvalidInputError("namespace_mapping: %r -> %r: the target is not a valid namespace name"
+                                    % (source, target))
+    return mapping
+
+
+def plan(entries, params, mapping, transforms, selector):
+    """Read every archive entry and decide what happens to it (no cluster access)."""
+    include = params.get("include_resources")
+    exclude = params.get("exclude_resources")
+    namespaces = params.get("namespaces")
+    raw = []
+    for res_dir, _namespace, obj in entries:
+        if include and not planner.resource_matches(res_dir, obj.get("kind"), include):
+            continue
+        if exclude and planner.resource_matches(res_dir, obj.get("kind"), exclude):
+            continue
+        meta = obj.get("metadata") or {}
+        if namespaces and meta.get("namespace") and meta["namespace"] not in namespaces:
+            continue
+        if selector and res_dir != "namespaces" and not planner.selector_matches(selector, meta.get("labels")):
+            continue
+        raw.append((res_dir, obj))
+    uids = set(o.get("metadata", {}).get("uid") for _d, o in raw)
+    services = set((o["metadata"].get("namespace"), o["metadata"]["name"]) for d, o in raw if d == "services")
+    restore_status = params.get("restore_status") or []
+    items = []
+    for res_dir, obj in raw:
+        reason = planner.skip_reason(res_dir, obj, uids, services)
+        if reason:
+            items.append(Item(res_dir, obj, skip=reason))
+            continue
+        target = planner.prepare(res_dir, obj, mapping,
+                                 keep_status=planner.resource_matches(res_dir, obj.get("kind"), restore_status),
+                                 preserve_node_ports=params.get("preserve_node_ports"))
+        for transform in transforms:
+            if transform.matches(res_dir, obj):
+                target = transform.apply(target)
+        items.append(Item(res_dir, obj, target))
+    return items
+
+
+class Restorer:
+    def __init__(self, k8s, params, mapping, snapshots, check_mode):
+        self.k8s = k8s
+        self.params = params
+        self.mapping = mapping
+        self.check_mode = check_mode
+        self.existing_policy = params.get("existing") or "keep"
+        self.snapshots = dict(((s["source"].get("namespace"), s["source"]["pvc"]), s) for s in snapshots) \
+            if params.get("restore_volumes", True) else {}
+        self.warnings = []
+        self.volumes = []
+        self.existing = {}
+
+    def run(self, items, manifest):
+        todo = [i for i in items if not i.skip]
+        for item in items:
+            if item.skip:
+                item.outcome, item.message = "skipped", item.skip
+        self._plan_volumes(todo)
+        self._ensure_target_namespaces(todo)
+        tiers = {}
+        for item in todo:
+            if item.outcome is None:
+                tiers.setdefault(planner.tier(item.res_dir), []).append(item)
+        pvc_rank = planner.tier("persistentvolumeclaims")
+        for rank in sorted(tiers):
+            if rank > pvc_rank:
+                self._restore_volumes()  # right after PVs and PVCs, before what mounts them
+            self._load_existing(tiers[rank])
+            parallel_map(self._apply, tiers[rank])
+            if tiers[rank][0].res_dir == "customresourcedefinitions.apiextensions.k8s.io":
+                self._wait_crds(tiers[rank])
+        self._restore_volumes()
+        return self._result(items, manifest)
+
+    # ------------------------------------------------------------ volumes
+
+    def _plan_volumes(self, items):
+        """PVCs with a snapshot come back from it; their PVs are not restored.
+        Other PVCs keep their PV if it can be restored, else get a new, empty volume."""
+        pvcs = dict(((i.source["metadata"]["namespace"], i.source["metadata"]["name"]), i)
+                    for i in items if i.res_dir == "persistentvolumeclaims")
+        self.volume_items = []
+        for item in items:
+            if item.res_dir == "persistentvolumeclaims":
+                record = self.snapshots.get((item.source["metadata"]["namespace"], item.source["metadata"]["name"]))
+                if record:
+                    item.record = record
+                    self.volume_items.append(item)
+        for item in items:
+            if item.res_dir != "persistentvolumes":
+                continue
+            claim = (item.source.get("spec") or {}).get("claimRef") or {}
+            claimed = pvcs.get((claim.get("namespace"), claim.get("name")))
+            if claimed is not None and getattr(claimed, "record", None):
+                item.outcome, item.message = "skipped", "its claim is restored from a snapshot"
+            elif self.k8s.get_or_none(item.path(item.name)) is not None:
+                item.outcome, item.message = "skipped", "a PersistentVolume of this name exists in the cluster"
+                if claimed is not None:
+                    claimed.target.get("spec", {}).pop("volumeName", None)
+                    self.warnings.append("PVC %s/%s gets a new, empty volume: its PV exists and there is no "
+                                         "snapshot of it in the backup" % (claimed.namespace, claimed.name))
+        for item in items:
+            if item.res_dir == "persistentvolumeclaims" and not getattr(item, "record", None):
+                volume = (item.target.get("spec") or {}).get("volumeName")
+                if volume and not any(i.res_dir == "persistentvolumes" and i.name == volume and i.outcome is None
+                                      for i in items):
+                    item.target["spec"].pop("volumeName", None)
+                    self.warnings.append("PVC %s/%s gets a new, empty volume: neither its PV nor a snapshot is in "
+                                         "the backup" % (item.namespace, item.name))
+        for item in self.volume_items:
+            item.outcome = "pending-volume"
+
+    def _restore_volumes(self):
+        if not self.volume_items:
+            return
+        items, self.volume_items = self.volume_items, []
+        parallel_map(self._restore_volume, items)
+        if self.params.get("wait", True) and not self.check_mode:
+            pending = [i for i in items if i.outcome in ("created", "unchanged")]
+
+            def bound():
+                return all((self.k8s.get_or_none(i.path(i.name)) or {}).get("status", {}).get("phase") == "Bound"
+                           for i in pending)
+            try:
+                wait_until(bound, self.params.get("wait_timeout", 300), "restored PVCs to be Bound")
+            except LifeboatError as e:
+                self.warnings.append(e.message)
+
+    def _restore_volume(self, item):
+        record = item.record
+        spec = item.target.get("spec") or {}
+        target = {"namespace": item.namespace, "pvc": item.name, "storage_class": spec.get("storageClassName"),
+                  "size": ((spec.get("resources") or {}).get("requests") or {}).get("storage"),
+                  "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
+                  "annotations": item.target["metadata"].get("annotations")}
+        try:
+            store = block_store(record.get("driver", "csi"), self.k8s)
+            existing = store.find_volume(target)
+            if existing:
+                if existing["restored_from"] == record["snapshot_id"]:
+                    item.outcome = "unchanged"
+                else:
+                    item.outcome = "skipped" if self.existing_policy == "keep" else "failed"
+                    item.message = "exists and was not restored from snapshot %s; its data is left alone" % (
+                        record["snapshot_id"])
+                self.volumes.append(dict(existing, outcome=item.outcome))
+                return
+            restore_plan = store.plan_restore(record, target)
+            if self.check_mode:
+                item.outcome = "created"
+                return
+            volume = store.restore_volume(record, target, restore_plan)
+            item.outcome = "created"
+            self.volumes.append(dict(volume, outcome="created"))
+        except LifeboatError as e:
+            item.outcome, item.message = "failed", e.message
+
+    # ------------------------------------------------------------ objects
+
+    def _ensure_target_namespaces(self, items):
+        """Wait out Terminating namespaces; create target namespaces the backup has no object for."""
+        backed_up = set(i.name for i in items if i.res_dir == "namespaces")
+        targets = set(i.namespace for i in items if i.namespace)
+        for ns in sorted(targets | backed_up):
+            path = resource_path("", "v1", "namespaces", None, ns)
+            current = self.k8s.get_or_none(path)
+            if current and current.get("status", {}).get("phase") == "Terminating":
+                if self.check_mode:
+                    continue
+                wait_until(lambda p=path: self.k8s.get_or_none(p) is None, self.params.get("wait_timeout", 300),
+                           "namespace %s to finish terminating" % ns)
+                current = None
+            if current is None and ns not in backed_up and not self.check_mode:
+                self.k8s.create(resource_path("", "v1", "namespaces"),
+                                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def _load_existing(self, items):
+        """One paginated LIST per collection instead of a GET per object: a rerun over
+        thousands of existing objects compares in memory. Unlistable ones fall back to GET."""
+        self.existing = {}
+        collections = sorted(set(item.path() for item in items))
+        listed = parallel_map(lambda path: dict((o["metadata"]["name"], o) for o in self.k8s.list(path)), collections)
+        for path, objects, error in listed:
+            if error is None:
+                self.existing[path] = objects
+
+    def _existing(self, item):
+        objects = self.existing.get(item.path())
+        if objects is None:
+            return self.k8s.get_or_none(item.path(item.name))
+        return objects.get(item.name)
+
+    def _apply(self, item):
+        try:
+            self._apply_one(item)
+        except LifeboatError as e:
+            item.outcome, item.message = "failed", e.message
+
+    def _apply_one(self, item):
+        collection = item.path()
+        existing = self._existing(item)
+        if existing is not None:
+            self._compare(item, existing, dry_run=self.check_mode)
+            return
+        if self.check_mode:
+            item.outcome = "created"
+            return
+        try:
+            created = self.k8s.create(collection, item.target)
+            item.outcome = "created"
+        except ConflictError:
+            existing = self.k8s.get(item.path(item.name))
+            self._compare(item, existing)
+            return
+        status = item.target.get("status")
+        if status:
+            body = dict(created, status=status)
+            self.k8s.request("PUT", item.path(item.name) + "/status", body)
+
+    def _compare(self, item, existing, dry_run=False):
+        desired = planner.comparable(item.target)
+        if planner.is_subset(desired, existing):
+            item.outcome = "unchanged"
+        elif self.existing_policy == "keep":
+            item.outcome, item.message = "skipped", "exists and differs from the backup (existing: keep)"
+        elif dry_run:
+            item.outcome = "updated"
+        else:
+            self.k8s.merge_patch(item.path(item.name), desired)
+            item.outcome = "updated"
+
+    def _wait_crds(self, items):
+        if self.check_mode or not self.params.get("wait", True):
+            return
+
+        def established(item):
+            crd = self.k8s.get_or_none(item.path(item.name)) or {}
+            conditions = dict((c["type"], c["status"]) for c in crd.get("status", {}).get("conditions") or [])
+            return conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
+
+        ready = [i for i in items if i.outcome in ("created", "updated", "unchanged")]
+        wait_until(lambda: all(established(i) for i in ready), self.params.get("wait_timeout", 300),
+                   "CustomResourceDefinitions to be established")
+
+    # ------------------------------------------------------------ result
+
+    def _result(self, items, manifest):
+        counts = {}
+        failures = []
+        skipped = []
+        for item in items:
+            outcome = item.outcome if item.outcome in OUTCOMES else "failed"
+            row = counts.setdefault(item.res_dir, dict((o, 0) for o in OUTCOMES))
+            row[outcome] += 1
+            if outcome == "failed":
+                failures.append(item.report())
+            elif outcome == "skipped":
+                skipped.append(item.report())
+        totals = dict((o, sum(r[o] for r in counts.values())) for o in OUTCOMES)
+        result = {
+            "changed": totals["created"] + totals["updated"] > 0,
+            "phase": "PartiallyFailed" if failures else "Completed",
+            "backup": manifest["name"], "namespace_mapping": self.mapping,
+            "counts": dict(sorted(counts.items())), "totals": totals,
+            "failures": failures, "skipped_objects": skipped, "warnings": self.warnings, "volumes": self.volumes,
+        }
+        if result["changed"]:
+            result["diff"] = {"before": {}, "after": {"created": totals["created"], "updated": totals["updated"]}}
+        if failures and not self.params.get("ignore_partial_failure"):
+            raise LifeboatError("restore of %s partially failed: %d of %d objects failed; first: %s %s/%s: %s" % (
+                manifest["name"], len(failures), len(items), failures[0]["resource"], failures[0]["namespace"],
+                failures[0]["name"], failures[0].get("message")), **result)
+        return result
