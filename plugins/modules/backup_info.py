@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backup_info
+short_description: List the backups in a storage location, or show one
+version_added: 0.1.0
+description:
+  - Lists every backup under C(backups/) of a storage location with its phase, dates, size, source
+    namespaces and whether its ttl has run out. A backup without a manifest is listed as C(Incomplete).
+  - With I(name), returns that backup's whole manifest.
+  - With I(verify), downloads every file and re-checks its SHA-256 against the manifest.
+author:
+  - lifeboat.k8s developers (@lifeboat-k8s)
+options:
+  name:
+    description:
+      - Only this backup, with its manifest.
+    type: str
+  verify:
+    description:
+      - Re-check every file's checksum (downloads the backups).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - lifeboat.k8s.storage
+  - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.INFO_MODULE
+"""
+
+EXAMPLES = r"""
+- name: List the backups in S3
+  lifeboat.k8s.backup_info:
+    storage: s3://backups/lifeboat
+  register: listing
+
+- name: Expired backups
+  ansible.builtin.debug:
+    msg: "{{ listing.backups | selectattr('expired', 'defined') | selectattr('expired') | map(attribute='name') }}"
+
+- name: Check one backup end to end
+  lifeboat.k8s.backup_info:
+    name: shop-20261122
+    verify: true
+"""
+
+RETURN = r"""
+backups:
+  description: One entry per backup, sorted by name; see M(lifeboat.k8s.object_backup) for the fields.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The backup's name.
+      type: str
+      sample: shop-20261122
+    complete:
+      description: Whether the backup has its manifest.
+      type: bool
+      sample: true
+    phase:
+      description: C(Completed), C(Incomplete) (no manifest) or C(Damaged) (unreadable manifest).
+      type: str
+      sample: Completed
+    expired:
+      description: Whether its ttl has run out.
+      type: bool
+      sample: false
+    verified:
+      description: Whether every checksum matched (with I(verify)).
+      type: bool
+      sample: true
+    manifest:
+      description: The whole manifest (with I(name)).
+      type: dict
+      sample: {}
+"""
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import backup_info
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    STORAGE_ARG_SPEC,
+    LifeboatModule,
+    storage_options,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str"),
+        verify=dict(type="bool", default=False),
+    )
+    argument_spec.update(STORAGE_ARG_SPEC)
+    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
+    module.run(lambda m: backup_info(open_store(m.params["storage"], storage_options(m.params)), m.params))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: object_restore
+short_description: Restore a backup's API objects (and volumes) into a cluster
+version_added: 0.1.0
+description:
+  - Restores a backup made by M(lifeboat.k8s.object_backup) into the same or another namespace or cluster.
+  - Verifies every file's SHA-256 against the manifest and reads the whole archive before touching the
+    cluster; a mismatch, a damaged archive or an unsafe entry (absolute or C(..) path) fails with nothing
+    changed. A backup without a manifest is refused.
+  - "Follows Velero's restore rules: order (CRDs, which are waited for, then namespaces, storage, volumes,
+    RBAC, config, services, the rest, workloads last); server-owned fields are stripped; objects the cluster
+    recreates are skipped (objects whose controller owner is in the backup, Service endpoints, service
+    account tokens, finished pods); Services lose their cluster IPs and node ports; namespaces are mapped in
+    objects, PV claimRefs and binding subjects."
+  - PVCs that have a snapshot record in the backup are recreated from it (see M(lifeboat.k8s.volume_restore))
+    and their PVs are not restored.
+  - Objects of one tier are created concurrently. One bad object does not stop the rest; every failure is
+    reported with the object and the API's message.
+  - A second run reports no change.
+  - Things worth knowing, such as PVCs that got a new, empty volume, are shown as warnings.
+author:
+  - lifeboat.k8s developers (@lifeboat-k8s)
+options:
+  name:
+    description:
+      - Name of the backup.
+    type: str
+    required: true
+  namespace_mapping:
+    description:
+      - "Restore namespaces under other names, such as C(shop: shop-copy)."
+      - Every key must be a namespace in the backup; a typo fails instead of restoring in place.
+    type: dict
+  namespaces:
+    description:
+      - Only objects of these (backed-up) namespaces, plus cluster-scoped ones.
+    type: list
+    elements: str
+  include_resources:
+    description:
+      - Only these resources, as C(configmaps), C(deployments.apps) or a kind.
+    type: list
+    elements: str
+  exclude_resources:
+    description:
+      - Leave these resources out.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Only objects with matching labels (Namespace objects are always restored).
+    type: str
+  existing:
+    description:
+      - What to do with an object that already exists and differs from the backup.
+      - C(keep) leaves it alone and reports it as skipped; C(update) patches it to the backed-up state.
+      - An existing object equal to the backup is reported as unchanged either way.
+    type: str
+    default: keep
+    choices: [keep, update]
+  restore_status:
+    description:
+      - Resources whose status is restored too (written through the status subresource).
+    type: list
+    elements: str
+  preserve_node_ports:
+    description:
+      - Keep the node ports of NodePort and LoadBalancer Services.
+    type: bool
+    default: false
+  transforms:
+    description:
+      - Rules that change objects before they are created. Each has a condition, all parts of which must
+        match the backed-up object, and RFC 6902 operations applied to the object to create.
+    type: list
+    elements: dict
+    suboptions:
+      resources:
+        description: Resources the rule applies to, as in I(include_resources).
+        type: list
+        elements: str
+      name_regex:
+        description: A regular expression the object's name must match.
+        type: str
+      namespaces:
+        description: Backed-up namespaces the rule applies to.
+        type: list
+        elements: str
+      label_selector:
+        description: A label selector the object must match.
+        type: str
+      jmespath:
+        description: A JMESPath expression that must be true for the object.
+        type: str
+      patch:
+        description: RFC 6902 operations, each a dict such as C(op=replace), C(path=/spec/replicas), C(value=0).
+        type: list
+        elements: dict
+        required: true
+  restore_volumes:
+    description:
+      - Recreate PVCs that have a snapshot record from their snapshots.
+    type: bool
+    default: true
+  ignore_partial_failure:
+    description:
+      - Succeed when some objects failed (the result still lists them and says C(PartiallyFailed)).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.storage
+  - lifeboat.k8s.wait
+  - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.ACTIONGROUPS
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Restore the shop into a copy
+  lifeboat.k8s.object_restore:
+    name: shop-20261122
+    storage: s3://backups/lifeboat
+    namespace_mapping:
+      shop: shop-copy
+
+- name: Restore into another cluster, scaled down, overwriting what differs
+  lifeboat.k8s.object_restore:
+    name: shop-20261122
+    kubeconfig: ~/.kube/dr-cluster
+    existing: update
+    transforms:
+      - resources: [deployments.apps]
+        patch:
+          - {op: replace, path: /spec/replicas, value: 0}
+"""
+
+RETURN = r"""
+phase:
+  description: C(Completed), or C(PartiallyFailed) when some objects failed.
+  returned: always
+  type: str
+  sample: Completed
+backup:
+  description: The backup's name.
+  returned: always
+  type: str
+  sample: shop-20261122
+namespace_mapping:
+  description: The namespace mapping used.
+  returned: always
+  type: dict
+  sample: {shop: shop-copy}
+counts:
+  description: Per resource, how many objects were created, updated, unchanged, skipped or failed.
+  returned: always
+  type: dict
+  sample: {configmaps: {created: 3, updated: 0, unchanged: 0, skipped: 1, failed: 0}}
+totals:
+  description: The same counts over all resources.
+  returned: always
+  type: dict
+  sample: {created: 40, updated: 0, unchanged: 2, skipped: 9, failed: 0}
+failures:
+  description: Every object that failed, with the API's message.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{resource: configmaps, namespace: shop-copy, name: app, message: "POST ...: 422 ..."}]
+skipped_objects:
+  description: Every object that was not restored, and why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{resource: replicasets.apps, namespace: shop-copy, name: web-5d4f, message: "owned by Deployment web, which recreates it"}]
+volumes:
+  description: The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+"""
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import run_restore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    K8S_AUTH_ARG_SPEC,
+    STORAGE_ARG_SPEC,
+    WAIT_ARG_SPEC,
+    LifeboatModule,
+    auth_params,
+    storage_options,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        namespace_mapping=dict(type="dict"),
+        namespaces=dict(type="list", elements="str"),
+        include_resources=dict(type="list", elements="str"),
+        exclude_resources=dict(type="list", elements="str"),
+        label_selector=dict(type="str"),
+        existing=dict(type="str", default="keep", choices=["keep", "update"]),
+        restore_status=dict(type="list", elements="str"),
+        preserve_node_ports=dict(type="bool", default=False),
+        transforms=dict(type="list", elements="dict", options=dict(
+            resources=dict(type="list", elements="str"),
+            name_regex=dict(type="str"),
+            namespaces=dict(type="list", elements="str"),
+            label_selector=dict(type="str"),
+            jmespath=dict(type="str"),
+            patch=dict(type="list", elements="dict", required=True),
+        )),
+        restore_volumes=dict(type="bool", default=True),
+        ignore_partial_failure=dict(type="bool", default=False),
+    )
+    argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(STORAGE_ARG_SPEC)
+    argument_spec.update(WAIT_ARG_SPEC)
+    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
+
+    def restore(m):
+        store = open_store(m.params["storage"], storage_options(m.params))
+        return run_restore(K8sClient(auth_params(m.params)), store, m.params, m.check_mode)
+
+    module.run(restore)
+
+
+if __name__ == "__main__":
+    main()
