@@ -54,6 +54,7 @@ options:
   pvc_selector:
     description:
       - A label selector (C(app=shop,tier in (db))); every matching PVC of I(namespace) is snapshotted.
+      - An empty string selects every PVC of the namespace (none is fine too; the result is then empty).
     type: str
   snapshot_class:
     description:

@@ -44,9 +44,10 @@ def require_namespace(k8s, namespace, option="namespace"):
 def _snapshot_targets(k8s, params):
     """[(pvc, snapshot name)] this task is about, and whether it is a batch."""
     name, namespace = params["name"], params["namespace"]
-    if params.get("pvc_selector"):
+    if params.get("pvc_selector") is not None:
+        # An empty selector selects every PVC of the namespace, as in Kubernetes.
         claims = sorted(c["metadata"]["name"] for c in
-                        k8s.list(pvc_path(namespace), label_selector=params["pvc_selector"]))
+                        k8s.list(pvc_path(namespace), label_selector=params["pvc_selector"] or None))
         return [(claim, ("%s-%s" % (name, claim))[:253]) for claim in claims], True
     return [(params.get("pvc"), name)], False
 

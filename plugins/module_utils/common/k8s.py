@@ -66,7 +66,12 @@ def _configuration(auth):
             k8s_config.load_kube_config(config_file=os.path.expanduser(kubeconfig) if kubeconfig else None,
                                         context=context, client_configuration=cfg, persist_config=False)
         else:
-            k8s_config.load_incluster_config(client_configuration=cfg)
+            try:
+                k8s_config.load_incluster_config(client_configuration=cfg)
+            except ConfigException:
+                raise InvalidInputError(
+                    "kubeconfig: no Kubernetes configuration found: give kubeconfig (or host), set "
+                    "K8S_AUTH_KUBECONFIG or KUBECONFIG, or create ~/.kube/config; this is not running in a pod either")
     except ConfigException as e:
         raise InvalidInputError("kubeconfig/context: cannot load the Kubernetes configuration: %s" % e)
     if host:
@@ -126,8 +131,8 @@ class K8sClient:
             return urllib3.util.make_headers(basic_auth="%s:%s" % (self.config.username, self.config.password))
         return {}
 
-    def request(self, method, path, body=None, query=None, content_type="application/json"):
-        """Send one request; return the decoded JSON body (or None)."""
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
+        """Send one request; return the decoded JSON body (or None), or the bytes with raw."""
         url = self.host + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
@@ -144,6 +149,8 @@ class K8sClient:
         payload = resp.data
         if resp.status >= 400:
             raise _status_error(method, path, resp.status, payload)
+        if raw:
+            return payload
         return json.loads(payload) if payload else None
 
     def get(self, path, query=None):
