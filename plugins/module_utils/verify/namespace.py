@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a namespace holds, in a form two namespaces can be compared by:
+object counts, the objects a restore would recreate (with a digest of each,
+after the restore's own stripping and namespace mapping), PVCs and workloads."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import discover, list_concurrently
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+
+PLACEHOLDER = "NAMESPACE"
+# Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
+VOLATILE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+WORKLOAD_KINDS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps")
+
+
+def digest(res_dir, obj, namespace):
+    """SHA-256 of the object as a restore would write it, with its namespace as a placeholder."""
+    body = planner.comparable(planner.prepare(res_dir, obj, {namespace: PLACEHOLDER}))
+    annotations = body["metadata"]["annotations"]
+    for key in list(annotations):
+        if key in VOLATILE_ANNOTATIONS or key.startswith("lifeboat.k8s/"):
+            annotations.pop(key)
+    if res_dir == "persistentvolumeclaims":
+        body["metadata"]["labels"].pop("app.kubernetes.io/managed-by", None)
+        for field in ("volumeName", "dataSource", "dataSourceRef"):
+            (body.get("spec") or {}).pop(field, None)
+    text = json.dumps(body, sort_keys=True).replace('"%s"' % namespace, '"%s"' % PLACEHOLDER)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _workload(res_dir, obj):
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if res_dir == "daemonsets.apps":
+        desired, ready = status.get("desiredNumberScheduled", 0), status.get("numberAvailable", 0)
+    else:
+        desired = spec.get("replicas", 1)
+        ready = status.get("availableReplicas" if res_dir == "deployments.apps" else "readyReplicas", 0) or 0
+    return {"kind": obj.get("kind"), "name": obj["metadata"]["name"], "desired": desired, "ready": ready,
+            "available": ready >= desired}
+
+
+def _ready_nodes(k8s):
+    try:
+        nodes = list(k8s.list(resource_path("", "v1", "nodes")))
+    except ApiError:
+        return None  # not allowed to list nodes: unknown
+    return sum(1 for n in nodes if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                       for c in (n.get("status") or {}).get("conditions") or []))
+
+
+def describe(k8s, namespace):
+    warnings = []
+    resources = [r for r in discover(k8s, warnings) if r.namespaced]
+    objects = []
+    list_concurrently(k8s, [(r, namespace) for r in resources], None, lambda o: True,
+                      lambda r, o: objects.append((r.dir, o)))
+    uids = set(o["metadata"].get("uid") for _d, o in objects)
+    services = set((namespace, o["metadata"]["name"]) for d, o in objects if d == "services")
+    counts, restorable, digests = {}, {}, {}
+    pvcs, workloads = [], []
+    for res_dir, obj in sorted(objects, key=lambda item: (item[0], item[1]["metadata"]["name"])):
+        counts[res_dir] = counts.get(res_dir, 0) + 1
+        if planner.skip_reason(res_dir, obj, uids, services) is None:
+            restorable[res_dir] = restorable.get(res_dir, 0) + 1
+            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(res_dir, obj, namespace)
+        if res_dir == "persistentvolumeclaims":
+            pvcs.append({"name": obj["metadata"]["name"], "phase": (obj.get("status") or {}).get("phase"),
+                         "volume_name": obj["spec"].get("volumeName"),
+                         "storage_class": obj["spec"].get("storageClassName")})
+        elif res_dir in WORKLOAD_KINDS:
+            workloads.append(_workload(res_dir, obj))
+    nodes = _ready_nodes(k8s)
+    return {
+        "namespace": namespace, "counts": counts, "restorable_counts": restorable, "digests": digests,
+        "pvcs": pvcs, "pvcs_bound": all(p["phase"] == "Bound" for p in pvcs),
+        "workloads": workloads, "ready_nodes": nodes,
+        "workloads_available": None if not nodes else all(w["available"] for w in workloads),
+        "warnings": warnings,
+    }
+
+
+def namespace_info(k8s, params):
+    namespace = params["namespace"]
+    require_namespace(k8s, namespace)
+    state = {"info": describe(k8s, namespace)}
+    if params.get("wait"):
+        def settled():
+            state["info"] = describe(k8s, namespace)
+            info = state["info"]
+            return info["pvcs_bound"] and info["workloads_available"] is not False
+
+        def pending():
+            info = state["info"]
+            waiting = ["PVC %s (%s)" % (p["name"], p["phase"]) for p in info["pvcs"] if p["phase"] != "Bound"]
+            if info["workloads_available"] is False:
+                waiting += ["%s %s (%d/%d)" % (w["kind"], w["name"], w["ready"], w["desired"])
+                            for w in info["workloads"] if not w["available"]]
+            return "namespace %s to settle: %s" % (namespace, ", ".join(waiting))
+        wait_until(settled, params.get("wait_timeout", 300), pending)
+    result = dict(state["info"], changed=False)
+    if result["workloads_available"] is None and result["workloads"]:
+        result["warnings"].append("workload availability not checked: the cluster has no ready nodes")
+    return result

@@ -1,0 +1,129 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: namespace_info
+short_description: Describe a namespace so it can be compared with its restored copy
+version_added: 0.1.0
+description:
+  - Lists every object of a namespace (every listable resource type, concurrently) and returns counts per
+    resource, the objects a restore would recreate with a digest of each, its PVCs and its workloads.
+  - Digests are taken after the restore's documented stripping (server fields, status, allocated IPs and
+    node ports, volume bookkeeping) with the namespace name replaced by a placeholder, so an original and its
+    restored copy have equal digests object by object.
+  - With I(wait), waits until every PVC is Bound and, when the cluster has ready nodes, every Deployment,
+    StatefulSet and DaemonSet is available.
+author:
+  - lifeboat.k8s developers (@lifeboat-k8s)
+options:
+  namespace:
+    description:
+      - The namespace to describe.
+    type: str
+    required: true
+  wait:
+    description:
+      - Wait until the PVCs are Bound and the workloads available (workloads only where nodes are ready).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - How many seconds to wait; the task fails naming what is still pending when they run out.
+    type: int
+    default: 300
+extends_documentation_fragment:
+  - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.INFO_MODULE
+  - lifeboat.k8s.attributes.ACTIONGROUPS
+"""
+
+EXAMPLES = r"""
+- name: Wait for the restored shop to settle
+  lifeboat.k8s.namespace_info:
+    namespace: shop-copy
+    wait: true
+    wait_timeout: 600
+  register: restored
+
+- name: Compare it with the original
+  lifeboat.k8s.namespace_info:
+    namespace: shop
+  register: original
+
+- name: Same objects, same content
+  ansible.builtin.assert:
+    that:
+      - original.digests == restored.digests
+"""
+
+RETURN = r"""
+counts:
+  description: Number of objects per resource (as C(deployments.apps), C(configmaps)).
+  returned: always
+  type: dict
+  sample: {configmaps: 3, deployments.apps: 1, pods: 2, replicasets.apps: 1}
+restorable_counts:
+  description: Like I(counts), without the objects a restore skips because the cluster recreates them.
+  returned: always
+  type: dict
+  sample: {configmaps: 2, deployments.apps: 1}
+digests:
+  description: Per resource, the SHA-256 of each restorable object by name.
+  returned: always
+  type: dict
+  sample: {configmaps: {settings: 9f2c...}}
+pvcs:
+  description: The namespace's PersistentVolumeClaims.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: data, phase: Bound, volume_name: pvc-1234, storage_class: csi-hostpath}]
+pvcs_bound:
+  description: Whether every PVC is Bound.
+  returned: always
+  type: bool
+workloads:
+  description: Deployments, StatefulSets and DaemonSets with desired and ready replicas.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: Deployment, name: web, desired: 2, ready: 2, available: true}]
+ready_nodes:
+  description: Number of ready nodes in the cluster (null when nodes may not be listed).
+  returned: always
+  type: int
+workloads_available:
+  description: Whether every workload is available; null when the cluster has no ready nodes to run them.
+  returned: always
+  type: bool
+"""
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    K8S_AUTH_ARG_SPEC,
+    LifeboatModule,
+    auth_params,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import namespace_info
+
+
+def main():
+    argument_spec = dict(
+        namespace=dict(type="str", required=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+    )
+    argument_spec.update(K8S_AUTH_ARG_SPEC)
+    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
+    module.run(lambda m: namespace_info(K8sClient(auth_params(m.params)), m.params))
+
+
+if __name__ == "__main__":
+    main()
