@@ -35,6 +35,16 @@ options:
       - Name of the backup.
     type: str
     required: true
+  state:
+    description:
+      - C(present) restores the backup.
+      - C(absent) undoes a restore into new namespaces; it deletes each target namespace that a restore of
+        this backup created (such namespaces carry the label C(lifeboat.k8s/restored-from-backup=<name>)),
+        with its restored volumes and their helper snapshot objects. Namespaces without that label are left
+        alone with a warning. Used by drills to clean up.
+    type: str
+    default: present
+    choices: [present, absent]
   namespace_mapping:
     description:
       - "Restore namespaces under other names, such as C(shop: shop-copy)."
@@ -132,6 +142,13 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Remove the drill's copy of the shop again
+  lifeboat.k8s.object_restore:
+    name: shop-20261122
+    storage: s3://backups/prod
+    namespace_mapping: {shop: shop-drill}
+    state: absent
+
 - name: Restore the shop into a copy
   lifeboat.k8s.object_restore:
     name: shop-20261122
@@ -151,46 +168,52 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+deleted_namespaces:
+  description: Namespaces deleted (with I(state=absent)).
+  returned: when state=absent
+  type: list
+  elements: str
+  sample: [shop-drill]
 phase:
   description: C(Completed), or C(PartiallyFailed) when some objects failed.
-  returned: always
+  returned: when state=present
   type: str
   sample: Completed
 backup:
   description: The backup's name.
-  returned: always
+  returned: when state=present
   type: str
   sample: shop-20261122
 namespace_mapping:
   description: The namespace mapping used.
-  returned: always
+  returned: when state=present
   type: dict
   sample: {shop: shop-copy}
 counts:
   description: Per resource, how many objects were created, updated, unchanged, skipped or failed.
-  returned: always
+  returned: when state=present
   type: dict
   sample: {configmaps: {created: 3, updated: 0, unchanged: 0, skipped: 1, failed: 0}}
 totals:
   description: The same counts over all resources.
-  returned: always
+  returned: when state=present
   type: dict
   sample: {created: 40, updated: 0, unchanged: 2, skipped: 9, failed: 0}
 failures:
   description: Every object that failed, with the API's message.
-  returned: always
+  returned: when state=present
   type: list
   elements: dict
   sample: [{resource: configmaps, namespace: shop-copy, name: app, message: "POST ...: 422 ..."}]
 skipped_objects:
   description: Every object that was not restored, and why.
-  returned: always
+  returned: when state=present
   type: list
   elements: dict
   sample: [{resource: replicasets.apps, namespace: shop-copy, name: web-5d4f, message: "owned by Deployment web, which recreates it"}]
 volumes:
   description: The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)).
-  returned: always
+  returned: when state=present
   type: list
   elements: dict
   sample: []
@@ -212,6 +235,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores im
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
         namespace_mapping=dict(type="dict"),
         namespaces=dict(type="list", elements="str"),
         include_resources=dict(type="list", elements="str"),

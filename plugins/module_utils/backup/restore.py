@@ -42,6 +42,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 
+RESTORED_BY = "lifeboat.k8s/restored-from-backup"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 
@@ -79,6 +80,8 @@ class Item:
 
 def run_restore(k8s, store, params, check_mode=False):
     name = check_name(params["name"])
+    if params.get("state") == "absent":
+        return remove_restore(k8s, store, params, check_mode)
     manifest = read_manifest(store, name)
     if manifest is None:
         if store.list_objects("backups/%s/" % name):
@@ -100,6 +103,42 @@ def run_restore(k8s, store, params, check_mode=False):
         shutil.rmtree(workdir, ignore_errors=True)
     restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
     return restorer.run(items, manifest)
+
+
+def remove_restore(k8s, store, params, check_mode=False):
+    """Undo a restore into new namespaces: delete the target namespaces this backup's restore
+    created (they carry its label) with their restored volumes; leave every other namespace alone."""
+    name = params["name"]
+    mapping = dict(params.get("namespace_mapping") or {})
+    manifest = read_manifest(store, name)
+    sources = (manifest or {}).get("namespaces") or list(mapping)
+    targets = sorted(set(mapping.get(ns, ns) for ns in sources))
+    deleted, left_alone = [], []
+    for ns in targets:
+        path = resource_path("", "v1", "namespaces", None, ns)
+        current = k8s.get_or_none(path)
+        if current is None:
+            continue
+        if (current["metadata"].get("labels") or {}).get(RESTORED_BY) != name:
+            left_alone.append("namespace %s was not created by a restore of %s; left alone" % (ns, name))
+            continue
+        deleted.append(ns)
+        if check_mode:
+            continue
+        # Restored PVCs own cluster-scoped helper snapshot contents (Retain): delete them with their PVCs.
+        store_csi = block_store("csi", k8s)
+        for pvc in k8s.list(resource_path("", "v1", "persistentvolumeclaims", ns)):
+            if (pvc["metadata"].get("annotations") or {}).get("lifeboat.k8s/restored-from"):
+                store_csi.delete_volume({"namespace": ns, "pvc": pvc["metadata"]["name"]})
+        k8s.delete(path)
+    if deleted and not check_mode and params.get("wait", True):
+        wait_until(lambda: all(k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None
+                               for ns in deleted), params.get("wait_timeout", 300),
+                   "namespaces %s to be deleted" % ", ".join(deleted))
+    result = {"changed": bool(deleted), "deleted_namespaces": deleted, "warnings": left_alone}
+    if deleted:
+        result["diff"] = {"before": {"namespaces": deleted}, "after": {"namespaces": []}}
+    return result
 
 
 def check_namespaces(manifest, params):
@@ -169,6 +208,7 @@ class Restorer:
         self.existing = {}
 
     def run(self, items, manifest):
+        self.backup_name = manifest["name"]
         todo = [i for i in items if not i.skip]
         for item in items:
             if item.skip:
@@ -289,8 +329,9 @@ class Restorer:
                            "namespace %s to finish terminating" % ns)
                 current = None
             if current is None and ns not in backed_up and not self.check_mode:
-                self.k8s.create(resource_path("", "v1", "namespaces"),
-                                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                self.k8s.create(resource_path("", "v1", "namespaces"), {
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
 
     def _load_existing(self, items):
         """One paginated LIST per collection instead of a GET per object: a rerun over
@@ -323,6 +364,9 @@ class Restorer:
         if self.check_mode:
             item.outcome = "created"
             return
+        if item.res_dir == "namespaces":
+            # Marks the namespace as this restore's, so state=absent may delete it and nothing else.
+            item.target["metadata"].setdefault("labels", {})[RESTORED_BY] = self.backup_name
         try:
             created = self.k8s.create(collection, item.target)
             item.outcome = "created"
@@ -337,6 +381,7 @@ class Restorer:
 
     def _compare(self, item, existing, dry_run=False):
         desired = planner.comparable(item.target)
+        desired["metadata"]["labels"].pop(RESTORED_BY, None)
         if planner.is_subset(desired, existing):
             item.outcome = "unchanged"
         elif self.existing_policy == "keep":
