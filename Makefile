@@ -50,9 +50,11 @@ system: ## the test bed's own storage path test
 integration: collection ## TARGETS="volume_snapshot ..." to run some
 	PATH=$(VENV)/bin:$$PATH hack/integration.sh $(COLLECTION) $(TARGETS)
 
-demo: ## bring up the test bed and snapshot/restore a sample PVC
+demo: ## the test bed, a sample app in `demo`, and the disaster-recovery drill on it (playbooks/demo.yml)
 	@$(MAKE) --no-print-directory venv collection testbed-up
+	@echo "demo: deploying the sample app and running the drill (backup -> restore -> verify -> report -> cleanup)"
 	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/ansible-playbook playbooks/demo.yml
+	@echo "demo: reports are in $(LIFEBOAT_CACHE)/demo-reports/ (report.md, report.html, report.json)"
 
 clean:
 	rm -rf $(BUILD)
