@@ -44,8 +44,8 @@ testbed-up:
 testbed-down:
 	$(TESTBED) down
 
-system: ## the test bed's own storage path test
-	eval "$$($(TESTBED) env)" && $(VENV)/bin/pytest -q tests/system
+system: collection ## the test bed's storage path test, and the drill through ansible-runner (as AWX runs it)
+	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/pytest -q tests/system
 
 integration: collection ## TARGETS="volume_snapshot ..." to run some
 	PATH=$(VENV)/bin:$$PATH hack/integration.sh $(COLLECTION) $(TARGETS)

@@ -30,3 +30,16 @@ def test_ansible_builder_creates_a_build_context(tmp_path):
     assert "quay.io/ansible/awx-ee" in containerfile
     python_deps = (tmp_path / "context" / "_build" / "requirements.txt").read_text()
     assert "kubernetes>=30,<37" in python_deps
+
+
+def test_awx_surveys_ask_only_for_documented_extra_vars():
+    import json
+    for name in ("backup", "restore", "drill"):
+        with open(os.path.join(ROOT, "docs", "awx", "survey-%s.json" % name)) as f:
+            survey = json.load(f)
+        with open(os.path.join(ROOT, "playbooks", name + ".yml")) as f:
+            header = "".join(line for line in f if line.startswith("#"))
+        assert survey["spec"], name
+        for question in survey["spec"]:
+            assert question["variable"] in header, (name, question["variable"])
+            assert question["type"] in ("text", "integer", "multiplechoice"), (name, question)
