@@ -276,13 +276,20 @@ class Restorer:
         if self.params.get("wait", True) and not self.check_mode:
             pending = [i for i in items if i.outcome in ("created", "unchanged")]
 
-            def bound():
-                return all((self.k8s.get_or_none(i.path(i.name)) or {}).get("status", {}).get("phase") == "Bound"
-                           for i in pending)
+            def is_bound(item):
+                return (self.k8s.get_or_none(item.path(item.name)) or {}).get("status", {}).get("phase") == "Bound"
+            timeout = self.params.get("wait_timeout", 300)
             try:
-                wait_until(bound, self.params.get("wait_timeout", 300), "restored PVCs to be Bound")
-            except LifeboatError as e:
-                self.warnings.append(e.message)
+                wait_until(lambda: all(is_bound(i) for i in pending), timeout, "restored PVCs to be Bound")
+            except LifeboatError:
+                # A volume that does not come back is a failed restore, with the driver's reason.
+                for item in pending:
+                    if not is_bound(item):
+                        problem = block_store(item.record.get("driver", "csi"), self.k8s).volume_problem(
+                            {"namespace": item.namespace, "pvc": item.name})
+                        item.outcome = "failed"
+                        item.message = "not Bound after %ss (wait_timeout)%s" % (
+                            timeout, ": " + problem if problem else "")
 
     def _restore_volume(self, item):
         record = item.record

@@ -350,7 +350,14 @@ class CsiBlockStore(BlockStore):
                 self.k8s.delete(path)
 
     def volume_problem(self, volume):
-        """The latest warning event of a PVC (why it does not bind), or None."""
+        """Why a PVC does not bind: its source VolumeSnapshot's error, else its latest warning event, or None."""
+        pvc = self.k8s.get_or_none(pvc_path(volume["namespace"], volume["pvc"])) or {}
+        source = (pvc.get("spec") or {}).get("dataSource") or {}
+        if source.get("kind") == "VolumeSnapshot":
+            snapshot = self.k8s.get_or_none(vs_path(volume["namespace"], source.get("name"))) or {}
+            error = ((snapshot.get("status") or {}).get("error") or {}).get("message")
+            if error:
+                return "VolumeSnapshot %s: %s" % (source.get("name"), error)
         selector = "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=%s" % volume["pvc"]
         path = resource_path("", "v1", "events", volume["namespace"])
         warnings = [e for e in self.k8s.list(path, field_selector=selector) if e.get("type") == "Warning"]
