@@ -31,6 +31,17 @@ attributes:
       - lifeboat.k8s.k8s
 """
 
+    STATE_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
     INFO_MODULE = r"""
 options: {}
 attributes:

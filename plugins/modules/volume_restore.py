@@ -81,14 +81,8 @@ extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
+  - lifeboat.k8s.attributes.STATE_MODULE
   - lifeboat.k8s.attributes.ACTIONGROUPS
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 """
 
 EXAMPLES = r"""

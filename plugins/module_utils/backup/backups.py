@@ -237,39 +237,37 @@ def delete_backup(store, name, check_mode=False):
 # ---------------------------------------------------------------- backup_info
 
 def backup_info(store, params):
+    check_verify = params.get("verify")
     if params.get("name"):
         name = check_name(params["name"])
-        manifest = read_manifest(store, name)
-        if manifest is None:
-            if store.list_objects("backups/%s/" % name):
-                return {"changed": False, "backups": [{"name": name, "phase": "Incomplete", "complete": False}]}
+        info = describe_backup(store, name, check_verify, with_manifest=True)
+        if info is None:
             raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
-        info = dict(summary(manifest, store), complete=True, manifest=manifest)
-        if params.get("verify"):
-            info["verified"] = verify(store, manifest) is None
         return {"changed": False, "backups": [info]}
     backups = []
-    names = store.list_prefixes("backups/")
-
-    def describe(name):
-        manifest = read_manifest(store, name)
-        # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
-        if manifest is None and not store.list_objects("backups/%s/" % name):
-            return None, False
-        return manifest, True
-
-    for name, found, error in parallel_map(describe, names):
-        manifest, exists = found if error is None else (None, True)
-        if not exists:
-            continue
-        if error is not None or manifest is None:
-            backups.append({"name": name, "phase": "Incomplete" if error is None else "Damaged", "complete": False})
-            continue
-        info = dict(summary(manifest, store), complete=True)
-        if params.get("verify"):
-            info["verified"] = verify(store, manifest) is None
-        backups.append(info)
+    for name, info, error in parallel_map(lambda n: describe_backup(store, n, check_verify),
+                                          store.list_prefixes("backups/")):
+        if error is not None:
+            backups.append({"name": name, "phase": "Damaged", "complete": False})
+        elif info is not None:
+            backups.append(info)
     return {"changed": False, "backups": backups}
+
+
+def describe_backup(store, name, check_verify=False, with_manifest=False):
+    """backup_info's entry for one backup, or None when nothing of it is stored."""
+    manifest = read_manifest(store, name)
+    if manifest is None:
+        # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
+        if not store.list_objects("backups/%s/" % name):
+            return None
+        return {"name": name, "phase": "Incomplete", "complete": False}
+    info = dict(summary(manifest, store), complete=True)
+    if with_manifest:
+        info["manifest"] = manifest
+    if check_verify:
+        info["verified"] = verify(store, manifest) is None
+    return info
 
 
 def verify(store, manifest, workdir=None):

@@ -31,6 +31,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
     read_manifest,
     verify,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -114,6 +115,7 @@ def remove_restore(k8s, store, params, check_mode=False):
     sources = (manifest or {}).get("namespaces") or list(mapping)
     targets = sorted(set(mapping.get(ns, ns) for ns in sources))
     deleted, left_alone = [], []
+    volumes = block_store("csi", k8s)
     for ns in targets:
         path = resource_path("", "v1", "namespaces", None, ns)
         current = k8s.get_or_none(path)
@@ -126,10 +128,9 @@ def remove_restore(k8s, store, params, check_mode=False):
         if check_mode:
             continue
         # Restored PVCs own cluster-scoped helper snapshot contents (Retain): delete them with their PVCs.
-        store_csi = block_store("csi", k8s)
         for pvc in k8s.list(resource_path("", "v1", "persistentvolumeclaims", ns)):
-            if (pvc["metadata"].get("annotations") or {}).get("lifeboat.k8s/restored-from"):
-                store_csi.delete_volume({"namespace": ns, "pvc": pvc["metadata"]["name"]})
+            if (pvc["metadata"].get("annotations") or {}).get(RESTORED_FROM):
+                volumes.delete_volume({"namespace": ns, "pvc": pvc["metadata"]["name"]})
         k8s.delete(path)
     if deleted and not check_mode and params.get("wait", True):
         wait_until(lambda: all(k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None

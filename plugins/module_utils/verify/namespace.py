@@ -51,7 +51,7 @@ def _workload(res_dir, obj):
             "available": ready >= desired}
 
 
-def _ready_nodes(k8s):
+def ready_nodes(k8s):
     try:
         nodes = list(k8s.list(resource_path("", "v1", "nodes")))
     except ApiError:
@@ -60,9 +60,8 @@ def _ready_nodes(k8s):
                                        for c in (n.get("status") or {}).get("conditions") or []))
 
 
-def describe(k8s, namespace):
-    warnings = []
-    resources = [r for r in discover(k8s, warnings) if r.namespaced]
+def describe(k8s, namespace, resources, warnings):
+    """One look at the namespace; resources are the discovered namespaced types."""
     objects = []
     list_concurrently(k8s, [(r, namespace) for r in resources], None, lambda o: True,
                       lambda r, o: objects.append((r.dir, o)))
@@ -81,23 +80,26 @@ def describe(k8s, namespace):
                          "storage_class": obj["spec"].get("storageClassName")})
         elif res_dir in WORKLOAD_KINDS:
             workloads.append(_workload(res_dir, obj))
-    nodes = _ready_nodes(k8s)
+    nodes = ready_nodes(k8s)
     return {
         "namespace": namespace, "counts": counts, "restorable_counts": restorable, "digests": digests,
         "pvcs": pvcs, "pvcs_bound": all(p["phase"] == "Bound" for p in pvcs),
         "workloads": workloads, "ready_nodes": nodes,
         "workloads_available": None if not nodes else all(w["available"] for w in workloads),
-        "warnings": warnings,
+        "warnings": list(warnings),
     }
 
 
 def namespace_info(k8s, params):
     namespace = params["namespace"]
     require_namespace(k8s, namespace)
-    state = {"info": describe(k8s, namespace)}
+    warnings = []
+    # Discovered once: the resource types do not change while we wait.
+    resources = [r for r in discover(k8s, warnings) if r.namespaced]
+    state = {"info": describe(k8s, namespace, resources, warnings)}
     if params.get("wait"):
         def settled():
-            state["info"] = describe(k8s, namespace)
+            state["info"] = describe(k8s, namespace, resources, warnings)
             info = state["info"]
             return info["pvcs_bound"] and info["workloads_available"] is not False
 

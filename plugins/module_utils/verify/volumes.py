@@ -19,13 +19,14 @@ import os
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
     InvalidInputError,
     LifeboatError,
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
-from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import _ready_nodes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import ready_nodes
 
 MAX_MISMATCHES = 20
 JOB_SCRIPT = "cd /volume && find . -type f -print0 | sort -z | xargs -0 -r sha256sum"
@@ -130,9 +131,10 @@ class JobLister:
         _pvc(self.k8s, namespace, pvc)
         spec = job_spec(namespace, pvc, self.image)
         self.jobs.append(spec)
-        path = resource_path("batch", "v1", "jobs", namespace)
-        if self.k8s.get_or_none(resource_path("batch", "v1", "jobs", namespace, spec["metadata"]["name"])) is None:
-            self.k8s.create(path, spec)
+        try:
+            self.k8s.create(resource_path("batch", "v1", "jobs", namespace), spec)
+        except ConflictError:
+            pass  # left by an earlier run with keep_jobs: same name, same spec
         return spec
 
     def listing(self, spec):
@@ -192,7 +194,7 @@ def volume_compare(source_k8s, target_k8s, params, check_mode=False):
     specs = [(job_spec(src_ns, s, params["image"]), job_spec(dst_ns, d, params["image"])) for s, d in pairs]
     if check_mode:
         return {"changed": False, "method": method, "passed": None, "volumes": [], "jobs": [j for p in specs for j in p]}
-    nodes = (_ready_nodes(source_k8s), _ready_nodes(target_k8s))
+    nodes = (ready_nodes(source_k8s), ready_nodes(target_k8s))
     try:
         for src, dst in pairs:
             listers[0].create(src_ns, src)
