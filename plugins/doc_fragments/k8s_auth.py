@@ -14,6 +14,11 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file, or the kubeconfig content as a dictionary.
+      - Tokens, passwords, client keys, auth-provider secrets and exec plugin environment values of an
+        inline kubeconfig are masked in results and logs.
+      - Bearer tokens (C(token), C(tokenFile)), exec plugins (EKS, GKE, AKS, OIDC login) and
+        auth-provider plugins are supported and refreshed when they expire; so is the in-cluster service
+        account (AWX container groups).
       - If neither this, I(host) nor an in-cluster service account is available, the default kubeconfig
         (C(KUBECONFIG) or C(~/.kube/config)) is used.
       - Can also be set with E(K8S_AUTH_KUBECONFIG).
@@ -29,6 +34,8 @@ options:
   api_key:
     description:
       - Bearer token for the API server. Can also be set with E(K8S_AUTH_API_KEY).
+      - Requests that fail with 429 (honouring C(Retry-After)), 5xx or a broken connection are retried with
+        jittered backoff for up to two minutes each.
     type: str
   username:
     description:
@@ -66,6 +73,23 @@ options:
     description:
       - Hosts that bypass I(proxy), comma separated. Can also be set with E(K8S_AUTH_NO_PROXY).
     type: str
+  proxy_headers:
+    description:
+      - Headers for the HTTP proxy in I(proxy) (or the kubeconfig's C(proxy-url)).
+    type: dict
+    suboptions:
+      proxy_basic_auth:
+        description:
+          - C(user:password) for the proxy. Kept out of logs and results.
+        type: str
+      basic_auth:
+        description:
+          - C(user:password) sent as basic authentication. Kept out of logs and results.
+        type: str
+      user_agent:
+        description:
+          - User-Agent header for the proxy.
+        type: str
   impersonate_user:
     description:
       - User to impersonate. Can also be set with E(K8S_AUTH_IMPERSONATE_USER).

@@ -378,9 +378,11 @@ class Restorer:
         try:
             created = self.k8s.create(collection, item.target)
             item.outcome = "created"
-        except ConflictError:
+        except ConflictError as e:
             existing = self.k8s.get(item.path(item.name))
             self._compare(item, existing)
+            if e.retried and item.outcome == "unchanged":
+                item.outcome = "created"  # our own first attempt made it; its answer was lost
             return
         status = item.target.get("status")
         if status:

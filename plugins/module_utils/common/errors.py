@@ -30,7 +30,14 @@ class NotFoundError(LifeboatError):
 
 
 class ConflictError(LifeboatError):
-    """The target exists but belongs to something else."""
+    """The target exists (409). `retried` says the request was repeated, so the
+    first attempt may have created it."""
+
+    def __init__(self, message, status=409, reason=None, retried=False, **details):
+        super(ConflictError, self).__init__(message, **details)
+        self.status = status
+        self.reason = reason
+        self.retried = retried
 
 
 class WaitTimeoutError(LifeboatError):

@@ -1,16 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes client factory and a small JSON REST client.
+"""Kubernetes client factory and a JSON REST client with retries.
 
 Configuration follows kubernetes.core: explicit host and credentials win, then
 a kubeconfig (path or inline dict) and context, then the in-cluster service
-account, then the default kubeconfig. The `kubernetes` package is used only to
-read that configuration (kubeconfig parsing, exec/OIDC auth plugins, in-cluster
-files); requests go through one pooled urllib3 manager as plain JSON, which
-works for any resource type (CRDs included), is safe to share between threads,
-and does not depend on the generated model classes that change between
-releases of the Python client.
+account, then the default kubeconfig. The `kubernetes` library loads that
+configuration (bearer tokens and token files, exec and auth-provider plugins
+with their refresh, in-cluster files, tls-server-name) and its REST client
+sends the requests (proxy, no_proxy, proxy headers, TLS). Bodies are plain
+JSON, so any resource type works (CRDs included) without the generated model
+classes that change between releases of the library.
+
+Every request follows one retry policy (RetryPolicy): 429 and 5xx answers and
+connection errors are retried with jittered exponential backoff, honouring
+Retry-After, within a bounded window. Every request the collection makes is
+safe to repeat: GET/LIST/DELETE/merge PATCH are idempotent, and a create that
+is repeated after an unanswered attempt gets 409, which callers treat as
+"exists" (ConflictError.retried tells them the first attempt may have made it).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +26,9 @@ __metaclass__ = type
 
 import json
 import os
+import random
+import threading
+import time
 
 from urllib.parse import quote, urlencode
 
@@ -32,9 +42,13 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 
 try:
     import urllib3
+    from urllib3._collections import HTTPHeaderDict
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.client.rest import RESTClientObject
     from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import KubeConfigMerger
 
     K8S_IMPORT_ERROR = None
 except ImportError as e:
@@ -43,9 +57,52 @@ except ImportError as e:
 K8S_LIBRARY = "kubernetes>=30"
 AUTH_OPTIONS = (
     "kubeconfig", "context", "host", "api_key", "username", "password", "validate_certs",
-    "ca_cert", "client_cert", "client_key", "proxy", "no_proxy", "impersonate_user", "impersonate_groups",
+    "ca_cert", "client_cert", "client_key", "proxy", "no_proxy", "proxy_headers", "impersonate_user",
+    "impersonate_groups",
 )
 POOL_SIZE = 32  # concurrent requests per module run
+TIMEOUT = (10, 60)  # connect, read (seconds) per attempt
+RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
+
+
+class RetryPolicy:
+    """When to try a request again, and how long to wait first.
+
+    Full-jitter exponential backoff (base * 2**attempt, capped), or the server's
+    Retry-After when it gives one; never beyond `window` seconds after the first
+    attempt, so a dead apiserver fails the task instead of hanging it.
+    """
+
+    def __init__(self, window=120.0, base=0.25, cap=8.0, max_retry_after=60.0, rand=random.random,
+                 clock=time.monotonic):
+        self.window = window
+        self.base = base
+        self.cap = cap
+        self.max_retry_after = max_retry_after
+        self.rand = rand
+        self.clock = clock
+
+    def delay(self, attempt, retry_after=None):
+        """Seconds to wait before retry number `attempt` (0-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after) + self.rand() * 0.2
+        return self.rand() * min(self.cap, self.base * (2 ** attempt))
+
+    def next_wait(self, started, attempt, retry_after=None):
+        """The wait before the next attempt, or None when the window is spent."""
+        wait = self.delay(attempt, retry_after)
+        if self.clock() + wait - started > self.window:
+            return None
+        return wait
+
+
+def parse_retry_after(value):
+    """Retry-After in seconds (the apiserver sends delta-seconds), or None."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _configuration(auth):
@@ -54,17 +111,28 @@ def _configuration(auth):
     context = auth.get("context")
     host = auth.get("host")
     explicit = host and (auth.get("api_key") or auth.get("username") or auth.get("client_cert"))
+    cluster = {}
     try:
         if explicit:
             pass
         elif isinstance(kubeconfig, dict):
             k8s_config.load_kube_config_from_dict(kubeconfig, context=context, client_configuration=cfg,
                                                   persist_config=False)
+            cluster = _cluster_entry(kubeconfig, context)
         elif kubeconfig or context or _default_kubeconfig_exists():
-            if kubeconfig and not os.path.exists(os.path.expanduser(kubeconfig)):
-                raise InvalidInputError("kubeconfig: file %s does not exist" % kubeconfig)
-            k8s_config.load_kube_config(config_file=os.path.expanduser(kubeconfig) if kubeconfig else None,
-                                        context=context, client_configuration=cfg, persist_config=False)
+            path = None
+            if kubeconfig:
+                if not isinstance(kubeconfig, str):
+                    raise InvalidInputError("kubeconfig: expected a path or a dictionary, got %s"
+                                            % type(kubeconfig).__name__)
+                path = os.path.expanduser(kubeconfig)
+                if not os.path.exists(path):
+                    raise InvalidInputError("kubeconfig: file %s does not exist" % kubeconfig)
+                if not os.path.isfile(path):
+                    raise InvalidInputError("kubeconfig: %s is not a file" % kubeconfig)
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
+                                        persist_config=False)
+            cluster = _cluster_entry(KubeConfigMerger(path or _default_kubeconfig_paths()).config, context)
         else:
             try:
                 k8s_config.load_incluster_config(client_configuration=cfg)
@@ -74,10 +142,13 @@ def _configuration(auth):
                     "K8S_AUTH_KUBECONFIG or KUBECONFIG, or create ~/.kube/config; this is not running in a pod either")
     except ConfigException as e:
         raise InvalidInputError("kubeconfig/context: cannot load the Kubernetes configuration: %s" % e)
+    except (OSError, ValueError) as e:
+        raise InvalidInputError("kubeconfig: cannot read the Kubernetes configuration: %s" % e)
     if host:
         cfg.host = host
     if auth.get("api_key"):
-        cfg.api_key = {"authorization": "Bearer " + auth["api_key"]}
+        cfg.api_key = {"BearerToken": "Bearer " + auth["api_key"]}
+        cfg.refresh_api_key_hook = None
     if auth.get("username"):
         cfg.username = auth["username"]
         cfg.password = auth.get("password") or ""
@@ -87,71 +158,118 @@ def _configuration(auth):
                          ("proxy", "proxy"), ("no_proxy", "no_proxy")):
         if auth.get(option):
             setattr(cfg, attr, auth[option])
+    if not auth.get("proxy") and cluster.get("proxy-url"):
+        cfg.proxy = cluster["proxy-url"]  # the library does not read it from kubeconfig
+    if auth.get("proxy_headers"):
+        cfg.proxy_headers = _proxy_headers(auth["proxy_headers"])
+    if not cfg.host or not cfg.host.startswith(("https://", "http://")):
+        raise InvalidInputError("host: %r is not an http(s) URL of a Kubernetes API server" % (cfg.host,))
     return cfg
 
 
+def _default_kubeconfig_paths():
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
 def _default_kubeconfig_exists():
-    paths = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    return any(os.path.exists(p) for p in paths.split(os.pathsep) if p)
+    return any(os.path.exists(p) for p in _default_kubeconfig_paths().split(os.pathsep) if p)
+
+
+def _cluster_entry(config, context):
+    """The kubeconfig's cluster entry for the context (for fields the library ignores)."""
+    config = getattr(config, "value", config) or {}
+    try:
+        name = context or config.get("current-context")
+        ctx = next(c["context"] for c in config.get("contexts") or [] if c.get("name") == name)
+        return next(c["cluster"] for c in config.get("clusters") or [] if c.get("name") == ctx.get("cluster"))
+    except (StopIteration, AttributeError, KeyError, TypeError):
+        return {}
+
+
+def _proxy_headers(options):
+    known = ("basic_auth", "proxy_basic_auth", "user_agent")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidInputError("proxy_headers: unknown key(s) %s; use %s" % (", ".join(unknown), ", ".join(known)))
+    return urllib3.util.make_headers(**dict((k, v) for k, v in options.items() if v))
 
 
 class K8sClient:
-    """JSON requests against one apiserver; thread-safe."""
+    """JSON requests against one apiserver, retried by one policy; thread-safe."""
 
-    def __init__(self, auth):
+    def __init__(self, auth, retry=None):
         if K8S_IMPORT_ERROR is not None:
             raise MissingLibraryError(K8S_LIBRARY, K8S_IMPORT_ERROR)
         self.config = _configuration(auth)
+        self.config.retries = False  # one retry policy, ours, for every failure kind
         self.host = self.config.host.rstrip("/")
-        self.timeout = urllib3.Timeout(connect=10, read=60)
-        pool_args = dict(num_pools=4, maxsize=POOL_SIZE, block=True, retries=False)
-        if self.host.startswith("https"):
-            pool_args.update(cert_reqs="CERT_REQUIRED" if self.config.verify_ssl else "CERT_NONE",
-                             ca_certs=self.config.ssl_ca_cert, cert_file=self.config.cert_file,
-                             key_file=self.config.key_file)
-            if not self.config.verify_ssl:
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if self.config.proxy:
-            self.http = urllib3.ProxyManager(self.config.proxy, **pool_args)
-        else:
-            self.http = urllib3.PoolManager(**pool_args)
-        self.headers = {"Accept": "application/json", "User-Agent": "lifeboat.k8s"}
+        if not self.config.verify_ssl:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.rest = RESTClientObject(self.config, maxsize=POOL_SIZE)
+        self.retry = retry or RetryPolicy()
+        self.retries = 0  # how many requests were repeated: reported, and asserted by the fault tests
+        self._auth_lock = threading.Lock()
+        self.headers = HTTPHeaderDict({"Accept": "application/json", "User-Agent": "lifeboat.k8s"})
         if auth.get("impersonate_user"):
             self.headers["Impersonate-User"] = auth["impersonate_user"]
-        if auth.get("impersonate_groups"):
-            # urllib3 sends one header per key; the apiserver accepts a comma list.
-            self.headers["Impersonate-Group"] = ",".join(auth["impersonate_groups"])
+        for group in auth.get("impersonate_groups") or []:
+            self.headers.add("Impersonate-Group", group)  # one header per group, as kubectl sends them
 
     def _auth_headers(self):
-        # Called per request: exec/OIDC plugins refresh tokens through this hook.
-        token = self.config.get_api_key_with_prefix("authorization")
-        if token:
-            return {"Authorization": token}
+        # Per request: the library's refresh hook re-runs exec plugins and re-reads token files when
+        # they expire. One thread at a time: a refresh may run a plugin.
+        with self._auth_lock:
+            bearer = self.config.auth_settings().get("BearerToken")
+        if bearer and bearer.get("value"):
+            # Token files usually end with a newline; kubectl strips it, the library does not.
+            return {"Authorization": bearer["value"].strip()}
         if self.config.username:
-            return urllib3.util.make_headers(basic_auth="%s:%s" % (self.config.username, self.config.password))
+            return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
-        """Send one request; return the decoded JSON body (or None), or the bytes with raw."""
+        """Send one request, retried by the policy; return the decoded JSON body (or None),
+        or the bytes with raw."""
         url = self.host + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
-        headers = dict(self.headers, **self._auth_headers())
-        data = None
-        if body is not None:
+        data = json.dumps(body) if body is not None else None
+        started = self.retry.clock()
+        attempt = 0
+        while True:
+            headers = HTTPHeaderDict(self.headers)
+            headers.update(self._auth_headers())
             headers["Content-Type"] = content_type
-            data = json.dumps(body).encode("utf-8")
-        try:
-            resp = self.http.request(method, url, body=data, headers=headers, timeout=self.timeout,
-                                     preload_content=True)
-        except urllib3.exceptions.HTTPError as e:
-            raise ApiError("cannot reach the Kubernetes API at %s: %s" % (self.host, _reason(e)))
-        payload = resp.data
-        if resp.status >= 400:
-            raise _status_error(method, path, resp.status, payload)
-        if raw:
-            return payload
-        return json.loads(payload) if payload else None
+            retry_after = None
+            try:
+                resp = self.rest.pool_manager.request(method, url, body=data, headers=headers,
+                                                      timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]),
+                                                      preload_content=True)
+                failure = None
+                if resp.status < 400:
+                    payload = resp.data
+                    if raw:
+                        return payload
+                    return json.loads(payload) if payload else None
+                if resp.status not in RETRYABLE_STATUS:
+                    raise _status_error(method, path, resp.status, resp.data, retried=attempt > 0)
+                failure = _status_error(method, path, resp.status, resp.data, retried=attempt > 0)
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            except urllib3.exceptions.HTTPError as e:
+                failure = ApiError("cannot reach the Kubernetes API at %s (%s %s): %s" % (
+                    self.host, method, path, _reason(e)))
+            except ApiException as e:  # TLS errors from the library's pool
+                failure = ApiError("cannot reach the Kubernetes API at %s: %s" % (self.host, e.reason))
+            wait = self.retry.next_wait(started, attempt, retry_after)
+            if wait is None:
+                if attempt:
+                    failure.message += " (gave up after %d attempts in %.0fs)" % (
+                        attempt + 1, self.retry.clock() - started)
+                    failure.args = (failure.message,)
+                raise failure
+            attempt += 1
+            self.retries += 1
+            time.sleep(wait)
 
     def get(self, path, query=None):
         return self.request("GET", path, query=query)
@@ -198,7 +316,7 @@ def _reason(error):
     return str(reason or error)
 
 
-def _status_error(method, path, status, payload):
+def _status_error(method, path, status, payload, retried=False):
     message = ""
     reason = None
     try:
@@ -207,12 +325,15 @@ def _status_error(method, path, status, payload):
         reason = body.get("reason")
     except ValueError:
         message = payload.decode("utf-8", "replace")[:500]
-    text = "%s %s: %s %s" % (method, path, status, message or reason or "")
+    text = ("%s %s: %s %s" % (method, path, status, message or reason or "")).strip()
+    if status == 401:
+        text += " (the API server did not accept the credentials: check the token, certificate or exec plugin " \
+                "of kubeconfig/context, or api_key)"
     if status == 404:
-        return NotFoundError(text.strip(), status=status)
+        return NotFoundError(text, status=status)
     if status == 409:
-        return ConflictError(text.strip(), status=status, reason=reason)
-    return ApiError(text.strip(), status=status, reason=reason)
+        return ConflictError(text, status=status, reason=reason, retried=retried)
+    return ApiError(text, status=status, reason=reason)
 
 
 def resource_path(group, version, plural, namespace=None, name=None, subresource=None):

@@ -32,6 +32,11 @@ K8S_AUTH_ARG_SPEC = dict(
                     fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
     proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
     no_proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_NO_PROXY"])),
+    proxy_headers=dict(type="dict", options=dict(
+        proxy_basic_auth=dict(type="str", no_log=True),
+        basic_auth=dict(type="str", no_log=True),
+        user_agent=dict(type="str"),
+    )),
     impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
     impersonate_groups=dict(type="list", elements="str",
                             fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
@@ -74,11 +79,42 @@ def storage_options(params):
     return options
 
 
+# Fields of an inline kubeconfig that hold secrets (kubernetes.core redacts them too).
+KUBECONFIG_SECRETS = ("token", "password", "client-key-data", "id-token", "refresh-token", "client-secret",
+                      "access-token")
+
+
+def kubeconfig_secrets(kubeconfig):
+    """Every secret string of an inline kubeconfig: user credentials, auth-provider
+    config and exec plugin environment values."""
+    found = set()
+    if not isinstance(kubeconfig, dict):
+        return found
+    for entry in kubeconfig.get("users") or []:
+        user = (entry or {}).get("user") or {}
+        if not isinstance(user, dict):
+            continue
+        found.update(v for k, v in user.items() if k in KUBECONFIG_SECRETS and isinstance(v, str))
+        provider = (user.get("auth-provider") or {}).get("config") or {}
+        found.update(v for k, v in provider.items() if k in KUBECONFIG_SECRETS and isinstance(v, str))
+        for env in ((user.get("exec") or {}).get("env") or []):
+            if isinstance(env, dict) and isinstance(env.get("value"), str):
+                found.add(env["value"])
+    return set(v for v in found if v)
+
+
 class LifeboatModule(AnsibleModule):
     """AnsibleModule whose run() maps the collection's errors to fail_json."""
 
+    def __init__(self, *args, **kwargs):
+        super(LifeboatModule, self).__init__(*args, **kwargs)
+        # Masked in every result, warning and -vvv invocation, as no_log options are.
+        self.no_log_values.update(kubeconfig_secrets(self.params.get("kubeconfig")))
+
     def run(self, action):
         """Call action(module) and exit with the dict it returns."""
+        if (self.params.get("wait_timeout") or 0) < 0:
+            self.fail_json(msg="wait_timeout: must be 0 or more seconds, got %s" % self.params["wait_timeout"])
         try:
             result = action(self)
         except MissingLibraryError as e:

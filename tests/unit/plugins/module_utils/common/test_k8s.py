@@ -1,0 +1,230 @@
+"""The Kubernetes client: authentication from every kind of kubeconfig, and the retry policy.
+
+A small local HTTP server stands in for the apiserver: it records what each request
+carried and answers from a script, so the client's own logic is what is tested.
+"""
+
+import json
+import os
+import socket
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient, RetryPolicy
+
+
+class FakeApiserver:
+    """Answers each request from `script` (a list of (status, headers, body) or 'reset'), then 200."""
+
+    def __init__(self):
+        self.requests = []
+        self.script = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fake.requests.append({"method": self.command, "path": self.path, "headers": self.headers,
+                                      "body": body})
+                step = fake.script.pop(0) if fake.script else (200, {}, {"kind": "Status", "ok": True})
+                if step == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    return
+                status, headers, payload = step
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def api():
+    server = FakeApiserver()
+    yield server
+    server.close()
+
+
+def fast_policy(window=5.0):
+    return RetryPolicy(window=window, base=0.01, cap=0.05, rand=lambda: 1.0)
+
+
+def kubeconfig(server, user):
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "k", "cluster": {"server": server}}],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}
+
+
+def authorization(api):
+    return api.requests[-1]["headers"].get("Authorization")
+
+
+# ---------------------------------------------------------------- authentication
+
+def test_kubeconfig_token_is_sent(api):
+    # kubernetes 36 keeps loaded tokens under api_key['BearerToken']: this once went out anonymous.
+    K8sClient({"kubeconfig": kubeconfig(api.url, {"token": "tok-123"})}).get("/version")
+    assert authorization(api) == "Bearer tok-123"
+
+
+def test_kubeconfig_token_file_is_sent(api, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("from-file\n")
+    K8sClient({"kubeconfig": kubeconfig(api.url, {"tokenFile": str(token)})}).get("/version")
+    assert authorization(api) == "Bearer from-file"
+
+
+def test_exec_plugin_token_is_sent(api, tmp_path):
+    plugin = tmp_path / "credential"
+    plugin.write_text("#!/bin/sh\necho '{\"apiVersion\": \"client.authentication.k8s.io/v1\", "
+                      "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"exec-tok\"}}'\n")
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
+                     "interactiveMode": "Never"}}
+    K8sClient({"kubeconfig": kubeconfig(api.url, user)}).get("/version")
+    assert authorization(api) == "Bearer exec-tok"
+
+
+def test_kubeconfig_file_token_is_sent(api, tmp_path):
+    path = tmp_path / "config"
+    path.write_text(json.dumps(kubeconfig(api.url, {"token": "file-tok"})))
+    K8sClient({"kubeconfig": str(path)}).get("/version")
+    assert authorization(api) == "Bearer file-tok"
+
+
+def test_api_key_option_wins_over_kubeconfig_token(api):
+    K8sClient({"kubeconfig": kubeconfig(api.url, {"token": "kc"}), "api_key": "explicit"}).get("/version")
+    assert authorization(api) == "Bearer explicit"
+
+
+def test_impersonation_sends_one_header_per_group(api):
+    K8sClient({"host": api.url, "api_key": "t", "impersonate_user": "jane",
+               "impersonate_groups": ["dev", "ops"]}).get("/version")
+    headers = api.requests[-1]["headers"]
+    assert headers.get_all("Impersonate-Group") == ["dev", "ops"]
+    assert headers.get("Impersonate-User") == "jane"
+
+
+def test_kubeconfig_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(InvalidInputError, match="^kubeconfig: .* is not a file"):
+        K8sClient({"kubeconfig": str(tmp_path)})
+
+
+def test_kubeconfig_proxy_url_is_used(api):
+    config = kubeconfig("http://apiserver.invalid:6443", {"token": "t"})
+    config["clusters"][0]["cluster"]["proxy-url"] = api.url
+    K8sClient({"kubeconfig": config}).get("/version")
+    assert api.requests[-1]["path"] == "http://apiserver.invalid:6443/version"  # absolute URI: a proxy request
+
+
+def test_no_proxy_bypasses_the_proxy(api):
+    K8sClient({"host": api.url, "api_key": "t", "proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1"}).get("/v")
+    assert api.requests[-1]["path"] == "/v"
+
+
+# ---------------------------------------------------------------- retries
+
+def client(api, window=5.0):
+    return K8sClient({"host": api.url, "api_key": "t"}, retry=fast_policy(window))
+
+
+def test_429_honours_retry_after(api):
+    policy = RetryPolicy(rand=lambda: 0.0)
+    assert policy.delay(0, retry_after=3) == 3
+    assert policy.delay(5, retry_after=600) == policy.max_retry_after
+    api.script = [(429, {"Retry-After": "0"}, {"reason": "TooManyRequests"})] * 3
+    k8s = client(api)
+    assert k8s.get("/api/v1/namespaces") == {"kind": "Status", "ok": True}
+    assert k8s.retries == 3
+
+
+def test_5xx_and_resets_are_retried(api):
+    api.script = [(503, {}, {"message": "unavailable"}), "reset", (502, {}, {})]
+    k8s = client(api)
+    assert k8s.get("/apis/apps/v1")["ok"]
+    assert k8s.retries == 3
+
+
+def test_403_is_not_retried_and_names_the_request(api):
+    api.script = [(403, {}, {"message": 'secrets is forbidden: User "x" cannot list resource "secrets"'})]
+    k8s = client(api)
+    with pytest.raises(ApiError, match='GET /api/v1/secrets: 403 secrets is forbidden') as caught:
+        k8s.get("/api/v1/secrets")
+    assert caught.value.status == 403 and k8s.retries == 0
+
+
+def test_401_says_what_to_check(api):
+    api.script = [(401, {}, {"message": "Unauthorized"})]
+    with pytest.raises(ApiError, match="did not accept the credentials"):
+        client(api).get("/version")
+
+
+def test_retries_stop_at_the_window(api):
+    api.script = [(503, {}, {"message": "down"})] * 1000
+    with pytest.raises(ApiError, match=r"503 down \(gave up after \d+ attempts"):
+        client(api, window=0.3).get("/version")
+
+
+def test_backoff_is_jittered_and_capped():
+    policy = RetryPolicy(base=1, cap=8, rand=lambda: 1.0)
+    assert [policy.delay(a) for a in range(6)] == [1, 2, 4, 8, 8, 8]
+    assert RetryPolicy(rand=lambda: 0.0).delay(3) == 0
+    ticks = iter([100.0])
+    window = RetryPolicy(window=10, base=1, cap=8, rand=lambda: 1.0, clock=lambda: next(ticks))
+    assert window.next_wait(started=95.0, attempt=3) is None  # 100 + 8 - 95 > 10
+
+
+def test_create_repeated_after_a_lost_answer_reports_conflict_as_retried(api):
+    api.script = ["reset", (409, {}, {"reason": "AlreadyExists", "message": "exists"})]
+    with pytest.raises(ConflictError) as caught:
+        client(api).create("/api/v1/namespaces/a/configmaps", {"metadata": {"name": "x"}})
+    assert caught.value.retried
+    assert [r["method"] for r in api.requests] == ["POST", "POST"]
+
+
+def test_plain_conflict_is_not_marked_retried(api):
+    api.script = [(409, {}, {"reason": "AlreadyExists", "message": "exists"})]
+    with pytest.raises(ConflictError) as caught:
+        client(api).create("/api/v1/namespaces/a/configmaps", {"metadata": {"name": "x"}})
+    assert not caught.value.retried
+
+
+def test_unreachable_apiserver_fails_within_the_window():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    k8s = K8sClient({"host": "http://127.0.0.1:%d" % port, "api_key": "t"}, retry=fast_policy(0.3))
+    with pytest.raises(ApiError, match="cannot reach the Kubernetes API"):
+        k8s.get("/version")
+    assert k8s.retries >= 1
+
+
+def test_env_does_not_leak_into_other_tests():
+    assert "lifeboat" not in os.environ.get("HTTP_PROXY", "")
