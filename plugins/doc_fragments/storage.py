@@ -55,6 +55,14 @@ options:
         here that name belongs to the Kubernetes connection.)
     type: bool
     default: true
+  storage_timeout:
+    description:
+      - Seconds one S3 upload or download may take before the task fails (a stalled server must not hang
+        a backup). Each S3 request also has a 10 s connect and a 60 s read timeout, and is retried at most
+        three times. An upload that fails has its unfinished multipart upload aborted.
+      - Not used for C(file://) storage.
+    type: int
+    default: 600
   aws_ca_bundle:
     description:
       - CA bundle to verify the S3 endpoint with. Can also be set with E(AWS_CA_BUNDLE).

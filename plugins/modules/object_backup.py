@@ -19,6 +19,17 @@ description:
   - The manifest C(lifeboat-backup.json) is written last and holds the SHA-256 of every other file; a backup
     without it is incomplete and is replaced by the next run.
   - The backup's name is its identity. A complete backup of that name makes the task report no change.
+  - A backup is complete or says that it is not. API requests are retried (429 honouring C(Retry-After),
+    5xx, broken connections); a resource type that still cannot be discovered or listed (for example a
+    C(403) on Secrets) makes the backup C(PartiallyFailed), names every missing resource in its manifest's
+    C(errors), and fails the task unless I(allow_partial=true). A rerun of a partially failed backup tries
+    again and replaces it.
+  - One run writes a backup name at a time. A lock object next to the backup's files (created only if
+    absent, renewed while the run works) makes a second concurrent run fail at once; the lock of a run
+    that died is taken over when its lease ends, or at once when its process on this host is gone.
+  - Nothing is left behind on failure. The archive is built in a private (0700) temporary directory that is
+    removed on every exit, and by the next run if the process was killed; temporary files and unfinished
+    multipart uploads of an interrupted run are removed by the rerun and by I(state=absent).
   - In check mode the namespaces are read and the result says what the backup would hold; nothing is written.
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
@@ -42,12 +53,15 @@ options:
     elements: str
   include_resources:
     description:
-      - Only these resources, as C(configmaps), C(deployments.apps) or a kind such as C(Deployment).
+      - Only these resources, as C(configmaps), C(deployments.apps), a kind such as C(Deployment), or every
+        resource of a group as C(*.apps).
+      - An entry that matches no resource type of the cluster is refused before anything is written.
     type: list
     elements: str
   exclude_resources:
     description:
-      - Leave these resources out (same forms as I(include_resources)).
+      - Leave these resources out (same forms as I(include_resources)). Excluding C(*.<group>) also
+        tolerates that API group being unavailable (for example an aggregated API that is down).
     type: list
     elements: str
   label_selector:
@@ -73,6 +87,13 @@ options:
         M(lifeboat.k8s.object_restore) recreates those PVCs from them.
     type: list
     elements: dict
+  allow_partial:
+    description:
+      - Whether a C(PartiallyFailed) backup (some resource types could not be read) is an acceptable
+        outcome. If false, such a backup is still stored, marked C(PartiallyFailed) with its errors, and
+        the task fails naming what is missing.
+    type: bool
+    default: false
   ttl:
     description:
       - How long the backup should be kept, such as C(720h) or C(30d). M(lifeboat.k8s.backup_info) reports
@@ -126,7 +147,7 @@ backup:
       type: str
       sample: shop-20261122
     phase:
-      description: C(Completed), or C(Planned) in check mode.
+      description: C(Completed), C(PartiallyFailed) (see I(errors)), or C(Planned) in check mode.
       type: str
       sample: Completed
     location:
@@ -182,9 +203,14 @@ backup:
       type: list
       sample: []
     errors:
-      description: Errors recorded in the manifest.
+      description: What could not be backed up, one entry per resource type (and namespace).
       type: list
-      sample: []
+      sample: [{resource: secrets, namespace: shop, message: "GET /api/v1/namespaces/shop/secrets: 403 ..."}]
+api_retries:
+  description: How many Kubernetes API requests were repeated after a 429, 5xx or broken connection.
+  returned: when a backup was written
+  type: int
+  sample: 0
 replaced_incomplete:
   description: Whether files of an incomplete backup of the same name were replaced.
   returned: when a backup was written
@@ -216,6 +242,7 @@ def main():
         filter=dict(type="str"),
         volume_snapshots=dict(type="list", elements="dict"),
         ttl=dict(type="str"),
+        allow_partial=dict(type="bool", default=False),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(STORAGE_ARG_SPEC)

@@ -13,8 +13,16 @@ import datetime
 import json
 import os
 import re
-import shutil
-import tempfile
+
+try:
+    import durationpy
+except ImportError:  # installed with the kubernetes library
+    durationpy = None
+
+try:
+    from jmespath import exceptions as jmespath_exceptions
+except ImportError:  # compile_jmespath reports the missing library first
+    jmespath_exceptions = None
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     FORMAT_VERSION,
@@ -24,22 +32,30 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     write_json_gz,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
+    Problems,
+    describe_error,
     discover,
     list_concurrently,
     select,
     used_cluster_objects,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
 MANIFEST = "lifeboat-backup.json"
 MANIFEST_FORMAT = 1
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-TTL = re.compile(r"^(\d+)([smhd])$")
 REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
-TTL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_TTL_SECONDS = 100 * 365 * 86400
 
 
 def now():
@@ -62,12 +78,16 @@ def check_name(name, option="name"):
 
 
 def parse_ttl(ttl):
+    """Seconds of a Go/Velero duration (720h0m0s, 1h30m) or 30d; None for no ttl."""
     if not ttl:
         return None
-    match = TTL.match(str(ttl).strip())
-    if not match:
-        raise InvalidInputError("ttl: %r is not a duration such as 720h, 30d or 90m" % (ttl,))
-    return int(match.group(1)) * TTL_SECONDS[match.group(2)]
+    try:
+        seconds = durationpy.from_str(str(ttl).strip()).total_seconds()
+    except (durationpy.DurationError, ValueError, OverflowError):
+        raise InvalidInputError("ttl: %r is not a duration such as 720h0m0s, 720h, 30d or 1h30m" % (ttl,))
+    if seconds <= 0 or seconds > MAX_TTL_SECONDS:
+        raise InvalidInputError("ttl: %r must be more than 0 and at most 100 years" % (ttl,))
+    return int(seconds)
 
 
 def files_of(name):
@@ -110,50 +130,93 @@ def run_backup(k8s, store, params, check_mode=False):
     name = check_name(params["name"])
     if params["state"] == "absent":
         return delete_backup(store, name, check_mode)
-    existing = read_manifest(store, name)
-    if existing is not None:
-        return {"changed": False, "backup": summary(existing, store)}
+    # Everything that can be refused is refused here, before the bucket or the cluster is touched.
     namespaces = params.get("namespaces") or []
     if not namespaces:
         raise InvalidInputError("namespaces: give at least one namespace to back up")
-    for ns in namespaces:
-        if k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None:
-            raise NotFoundError("namespaces: namespace %r does not exist" % ns)
     keep = _keeper(params)
-    leftovers = store.list_objects("backups/%s/" % name)
-    workdir = tempfile.mkdtemp(prefix="lifeboat-backup-")
+    ttl = parse_ttl(params.get("ttl"))
+    _check_snapshot_records(params.get("volume_snapshots") or [])
+    existing = read_manifest(store, name)
+    if existing is not None and existing.get("phase") == "Completed":
+        return {"changed": False, "backup": summary(existing, store)}
+    for ns in namespaces:
+        _check_namespace(k8s, ns)
+    if check_mode:
+        with PrivateWorkdir("backup") as workdir:
+            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir)
+        manifest["phase"] = "Planned"
+        return {"changed": True, "backup": summary(manifest, store), "warnings": manifest["warnings"],
+                "diff": {"before": {}, "after": {"backup": name}}}
+    prefix = "backups/%s/" % name
+    with BackupLock(store, prefix, name) as lock:
+        # Another run may have completed it while this one waited: never overwrite a complete backup.
+        existing = read_manifest(store, name)
+        if existing is not None and existing.get("phase") == "Completed":
+            return {"changed": False, "backup": summary(existing, store)}
+        with PrivateWorkdir("backup") as workdir:
+            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir)
+            # What an earlier run left (an incomplete or partially failed backup, temporary files,
+            # unfinished multipart uploads) is replaced; the lock says it is ours to replace.
+            if existing is not None:
+                store.delete(key(name, MANIFEST))  # first: from here on it is not a backup
+            leftovers = [k for k in store.list_objects(prefix) if k != lock.key]
+            store.clean_partial(prefix)
+            raise_first(parallel_map(store.delete, leftovers))
+            files = sorted(manifest["files"])
+            raise_first(parallel_map(lambda f: store.put_file(key(name, f), os.path.join(workdir, f)), files))
+        lock.check()
+        store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode(), if_absent=True)
+    result = {"changed": True, "backup": summary(manifest, store), "replaced_incomplete": bool(leftovers),
+              "api_retries": k8s.retries, "warnings": list(manifest["warnings"]),
+              "diff": {"before": {}, "after": {"backup": name}}}
+    if manifest["errors"]:
+        missing = "; ".join(describe_error(e) for e in manifest["errors"])
+        if not params.get("allow_partial"):
+            raise LifeboatError("backup %s is PartiallyFailed: %d resource(s) could not be backed up: %s. It is "
+                                "stored as PartiallyFailed; a rerun tries again. Set allow_partial: true to accept "
+                                "partial backups." % (name, len(manifest["errors"]), missing), **result)
+        result["warnings"].append("backup %s is PartiallyFailed (allow_partial): %s" % (name, missing))
+    return result
+
+
+def _check_namespace(k8s, namespace):
     try:
-        manifest = _write_local(k8s, params, namespaces, keep, workdir)
-        if check_mode:
-            manifest["phase"] = "Planned"
-            return {"changed": True, "backup": summary(manifest, store),
-                    "diff": {"before": {}, "after": {"backup": name}}}
-        # An incomplete backup of this name (no manifest) is replaced.
-        raise_first(parallel_map(store.delete, leftovers))
-        files = sorted(manifest["files"])
-        raise_first(parallel_map(lambda f: store.put_file(key(name, f), os.path.join(workdir, f)), files))
-        store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode())
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return {"changed": True, "backup": summary(manifest, store), "replaced_incomplete": bool(leftovers),
-            "diff": {"before": {}, "after": {"backup": name}}}
+        found = k8s.get_or_none(resource_path("", "v1", "namespaces", None, namespace))
+    except ApiError as e:
+        if e.status == 403:
+            raise ApiError("namespaces: cannot read Namespace %s: %s; a backup needs get on its Namespace object "
+                           "(see the collection's minimal Roles in docs/rbac/)" % (namespace, e.message),
+                           status=e.status)
+        raise
+    if found is None:
+        raise NotFoundError("namespaces: namespace %r does not exist" % namespace)
 
 
 def _keeper(params):
     expression = compile_jmespath(params.get("filter"), "filter")
     if expression is None:
         return lambda obj: True
-    return lambda obj: bool(expression.search(obj))
+
+    def keep(obj):
+        try:
+            return bool(expression.search(obj))
+        except jmespath_exceptions.JMESPathError as e:  # e.g. comparing a string with a number
+            raise InvalidInputError("filter: %r cannot be evaluated on %s %s: %s" % (
+                params["filter"], obj.get("kind"), (obj.get("metadata") or {}).get("name"), e))
+    return keep
 
 
-def _write_local(k8s, params, namespaces, keep, workdir):
+def _write_local(k8s, params, namespaces, keep, ttl, workdir):
     started = now()
     name = params["name"]
-    warnings = []
-    resources = discover(k8s, warnings)
-    chosen = select(resources, params.get("include_resources"), params.get("exclude_resources"))
+    problems = Problems()
+    resources, failed_groups = discover(k8s)
+    chosen = select(resources, params.get("include_resources"), params.get("exclude_resources"), failed_groups,
+                    problems)
     names = files_of(name)
     counts = {}
+    per_namespace = dict((ns, 0) for ns in namespaces)
     resource_list = {}
     references = []  # namespaced objects that name cluster objects (PVCs, RoleBindings)
     used_dirs = set()
@@ -167,6 +230,7 @@ def _write_local(k8s, params, namespaces, keep, workdir):
         resource_list.setdefault(gvk, []).append(
             "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
         if resource.namespaced:
+            per_namespace[meta.get("namespace")] = per_namespace.get(meta.get("namespace"), 0) + 1
             if resource.dir in REFERRING:
                 references.append((resource.dir, obj))
             else:
@@ -174,42 +238,58 @@ def _write_local(k8s, params, namespaces, keep, workdir):
 
     try:
         jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
-        list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit)
+        list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit, problems)
         mode = params.get("include_cluster_resources", "auto")
         if mode == "true":
             cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
-            list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit)
+            list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit, problems)
         # Always the Namespace objects; with auto also what the namespaces use.
         refs = references + [(d, {}) for d in sorted(used_dirs)] if mode == "auto" else []
         # The Namespace objects come whatever include_resources says: a restore needs their labels.
         lookup = chosen + [r for r in resources if r.dir == "namespaces" and r not in chosen]
-        wanted = used_cluster_objects(k8s, lookup, refs, namespaces)
+        wanted = used_cluster_objects(k8s, lookup, refs, namespaces, problems)
         for resource, obj in wanted:
             emit(resource, obj)
     finally:
         writer.close()
+    for ns in namespaces:
+        if not per_namespace.get(ns):
+            problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
+                          "include_resources, exclude_resources, label_selector and filter)" % ns)
     snapshots = params.get("volume_snapshots") or []
-    _check_snapshot_records(snapshots)
     write_json_gz(os.path.join(workdir, names["resource_list"]), resource_list)
     write_json_gz(os.path.join(workdir, names["volume_snapshots"]), snapshots)
     files = dict((f, {"sha256": sha256_file(os.path.join(workdir, f)), "size": os.path.getsize(os.path.join(workdir, f))})
                  for f in names.values())
     completed = now()
-    ttl = parse_ttl(params.get("ttl"))
     version = k8s.server_version()
-    kube_system = k8s.get_or_none(resource_path("", "v1", "namespaces", None, "kube-system")) or {}
     return {
-        "format": MANIFEST_FORMAT, "archive_format": FORMAT_VERSION, "name": name, "phase": "Completed",
+        "format": MANIFEST_FORMAT, "archive_format": FORMAT_VERSION, "name": name,
+        "phase": "PartiallyFailed" if problems.errors else "Completed",
         "started_at": timestamp(started), "completed_at": timestamp(completed), "ttl": params.get("ttl"),
         "expires_at": timestamp(completed + datetime.timedelta(seconds=ttl)) if ttl else None,
         "source": {"host": k8s.host, "server_version": version.get("gitVersion"),
-                   "cluster_id": (kube_system.get("metadata") or {}).get("uid")},
+                   "cluster_id": _cluster_id(k8s, problems)},
         "namespaces": list(namespaces),
         "filters": dict((k, params.get(k)) for k in ("include_resources", "exclude_resources", "label_selector",
                                                      "include_cluster_resources", "filter")),
         "counts": dict(sorted(counts.items())), "total_items": sum(counts.values()),
-        "volume_snapshots": len(snapshots), "files": files, "warnings": warnings, "errors": [],
+        "volume_snapshots": len(snapshots), "files": files, "warnings": problems.warnings, "errors": problems.errors,
     }
+
+
+def _cluster_id(k8s, problems):
+    """The kube-system namespace's UID identifies the source cluster; an identity limited to its
+    own namespaces may not read it, and the backup does not need it."""
+    try:
+        kube_system = k8s.get_or_none(resource_path("", "v1", "namespaces", None, "kube-system")) or {}
+    except ApiError as e:
+        if e.status != 403:
+            raise
+        problems.warn("the source cluster's id is recorded as unknown: this identity may not get namespace "
+                      "kube-system (only backup_info's source.cluster_id uses it)")
+        return None
+    return (kube_system.get("metadata") or {}).get("uid")
 
 
 def _check_snapshot_records(records):
@@ -220,16 +300,24 @@ def _check_snapshot_records(records):
 
 
 def delete_backup(store, name, check_mode=False):
-    keys = store.list_objects("backups/%s/" % name)
+    prefix = "backups/%s/" % name
+    keys = store.list_objects(prefix)
     if not keys:
+        if not check_mode:
+            store.clean_partial(prefix)
         return {"changed": False, "backup": {}}
     manifest = read_manifest(store, name)
-    if not check_mode:
+    if check_mode:
+        return {"changed": True, "backup": summary(manifest, store) if manifest else {"name": name,
+                                                                                      "phase": "Incomplete"},
+                "diff": {"before": {"backup": name}, "after": {}}}
+    with BackupLock(store, prefix, name) as lock:
         # Manifest first: the backup stops being a backup at once, even if the rest fails.
         manifest_key = key(name, MANIFEST)
         if manifest_key in keys:
             store.delete(manifest_key)
-        raise_first(parallel_map(store.delete, [k for k in keys if k != manifest_key]))
+        store.clean_partial(prefix)
+        raise_first(parallel_map(store.delete, [k for k in keys if k not in (manifest_key, lock.key)]))
     return {"changed": True, "backup": summary(manifest, store) if manifest else {"name": name, "phase": "Incomplete"},
             "diff": {"before": {"backup": name}, "after": {}}}
 
@@ -258,11 +346,21 @@ def describe_backup(store, name, check_verify=False, with_manifest=False):
     """backup_info's entry for one backup, or None when nothing of it is stored."""
     manifest = read_manifest(store, name)
     if manifest is None:
+        keys = store.list_objects("backups/%s/" % name)
         # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
-        if not store.list_objects("backups/%s/" % name):
+        if not keys:
             return None
-        return {"name": name, "phase": "Incomplete", "complete": False}
-    info = dict(summary(manifest, store), complete=True)
+        phase = "Incomplete"
+        lock_key = key(name, LOCK_FILE)
+        if lock_key in keys:
+            try:
+                holder = json.loads(store.get_bytes(lock_key))
+            except (NotFoundError, ValueError):
+                holder = {}
+            if not is_stale(holder):
+                phase = "InProgress"
+        return {"name": name, "phase": phase, "complete": False}
+    info = dict(summary(manifest, store), complete=manifest.get("phase") == "Completed")
     if with_manifest:
         info["manifest"] = manifest
     if check_verify:
@@ -272,19 +370,19 @@ def describe_backup(store, name, check_verify=False, with_manifest=False):
 
 def verify(store, manifest, workdir=None):
     """Download every file and check its SHA-256; None if all match, else the problem."""
-    own = workdir is None
-    workdir = workdir or tempfile.mkdtemp(prefix="lifeboat-verify-")
-    try:
-        for filename, expected in sorted(manifest["files"].items()):
-            local = os.path.join(workdir, filename)
-            try:
-                store.get_file(key(manifest["name"], filename), local)
-            except NotFoundError:
-                return "%s is missing" % filename
-            actual = sha256_file(local)
-            if actual != expected["sha256"]:
-                return "%s has SHA-256 %s, the manifest says %s" % (filename, actual, expected["sha256"])
-        return None
-    finally:
-        if own:
-            shutil.rmtree(workdir, ignore_errors=True)
+    if workdir is None:
+        with PrivateWorkdir("verify") as own:
+            return verify(store, manifest, own)
+    known = set(files_of(manifest["name"]).values())
+    for filename, expected in sorted(manifest["files"].items()):
+        if filename not in known:  # storage is data: only the backup's own file names are ever read
+            return "its manifest lists %r, which is not one of the backup's files" % (filename,)
+        local = os.path.join(workdir, filename)
+        try:
+            store.get_file(key(manifest["name"], filename), local)
+        except NotFoundError:
+            return "%s is missing" % filename
+        actual = sha256_file(local)
+        if actual != expected["sha256"]:
+            return "%s has SHA-256 %s, the manifest says %s" % (filename, actual, expected["sha256"])
+    return None

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, parallel_map
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
 # Never worth backing up: they describe this cluster's machinery, not the application.
@@ -38,8 +38,29 @@ class Resource:
         return resource_path(self.group, self.version, self.plural, namespace, name)
 
 
-def discover(k8s, warnings):
-    """Every listable resource at its preferred version."""
+class Problems:
+    """What a backup could not include. Errors make it PartiallyFailed; warnings do not."""
+
+    def __init__(self):
+        self.errors = []
+        self.warnings = []
+
+    def error(self, resource, namespace, message):
+        self.errors.append({"resource": resource, "namespace": namespace, "message": message})
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def describe_error(error):
+    """'resource (in namespace): message' for one recorded error."""
+    where = error["resource"] + (" in namespace %s" % error["namespace"] if error.get("namespace") else "")
+    return "%s: %s" % (where, error["message"])
+
+
+def discover(k8s):
+    """Every listable resource at its preferred version, and the group versions that could not
+    be discovered (after the client's retries) as [(group, version, message)]."""
     group_versions = [("", "v1")]
     for group in (k8s.get("/apis").get("groups") or []):
         preferred = group.get("preferredVersion") or group["versions"][0]
@@ -49,12 +70,12 @@ def discover(k8s, warnings):
         group, version = gv
         return k8s.get("/api/v1" if not group else "/apis/%s/%s" % (group, version))
 
-    resources = []
+    resources, failed = [], []
     for (group, version), listing, error in parallel_map(fetch, group_versions):
         if error is not None:
-            # An aggregated API that is down must not stop the backup; say so.
-            warnings.append("API group %s/%s is unavailable, its objects are not in the backup: %s" % (
-                group, version, error))
+            if not isinstance(error, ApiError):
+                raise error
+            failed.append((group, version, error.message))
             continue
         for api in listing.get("resources") or []:
             if "/" in api["name"] or "list" not in (api.get("verbs") or []):
@@ -62,10 +83,32 @@ def discover(k8s, warnings):
             resource = Resource(group, version, api)
             if resource.dir not in NEVER:
                 resources.append(resource)
-    return resources
+    return resources, failed
 
 
-def select(resources, include, exclude):
+def select(resources, include, exclude, failed, problems):
+    """The resources to back up. A pattern of include_resources that names nothing is a typo
+    (refused) unless an undiscovered group could hold it; a group that could not be discovered
+    is an error unless the filters leave it out."""
+    def resolved(pattern):
+        return any(resource_matches(r.dir, r.kind, [pattern]) for r in resources)
+
+    unresolved = [p for p in include or [] if not resolved(p)]
+    if unresolved and not failed:
+        raise InvalidInputError("include_resources: %s %s no resource type of this cluster (write them as "
+                                "configmaps, deployments.apps, a kind such as Deployment, or *.<group>)" % (
+                                    ", ".join(repr(p) for p in unresolved),
+                                    "matches" if len(unresolved) == 1 else "match"))
+    for pattern in exclude or []:
+        if not resolved(pattern) and not any(_names_group(pattern, g) for g, _v, _m in failed):
+            problems.warn("exclude_resources: %r matches no resource type of this cluster" % pattern)
+    for group, version, message in failed:
+        if exclude and any(_names_group(p, group) for p in exclude):
+            continue
+        if include and not unresolved and not any(p == "*" or _names_group(p, group) for p in include):
+            continue
+        problems.error("%s/%s" % (group, version) if group else version, None,
+                       "cannot discover its resource types, so none of them are in the backup: %s" % message)
     chosen = []
     for r in resources:
         if include and not resource_matches(r.dir, r.kind, include):
@@ -76,6 +119,11 @@ def select(resources, include, exclude):
     return chosen
 
 
+def _names_group(pattern, group):
+    p = pattern.lower()
+    return bool(group) and (p == "*." + group or p.endswith("." + group) or p == group)
+
+
 def _clean(resource, obj):
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
@@ -83,8 +131,9 @@ def _clean(resource, obj):
     return obj
 
 
-def list_concurrently(k8s, jobs, label_selector, keep, emit):
-    """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread."""
+def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
+    """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread.
+    A collection that cannot be listed (after the client's retries) is recorded, never skipped silently."""
     def fetch(job):
         resource, namespace = job
         return [_clean(resource, o) for o in k8s.list(resource.path(namespace), label_selector=label_selector)]
@@ -92,19 +141,26 @@ def list_concurrently(k8s, jobs, label_selector, keep, emit):
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
         futures = dict((pool.submit(fetch, job), job) for job in jobs)
         for future in as_completed(futures):
-            resource, _namespace = futures[future]
+            resource, namespace = futures[future]
             try:
                 objects = future.result()
             except ApiError as e:
-                if e.status in (403, 404, 405):
-                    continue  # not listable here after all (e.g. a forbidden aggregated type)
-                raise
+                if e.status in (404, 405):
+                    # Gone since discovery (a CRD deleted meanwhile) or not really listable.
+                    problems.warn("%s%s: not listable (%s), nothing of it is in the backup" % (
+                        resource.dir, " in namespace %s" % namespace if namespace else "", e.status))
+                elif e.status == 403:
+                    problems.error(resource.dir, namespace, "%s; grant list on %s to this identity, or leave it "
+                                   "out with exclude_resources: [%s]" % (e.message, resource.dir, resource.dir))
+                else:
+                    problems.error(resource.dir, namespace, e.message)
+                continue
             for obj in objects:
                 if keep(obj):
                     emit(resource, obj)
 
 
-def used_cluster_objects(k8s, resources, namespaced_items, namespaces):
+def used_cluster_objects(k8s, resources, namespaced_items, namespaces, problems):
     """Cluster-scoped objects the namespaces use: Namespaces, PVs of their PVCs,
     StorageClasses, CRDs of their custom resources, ClusterRoles bound into them."""
     by_dir = dict((r.dir, r) for r in resources)
@@ -131,19 +187,26 @@ def used_cluster_objects(k8s, resources, namespaced_items, namespaces):
             wanted.add(("customresourcedefinitions.apiextensions.k8s.io", "%s.%s" % (plural, group)))
         elif group == "snapshot.storage.k8s.io" and plural == "volumesnapshots":
             wanted.add(("customresourcedefinitions.apiextensions.k8s.io", res_dir))
-    jobs = [(by_dir[d], name) for d, name in sorted(wanted) if d in by_dir and name]
-    found = []
-    for (resource, name), obj, error in parallel_map(lambda j: k8s.get_or_none(j[0].path(None, j[1])), jobs):
-        if error is not None:
-            raise error
-        if obj is not None:
-            found.append((resource, _clean(resource, obj)))
+    found = _get_cluster_objects(k8s, by_dir, sorted(wanted), problems)
     # PVs name their StorageClass too.
     extra = set(("storageclasses.storage.k8s.io", (o.get("spec") or {}).get("storageClassName"))
                 for r, o in found if r.dir == "persistentvolumes") - wanted
-    for d, name in extra:
-        if d in by_dir and name:
-            obj = k8s.get_or_none(by_dir[d].path(None, name))
-            if obj:
-                found.append((by_dir[d], _clean(by_dir[d], obj)))
+    return found + _get_cluster_objects(k8s, by_dir, sorted(extra), problems)
+
+
+def _get_cluster_objects(k8s, by_dir, wanted, problems):
+    """GET each (resource dir, name); only what the namespaces use, so a narrow ClusterRole suffices."""
+    jobs = [(by_dir[d], name) for d, name in wanted if d in by_dir and name]
+    found = []
+    for (resource, name), obj, error in parallel_map(lambda j: k8s.get_or_none(j[0].path(None, j[1])), jobs):
+        if error is not None:
+            if not isinstance(error, ApiError):
+                raise error
+            hint = ""
+            if error.status == 403:
+                hint = "; grant get on %s/%s to this identity, or set include_cluster_resources: false" % (
+                    resource.dir, name)
+            problems.error(resource.dir, None, "%s: %s%s" % (name, error.message, hint))
+        elif obj is not None:
+            found.append((resource, _clean(resource, obj)))
     return found

@@ -62,11 +62,13 @@ def tier(res_dir):
 
 
 def resource_matches(res_dir, kind, patterns):
-    """Does a resource match any of 'configmaps', 'deployments.apps', 'Deployment', '*'?"""
-    plural = res_dir.partition(".")[0]
+    """Does a resource match any of 'configmaps', 'deployments.apps', 'Deployment', '*.apps', '*'?"""
+    plural, _dot, group = res_dir.partition(".")
     for pattern in patterns:
         p = pattern.lower()
         if p in ("*", res_dir, plural) or (kind and p == kind.lower()):
+            return True
+        if group and p == "*." + group:  # every resource of a group, e.g. '*.metrics.k8s.io'
             return True
     return False
 

@@ -15,8 +15,6 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
-import tempfile
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
@@ -31,6 +29,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
     read_manifest,
     verify,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
@@ -42,6 +41,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -92,18 +92,21 @@ def run_restore(k8s, store, params, check_mode=False):
     mapping = check_namespaces(manifest, params)
     transforms = [planner.Transform(rule, i) for i, rule in enumerate(params.get("transforms") or [])]
     selector = planner.parse_selector(params.get("label_selector"))
-    workdir = tempfile.mkdtemp(prefix="lifeboat-restore-")
-    try:
+    with PrivateWorkdir("restore") as workdir:
         problem = verify(store, manifest, workdir)
         if problem:
             raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
         files = files_of(name)
         snapshots = read_json_gz(os.path.join(workdir, files["volume_snapshots"]))
         items = plan(read_items(os.path.join(workdir, files["archive"])), params, mapping, transforms, selector)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
-    return restorer.run(items, manifest)
+    if manifest.get("phase") != "Completed":
+        restorer.warnings.append("backup %s is %s: it lacks %s" % (
+            name, manifest.get("phase"), "; ".join(describe_error(e) for e in manifest.get("errors") or [])
+            or "what its errors say"))
+    result = restorer.run(items, manifest)
+    result["api_retries"] = k8s.retries
+    return result
 
 
 def remove_restore(k8s, store, params, check_mode=False):

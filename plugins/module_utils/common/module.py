@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import signal
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -57,6 +58,7 @@ STORAGE_ARG_SPEC = dict(
                        fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
     profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
     storage_validate_certs=dict(type="bool", default=True),
+    storage_timeout=dict(type="int", default=600),
     aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
 )
 
@@ -76,6 +78,7 @@ def storage_options(params):
     options = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key",
                                                 "session_token", "profile", "aws_ca_bundle"))
     options["validate_certs"] = params.get("storage_validate_certs", True)
+    options["timeout"] = params.get("storage_timeout")
     return options
 
 
@@ -113,6 +116,9 @@ class LifeboatModule(AnsibleModule):
 
     def run(self, action):
         """Call action(module) and exit with the dict it returns."""
+        # A terminated run (AWX cancel, task timeout) unwinds like an error, so every `finally` and
+        # `with` cleans up: temporary files, locks, unfinished uploads.
+        signal.signal(signal.SIGTERM, _terminated)
         if (self.params.get("wait_timeout") or 0) < 0:
             self.fail_json(msg="wait_timeout: must be 0 or more seconds, got %s" % self.params["wait_timeout"])
         try:
@@ -131,6 +137,11 @@ class LifeboatModule(AnsibleModule):
         if not self._diff:
             result.pop("diff", None)
         self.exit_json(**result)
+
+
+def _terminated(signum, frame):
+    raise LifeboatError("terminated by signal %d; the run cleaned up after itself and a rerun finishes the job"
+                        % signum)
 
 
 def _jsonable(details):

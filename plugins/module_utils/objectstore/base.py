@@ -20,8 +20,9 @@ class ObjectStore:
         """Upload a local file (multipart for large ones)."""
         raise NotImplementedError
 
-    def put_bytes(self, key, data):
-        """Upload a small object."""
+    def put_bytes(self, key, data, if_absent=False):
+        """Upload a small object. With if_absent, only if the key does not exist yet (an atomic
+        create: S3 If-None-Match, O_EXCL-like link for files); ConflictError if it does."""
         raise NotImplementedError
 
     def get_file(self, key, path):
@@ -48,6 +49,11 @@ class ObjectStore:
 
     def delete(self, key):
         """Idempotent."""
+        raise NotImplementedError
+
+    def clean_partial(self, prefix):
+        """Remove what interrupted writes left under prefix (temporary files, unfinished
+        multipart uploads); return how many. Only for prefixes the caller owns."""
         raise NotImplementedError
 
     def signed_url(self, key, expires_in=3600):

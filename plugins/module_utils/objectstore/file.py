@@ -11,8 +11,16 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+
+
+TMP_PREFIX = ".tmp-"
 
 
 class FileStore(ObjectStore):
@@ -28,18 +36,32 @@ class FileStore(ObjectStore):
             raise InvalidInputError("object key %r leaves the storage location" % key)
         return path
 
-    def _write(self, key, writer):
+    def _write(self, key, writer, if_absent=False):
         # Write to a temporary file in the same directory, then rename: readers
-        # never see half an object.
+        # never see half an object. link() instead of rename() creates only if absent.
         path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TMP_PREFIX)
+        except OSError as e:
+            raise ApiError("storage: cannot write %s/%s: %s" % (self.url, key, e.strerror or e))
         try:
             with os.fdopen(fd, "wb") as out:
                 writer(out)
-            os.rename(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
+            if if_absent:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    raise ConflictError("%s/%s already exists" % (self.url, key))
+                finally:
+                    os.unlink(tmp)
+            else:
+                os.rename(tmp, path)
+        except BaseException as e:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            if isinstance(e, OSError):
+                raise ApiError("storage: cannot write %s/%s: %s" % (self.url, key, e.strerror or e))
             raise
 
     def put_file(self, key, path):
@@ -48,14 +70,16 @@ class FileStore(ObjectStore):
                 shutil.copyfileobj(src, out, 1 << 20)
         self._write(key, copy)
 
-    def put_bytes(self, key, data):
-        self._write(key, lambda out: out.write(data))
+    def put_bytes(self, key, data, if_absent=False):
+        self._write(key, lambda out: out.write(data), if_absent)
 
     def get_file(self, key, path):
         try:
             shutil.copyfile(self._path(key), path)
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
+        except OSError as e:
+            raise ApiError("storage: cannot read %s/%s: %s" % (self.url, key, e.strerror or e))
 
     def get_bytes(self, key):
         try:
@@ -63,6 +87,8 @@ class FileStore(ObjectStore):
                 return f.read()
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
+        except OSError as e:
+            raise ApiError("storage: cannot read %s/%s: %s" % (self.url, key, e.strerror or e))
 
     def exists(self, key):
         return os.path.isfile(self._path(key))
@@ -85,7 +111,7 @@ class FileStore(ObjectStore):
         keys = []
         for directory, _dirs, files in os.walk(base):
             for name in files:
-                if not name.startswith(".tmp-"):
+                if not name.startswith(TMP_PREFIX):
                     keys.append(os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/"))
         return sorted(keys)
 
@@ -104,6 +130,16 @@ class FileStore(ObjectStore):
                 break
             directory = os.path.dirname(directory)
         return True
+
+    def clean_partial(self, prefix):
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        removed = 0
+        for directory, _dirs, files in os.walk(base):
+            for name in files:
+                if name.startswith(TMP_PREFIX):
+                    os.unlink(os.path.join(directory, name))
+                    removed += 1
+        return removed
 
     def signed_url(self, key, expires_in=3600):
         return "file://" + self._path(key)

@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
+import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
+    ConflictError,
     InvalidInputError,
     MissingLibraryError,
     NotFoundError,
@@ -20,7 +22,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base impo
 try:
     import boto3
     import botocore.exceptions
-    from boto3.s3.transfer import TransferConfig
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
     BOTO3_IMPORT_ERROR = None
 except ImportError as e:
@@ -29,6 +31,16 @@ except ImportError as e:
 # Multipart above 16 MiB, in 16 MiB parts, 4 at a time: bounded memory for any size.
 TRANSFER = dict(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+EXISTS = ("PreconditionFailed", "412", "ConditionalRequestConflict")
+CREDENTIALS = {
+    "InvalidAccessKeyId": "access_key: the S3 server does not know this access key",
+    "SignatureDoesNotMatch": "secret_key: the S3 server refused the signature; the secret key does not match "
+                             "the access key",
+    "AccessDenied": "access_key: these credentials may not do this on the bucket (AccessDenied)",
+    "InvalidToken": "session_token: the S3 server refused the session token",
+    "ExpiredToken": "session_token: the session token has expired",
+}
+DEFAULT_TIMEOUT = 600
 
 
 class S3Store(ObjectStore):
@@ -40,62 +52,100 @@ class S3Store(ObjectStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = "s3://%s/%s" % (bucket, self.prefix) if self.prefix else "s3://" + bucket
-        session = boto3.session.Session(
-            aws_access_key_id=options.get("access_key"), aws_secret_access_key=options.get("secret_key"),
-            aws_session_token=options.get("session_token"), profile_name=options.get("profile"),
-            region_name=options.get("region"))
-        verify = options.get("validate_certs", True)
-        if verify and options.get("aws_ca_bundle"):
-            verify = options["aws_ca_bundle"]
-        self.client = session.client("s3", endpoint_url=options.get("endpoint_url"), verify=verify,
-                                     config=botocore.config.Config(retries={"max_attempts": 8, "mode": "adaptive"},
-                                                                   max_pool_connections=16))
+        if options.get("profile") and (options.get("access_key") or options.get("secret_key")):
+            raise InvalidInputError("profile: give either profile or access_key/secret_key, not both")
+        # A stalled server must fail the task, not hang it: per-attempt timeouts, few attempts, and a
+        # deadline on every transfer (timeout).
+        self.timeout = options.get("timeout") or DEFAULT_TIMEOUT
+        if self.timeout <= 0:
+            raise InvalidInputError("storage_timeout: must be more than 0 seconds, got %s" % self.timeout)
+        config = botocore.config.Config(connect_timeout=10, read_timeout=min(60, self.timeout),
+                                        retries={"total_max_attempts": 4, "mode": "standard"},
+                                        max_pool_connections=16)
+        try:
+            session = boto3.session.Session(
+                aws_access_key_id=options.get("access_key"), aws_secret_access_key=options.get("secret_key"),
+                aws_session_token=options.get("session_token"), profile_name=options.get("profile"),
+                region_name=options.get("region"))
+            verify = options.get("validate_certs", True)
+            if verify and options.get("aws_ca_bundle"):
+                verify = options["aws_ca_bundle"]
+            self.client = session.client("s3", endpoint_url=options.get("endpoint_url"), verify=verify, config=config)
+        except botocore.exceptions.ProfileNotFound as e:
+            raise InvalidInputError("profile: %s" % e)
+        except ValueError as e:
+            raise InvalidInputError("endpoint_url: %r is not usable: %s" % (options.get("endpoint_url"), e))
+        except botocore.exceptions.BotoCoreError as e:
+            raise InvalidInputError("storage: cannot set up the S3 client: %s" % e)
         self.transfer = TransferConfig(**TRANSFER)
 
     def _key(self, key):
         return "%s/%s" % (self.prefix, key) if self.prefix else key
 
-    def _call(self, what, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except botocore.exceptions.ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
+    def _error(self, what, key, e):
+        """The collection's error for a boto error."""
+        if isinstance(e, botocore.exceptions.ClientError):
+            error = e.response.get("Error", {})
+            code = str(error.get("Code", ""))
             if code in NOT_FOUND:
-                raise NotFoundError("%s: %s/%s does not exist" % (what, self.url, args[0] if args else ""))
+                return NotFoundError("%s/%s does not exist" % (self.url, key))
             if code == "NoSuchBucket":
-                raise NotFoundError("storage: bucket %r does not exist" % self.bucket)
-            raise ApiError("S3 %s failed: %s: %s" % (what, code, e.response.get("Error", {}).get("Message", e)))
-        except botocore.exceptions.BotoCoreError as e:
-            raise ApiError("S3 %s failed: %s" % (what, e))
+                return NotFoundError("storage: bucket %r does not exist" % self.bucket)
+            if code in EXISTS:
+                return ConflictError("%s/%s already exists" % (self.url, key))
+            if code in CREDENTIALS:
+                return ApiError("%s (S3 %s of %s: %s)" % (CREDENTIALS[code], what, key, code))
+            if code == "403":
+                return ApiError("access_key/secret_key: the S3 server refused the %s of %s (403 Forbidden): check "
+                                "the credentials and the bucket policy" % (what, key))
+            return ApiError("S3 %s of %s failed: %s: %s" % (what, key, code, error.get("Message", e)))
+        return ApiError("S3 %s of %s failed (%s): %s" % (what, key, self.client.meta.endpoint_url, e))
+
+    def _call(self, what, key, fn, **kwargs):
+        try:
+            return fn(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            raise self._error(what, key, e)
+
+    def _transfer(self, what, key, start):
+        """Run one managed transfer (multipart, concurrent) and wait for it until the deadline."""
+        manager = create_transfer_manager(self.client, self.transfer)
+        deadline = time.monotonic() + self.timeout
+        future = None
+        try:
+            future = start(manager)
+            while not future.done():
+                if time.monotonic() > deadline:
+                    future.cancel()  # s3transfer aborts the multipart upload it started
+                    raise ApiError("S3 %s of %s did not finish within %ss (storage_timeout): the server at %s is "
+                                   "not answering" % (what, key, self.timeout, self.client.meta.endpoint_url))
+                time.sleep(0.05)
+            future.result()
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            raise self._error(what, key, e)
+        finally:
+            manager.shutdown(cancel=future is not None and not future.done())
 
     def put_file(self, key, path):
-        self._call("upload", self.client.upload_file, path, self.bucket, self._key(key), Config=self.transfer)
+        self._transfer("upload", key, lambda m: m.upload(path, self.bucket, self._key(key)))
 
-    def put_bytes(self, key, data):
-        self._call("upload", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data)
+    def put_bytes(self, key, data, if_absent=False):
+        extra = {"IfNoneMatch": "*"} if if_absent else {}
+        self._call("upload", key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
 
     def get_file(self, key, path):
         self._head(key)  # a clear NotFoundError instead of a bare 404 from the transfer manager
-        self._call("download", self.client.download_file, self.bucket, self._key(key), path, Config=self.transfer)
+        self._transfer("download", key, lambda m: m.download(self.bucket, self._key(key), path))
 
     def get_bytes(self, key):
-        buf = io.BytesIO()
-        self._head(key)
-        self._call("download", self.client.download_fileobj, self.bucket, self._key(key), buf)
-        return buf.getvalue()
+        response = self._call("download", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key))
+        try:
+            return response["Body"].read()
+        except (botocore.exceptions.BotoCoreError, OSError) as e:
+            raise ApiError("S3 download of %s failed: %s" % (key, e))
 
     def _head(self, key):
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except botocore.exceptions.ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code in NOT_FOUND:
-                raise NotFoundError("%s/%s does not exist" % (self.url, key))
-            if code == "NoSuchBucket":
-                raise NotFoundError("storage: bucket %r does not exist" % self.bucket)
-            raise ApiError("S3 head %s failed: %s" % (key, code))
-        except botocore.exceptions.BotoCoreError as e:
-            raise ApiError("cannot reach S3 at %s: %s" % (self.client.meta.endpoint_url, e))
+        return self._call("head", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))
 
     def exists(self, key):
         try:
@@ -111,13 +161,8 @@ class S3Store(ObjectStore):
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             yield from paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix), **kwargs)
-        except botocore.exceptions.ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code == "NoSuchBucket":
-                raise NotFoundError("storage: bucket %r does not exist" % self.bucket)
-            raise ApiError("S3 list failed: %s" % code)
-        except botocore.exceptions.BotoCoreError as e:
-            raise ApiError("cannot reach S3 at %s: %s" % (self.client.meta.endpoint_url, e))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            raise self._error("list", prefix, e)
 
     def list_prefixes(self, prefix):
         full = self._key(prefix)
@@ -136,8 +181,21 @@ class S3Store(ObjectStore):
 
     def delete(self, key):
         existed = self.exists(key)
-        self._call("delete", self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+        self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
         return existed
+
+    def clean_partial(self, prefix):
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for upload in page.get("Uploads") or []:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                    aborted += 1
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            raise self._error("cleanup of unfinished uploads", prefix, e)
+        return aborted
 
     def signed_url(self, key, expires_in=3600):
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},

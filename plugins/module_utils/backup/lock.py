@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One writer per backup name.
+
+The lock is an object next to the backup's files, created only if absent (S3
+If-None-Match, an exclusive link on file stores), so two runs cannot both hold
+it. The holder renews its lease while it works. A lock whose lease ran out, or
+whose holder is a dead process on this host, is stale and may be taken over.
+The writer checks it still holds the lock just before it commits, and the
+manifest itself is also written only if absent: no mix of two runs commits.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import threading
+import uuid
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import me, process_alive
+
+LOCK_FILE = "lifeboat-lock.json"
+LEASE_SECONDS = 600
+RENEW_SECONDS = 60
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_stale(holder, now=None):
+    """Has the lock's lease run out, or is its holder a dead process on this host?"""
+    now = now or _now()
+    try:
+        expires = datetime.datetime.strptime(holder["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+    except (KeyError, TypeError, ValueError):
+        return True
+    if expires <= now:
+        return True
+    here = me()
+    if holder.get("host") == here["host"] and isinstance(holder.get("pid"), int):
+        return not process_alive(holder["pid"], holder.get("pid_started"))
+    return False
+
+
+class BackupLock:
+    def __init__(self, store, prefix, name):
+        self.store = store
+        self.key = "%s/%s" % (prefix.rstrip("/"), LOCK_FILE)
+        self.name = name
+        self.run = str(uuid.uuid4())
+        self.took_over = None
+        self._stop = threading.Event()
+        self._renewer = None
+
+    def _body(self, acquired_at=None):
+        now = _now()
+        return dict(me(), run=self.run, backup=self.name, acquired_at=acquired_at or _stamp(now),
+                    expires_at=_stamp(now + datetime.timedelta(seconds=LEASE_SECONDS)))
+
+    def holder(self):
+        try:
+            return json.loads(self.store.get_bytes(self.key))
+        except NotFoundError:
+            return None
+        except ValueError:
+            return {}  # unreadable: treated as stale
+
+    def acquire(self):
+        body = self._body()
+        self.acquired_at = body["acquired_at"]
+        try:
+            self.store.put_bytes(self.key, json.dumps(body).encode(), if_absent=True)
+        except ConflictError:
+            current = self.holder()
+            if current is not None and not is_stale(current):
+                raise ConflictError(
+                    "name: backup %s is being written by another run (host %s, pid %s, since %s); wait for it to "
+                    "finish or use another name" % (self.name, current.get("host"), current.get("pid"),
+                                                    current.get("acquired_at")))
+            # Stale: the holder died. Take it over (still only if absent, so one taker wins).
+            self.took_over = current
+            if current is not None and self.holder() == current:
+                self.store.delete(self.key)
+            try:
+                self.store.put_bytes(self.key, json.dumps(body).encode(), if_absent=True)
+            except ConflictError:
+                raise ConflictError("name: backup %s: another run took over its stale lock first; wait for it "
+                                    "to finish or use another name" % self.name)
+        self._renewer = threading.Thread(target=self._renew, name="lifeboat-lock", daemon=True)
+        self._renewer.start()
+        return self
+
+    def _renew(self):
+        while not self._stop.wait(RENEW_SECONDS):
+            current = self.holder()
+            if not current or current.get("run") != self.run:
+                return  # lost: check() says so before anything is committed
+            try:
+                self.store.put_bytes(self.key, json.dumps(self._body(self.acquired_at)).encode())
+            except Exception:  # the next check() or the commit reports storage problems
+                return
+
+    def check(self):
+        """Raise unless this run still holds the lock (called just before committing)."""
+        current = self.holder()
+        if not current or current.get("run") != self.run:
+            raise ConflictError("name: backup %s: this run lost its lock to another run (%s); nothing was "
+                                "committed" % (self.name, (current or {}).get("host", "lock deleted")))
+
+    def release(self):
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        try:
+            current = self.holder()
+            if current and current.get("run") == self.run:
+                self.store.delete(self.key)
+        except Exception:  # a lock left behind expires; never mask the run's own outcome
+            pass
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
