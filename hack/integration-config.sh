@@ -5,6 +5,8 @@ set -euo pipefail
 cat <<YAML
 ---
 kubeconfig: "${KUBECONFIG}"
+kubeconfig_token: "${LIFEBOAT_KUBECONFIG_TOKEN}"
+kubeconfig_exec: "${LIFEBOAT_KUBECONFIG_EXEC}"
 s3_endpoint: "${LIFEBOAT_S3_ENDPOINT}"
 s3_bucket: "${LIFEBOAT_S3_BUCKET}"
 aws_access_key: "${AWS_ACCESS_KEY_ID}"

@@ -62,11 +62,16 @@ backups:
       type: str
       sample: shop-20261122
     complete:
-      description: Whether the backup has its manifest.
+      description: Whether the backup has its manifest and its phase is C(Completed) (nothing missing).
       type: bool
       sample: true
     phase:
-      description: C(Completed), C(Incomplete) (no manifest) or C(Damaged) (unreadable manifest).
+      description:
+        - C(Completed).
+        - C(PartiallyFailed) means committed, but some resource types could not be read; see C(errors).
+        - C(InProgress) means a run holds its lock.
+        - C(Incomplete) means no manifest and no live writer, an interrupted run that the next run replaces.
+        - C(Damaged) means an unreadable manifest.
       type: str
       sample: Completed
     expired:

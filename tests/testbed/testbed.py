@@ -111,7 +111,9 @@ def exited(name):
     code = proc.poll() if proc else (None if pid_of(name) else "unknown")
     if code is None:
         return None
-    return "exited with status %s" % code if code != "unknown" and code >= 0 else "was killed by signal %s" % -code
+    if code == "unknown":
+        return "is no longer running"
+    return "exited with status %s" % code if code >= 0 else "was killed by signal %s" % -code
 
 
 def wait_for(name, check, timeout=90):
@@ -199,6 +201,52 @@ def write_kubeconfig(port):
     }
     with open(path("kubeconfig"), "w") as f:
         json.dump(cfg, f, indent=2)  # JSON is valid YAML
+
+
+TOKEN_IDENTITY = """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: lifeboat-token-admin, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: lifeboat-token-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: lifeboat-token-admin, namespace: kube-system}]
+"""
+
+# An exec credential plugin as EKS/GKE/AKS ship them: prints an ExecCredential. It logs each call, so
+# tests can prove the client ran it.
+EXEC_PLUGIN = """#!/bin/sh
+echo "$(date +%%s) $$" >> "%(log)s"
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%%s"}}' \
+  "$(cat "%(token)s")"
+"""
+
+
+def write_token_kubeconfigs(kubectl, port):
+    """kubeconfig-token: a ServiceAccount bearer token; kubeconfig-exec: an exec plugin printing it."""
+    run(kubectl + ["apply", "-f", "-"], input=TOKEN_IDENTITY)
+    token = run(kubectl + ["-n", "kube-system", "create", "token", "lifeboat-token-admin", "--duration", "48h"])
+    with open(path("token"), "w") as f:
+        f.write(token.strip())
+    os.chmod(path("token"), 0o600)
+    plugin = path("exec-credential")
+    with open(plugin, "w") as f:
+        f.write(EXEC_PLUGIN % {"log": path("exec-calls.log"), "token": path("token")})
+    os.chmod(plugin, 0o700)
+    for name, user in (("kubeconfig-token", {"tokenFile": path("token")}),
+                       ("kubeconfig-exec", {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                     "command": plugin, "interactiveMode": "Never"}})):
+        cfg = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
+            "clusters": [{"name": "testbed", "cluster": {
+                "server": "https://127.0.0.1:%d" % port, "certificate-authority": path("pki", "ca.crt")}}],
+            "users": [{"name": "sa", "user": user}],
+            "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "sa"}}],
+        }
+        with open(path(name), "w") as f:
+            json.dump(cfg, f, indent=2)
 
 
 def api_ready(port):
@@ -345,6 +393,8 @@ def cmd_up():
         start("csi-snapshotter", [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
                                   "--csi-address", sock, "--leader-election=false", "--v=2"])
         run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS)
+        say("writing token and exec-plugin kubeconfigs (how real clusters authenticate)")
+        write_token_kubeconfigs(kubectl, ports["apiserver"])
 
         say("starting the S3 server (SeaweedFS)")
         with open(path("s3-identities.json"), "w") as f:
@@ -369,6 +419,8 @@ def cmd_up():
             "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": REGION,
             "LIFEBOAT_EC2_ENDPOINT": ec2_url, "LIFEBOAT_CSI_STATE_DIR": path("csi-data"),
             "LIFEBOAT_TESTBED_DIR": RUN, "LIFEBOAT_VENV": os.path.dirname(tools),
+            "LIFEBOAT_KUBECONFIG_TOKEN": path("kubeconfig-token"), "LIFEBOAT_KUBECONFIG_EXEC": path("kubeconfig-exec"),
+            "LIFEBOAT_APISERVER": "https://127.0.0.1:%d" % ports["apiserver"], "LIFEBOAT_PKI": path("pki"),
         }
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
         wait_for("s3", lambda: make_bucket(tools, env), timeout=90)

@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import io
 import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
