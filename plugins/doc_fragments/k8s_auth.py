@@ -35,7 +35,7 @@ options:
     description:
       - Bearer token for the API server. Can also be set with E(K8S_AUTH_API_KEY).
       - Requests that fail with 429 (honouring C(Retry-After)), 5xx or a broken connection are retried with
-        jittered backoff for up to two minutes each.
+        jittered backoff for up to a minute each.
     type: str
   username:
     description:

@@ -1,6 +1,7 @@
 """Shared helpers for the system tests: run a module the way users do (the ansible CLI, as
 its own process tree), and an independent oracle (kubectl, boto3) to check the outcome."""
 
+import base64
 import json
 import os
 import signal
@@ -17,7 +18,8 @@ NEEDS_BED = pytest.mark.skipif(
 
 
 def ansible_env(extra=None):
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="result_json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
                ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     env.update(extra or {})
@@ -36,8 +38,10 @@ def module_command(module, args, check=False, verbosity=0):
 
 
 def parse_result(stdout):
-    data = json.loads(stdout[stdout.index("{"):])
-    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no result")
 
 
 def run_module(module, args, check=False, env=None, timeout=600):
@@ -129,11 +133,11 @@ def create_namespace_with(namespace, objects):
 def configmaps(count, prefix="cm", data_bytes=0):
     items = []
     for i in range(count):
-        data = {"index": str(i)}
-        if data_bytes:
-            data["payload"] = os.urandom(data_bytes // 2).hex()
         meta = {"name": "%s-%04d" % (prefix, i), "labels": {"app": "faults"}}
-        items.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
+        item = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"index": str(i)}}
+        if data_bytes:  # random bytes: the archive does not compress them away
+            item["binaryData"] = {"payload": base64.b64encode(os.urandom(data_bytes)).decode()}
+        items.append(item)
     return items
 
 

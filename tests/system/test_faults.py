@@ -274,7 +274,7 @@ def test_killed_mid_upload_then_rerun_cleans_up_and_completes(big, s3proxy, tmpd
     env, tmp = tmpdir_env
     prefix = unique("faults-kill")
     args = dict(s3_args(endpoint=s3proxy.url, prefix=prefix), name="big", namespaces=[big])
-    s3proxy.set("stall", after=20 << 20)  # deep inside the multipart upload of the archive
+    s3proxy.set("stall", after=8 << 20)  # inside a 16 MiB part of the archive's multipart upload
     proc = start_module("object_backup", args, env=env)
     wait_for(lambda: "stalled" in s3proxy.events, timeout=180, what="the upload to stall")
     time.sleep(1)

@@ -73,7 +73,7 @@ class RetryPolicy:
     attempt, so a dead apiserver fails the task instead of hanging it.
     """
 
-    def __init__(self, window=120.0, base=0.25, cap=8.0, max_retry_after=60.0, rand=random.random,
+    def __init__(self, window=60.0, base=0.25, cap=8.0, max_retry_after=60.0, rand=random.random,
                  clock=time.monotonic):
         self.window = window
         self.base = base

@@ -26,12 +26,19 @@ ORPHAN_AGE = 86400  # a directory without an owner record (older versions) is re
 
 
 def process_start(pid):
-    """The process's start time in clock ticks (Linux), or None where /proc has no such record."""
+    """The process's start time in clock ticks (Linux), None where /proc has no such record,
+    or ZOMBIE for a process that is dead but not yet reaped (containers often never reap them)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
+            fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, ValueError, IndexError):
         return None
+    if fields[0] in ("Z", "X"):
+        return ZOMBIE
+    return int(fields[19])
+
+
+ZOMBIE = -1
 
 
 def process_alive(pid, started=None):
@@ -42,9 +49,10 @@ def process_alive(pid, started=None):
         return False
     except PermissionError:
         return True
-    if started is None:
-        return True
-    return process_start(pid) in (None, started)
+    now = process_start(pid)
+    if now == ZOMBIE:
+        return False
+    return started is None or now in (None, started)
 
 
 def me():

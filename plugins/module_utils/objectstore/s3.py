@@ -55,7 +55,7 @@ class S3Store(ObjectStore):
             raise InvalidInputError("profile: give either profile or access_key/secret_key, not both")
         # A stalled server must fail the task, not hang it: per-attempt timeouts, few attempts, and a
         # deadline on every transfer (timeout).
-        self.timeout = options.get("timeout") or DEFAULT_TIMEOUT
+        self.timeout = DEFAULT_TIMEOUT if options.get("timeout") is None else options["timeout"]
         if self.timeout <= 0:
             raise InvalidInputError("storage_timeout: must be more than 0 seconds, got %s" % self.timeout)
         config = botocore.config.Config(connect_timeout=10, read_timeout=min(60, self.timeout),
