@@ -44,7 +44,7 @@ testbed-up:
 testbed-down:
 	$(TESTBED) down
 
-system: collection ## the test bed's storage path test, and the drill through ansible-runner (as AWX runs it)
+system: collection ## the bed's storage path test, fault injection, token/exec/minimal-Role auth, bad input, the drill through ansible-runner
 	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/pytest -q tests/system
 
 integration: collection ## TARGETS="volume_snapshot ..." to run some

@@ -23,7 +23,7 @@ def files_under(path):
     return [os.path.join(d, f) for d, _s, fs in os.walk(path) for f in fs]
 
 
-S3 = {"storage": "s3://bucket/prefix", "access_key": "k", "secret_key": "s"}
+S3 = {"storage": "s3://bucket/prefix", "access_key": "an-access-key", "secret_key": "a-wrong-secret-key"}
 CASES = [
     ("include_resources", {"include_resources": ["confgmaps"]}),
     ("ttl", {"ttl": "99999999999h"}),

@@ -13,7 +13,12 @@ import hashlib
 import json
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import discover, list_concurrently
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
+    Problems,
+    describe_error,
+    discover,
+    list_concurrently,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -63,8 +68,12 @@ def ready_nodes(k8s):
 def describe(k8s, namespace, resources, warnings):
     """One look at the namespace; resources are the discovered namespaced types."""
     objects = []
+    problems = Problems()
     list_concurrently(k8s, [(r, namespace) for r in resources], None, lambda o: True,
-                      lambda r, o: objects.append((r.dir, o)))
+                      lambda r, o: objects.append((r.dir, o)), problems)
+    # A type that cannot be listed makes the comparison blind to it: say so.
+    warnings = list(warnings) + problems.warnings + [
+        "not compared: %s" % describe_error(e) for e in problems.errors]
     uids = set(o["metadata"].get("uid") for _d, o in objects)
     services = set((namespace, o["metadata"]["name"]) for d, o in objects if d == "services")
     counts, restorable, digests = {}, {}, {}
@@ -95,7 +104,9 @@ def namespace_info(k8s, params):
     require_namespace(k8s, namespace)
     warnings = []
     # Discovered once: the resource types do not change while we wait.
-    resources = [r for r in discover(k8s, warnings) if r.namespaced]
+    discovered, failed = discover(k8s)
+    warnings.extend("not compared: API group %s/%s could not be discovered: %s" % f for f in failed)
+    resources = [r for r in discovered if r.namespaced]
     state = {"info": describe(k8s, namespace, resources, warnings)}
     if params.get("wait"):
         def settled():
