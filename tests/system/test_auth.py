@@ -72,17 +72,17 @@ def test_exec_plugin_kubeconfig(app, tmp_path):
     assert open(log).read().count("\n") >= before + 3, "the exec plugin was not run"
 
 
-def apply_documented_role(filename, namespace):
+def documented_role(filename, namespace):
     with open(os.path.join(COLLECTION, "docs", "rbac", filename)) as f:
-        manifest = string.Template(f.read()).substitute(NAMESPACE=namespace)
-    kubectl("apply", "-f", "-", stdin=manifest)
-    return manifest
+        return string.Template(f.read()).substitute(NAMESPACE=namespace)
+
+
+def apply_documented_role(filename, namespace):
+    kubectl("apply", "-f", "-", stdin=documented_role(filename, namespace))
 
 
 def delete_documented_role(filename, namespace):
-    with open(os.path.join(COLLECTION, "docs", "rbac", filename)) as f:
-        manifest = string.Template(f.read()).substitute(NAMESPACE=namespace)
-    kubectl("delete", "--ignore-not-found", "-f", "-", stdin=manifest, check=False)
+    kubectl("delete", "--ignore-not-found", "-f", "-", stdin=documented_role(filename, namespace), check=False)
 
 
 def token_kubeconfig(service_account, namespace):

@@ -22,7 +22,6 @@ from helpers import (
     delete_namespaces,
     finish,
     kill_tree,
-    kubectl,
     run_module,
     s3_args,
     s3_client,
@@ -336,7 +335,3 @@ def test_two_backups_of_one_name_at_once_one_wins_cleanly(faults, app, tmp_path)
     assert listed["verified"] and listed["complete"]
     assert run_module("object_backup", backup(faults, store, "racing", app))["changed"] is False
 
-
-def test_kubectl_is_the_oracle():
-    # The proxy is not in the oracle's path: kubectl talks to the bed directly.
-    assert kubectl("version", "--output=json")

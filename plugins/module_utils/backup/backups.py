@@ -39,8 +39,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     select,
     used_cluster_objects,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale, read_holder
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, parse_timestamp, timestamp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
@@ -56,18 +57,6 @@ MANIFEST_FORMAT = 1
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
 MAX_TTL_SECONDS = 100 * 365 * 86400
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def timestamp(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(value):
-    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
 
 
 def check_name(name, option="name"):
@@ -352,13 +341,8 @@ def describe_backup(store, name, check_verify=False, with_manifest=False):
             return None
         phase = "Incomplete"
         lock_key = key(name, LOCK_FILE)
-        if lock_key in keys:
-            try:
-                holder = json.loads(store.get_bytes(lock_key))
-            except (NotFoundError, ValueError):
-                holder = {}
-            if not is_stale(holder):
-                phase = "InProgress"
+        if lock_key in keys and not is_stale(read_holder(store, lock_key) or {}):
+            phase = "InProgress"
         return {"name": name, "phase": phase, "complete": False}
     info = dict(summary(manifest, store), complete=manifest.get("phase") == "Completed")
     if with_manifest:

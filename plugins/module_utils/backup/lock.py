@@ -20,6 +20,7 @@ import json
 import threading
 import uuid
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common import clock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, NotFoundError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import me, process_alive
 
@@ -28,20 +29,11 @@ LEASE_SECONDS = 600
 RENEW_SECONDS = 60
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _stamp(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def is_stale(holder, now=None):
     """Has the lock's lease run out, or is its holder a dead process on this host?"""
-    now = now or _now()
+    now = now or clock.now()
     try:
-        expires = datetime.datetime.strptime(holder["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=datetime.timezone.utc)
+        expires = clock.parse_timestamp(holder["expires_at"])
     except (KeyError, TypeError, ValueError):
         return True
     if expires <= now:
@@ -50,6 +42,16 @@ def is_stale(holder, now=None):
     if holder.get("host") == here["host"] and isinstance(holder.get("pid"), int):
         return not process_alive(holder["pid"], holder.get("pid_started"))
     return False
+
+
+def read_holder(store, key):
+    """The lock's record, None if there is no lock, {} if it is unreadable (stale)."""
+    try:
+        return json.loads(store.get_bytes(key))
+    except NotFoundError:
+        return None
+    except ValueError:
+        return {}
 
 
 class BackupLock:
@@ -63,17 +65,12 @@ class BackupLock:
         self._renewer = None
 
     def _body(self, acquired_at=None):
-        now = _now()
-        return dict(me(), run=self.run, backup=self.name, acquired_at=acquired_at or _stamp(now),
-                    expires_at=_stamp(now + datetime.timedelta(seconds=LEASE_SECONDS)))
+        now = clock.now()
+        return dict(me(), run=self.run, backup=self.name, acquired_at=acquired_at or clock.timestamp(now),
+                    expires_at=clock.timestamp(now + datetime.timedelta(seconds=LEASE_SECONDS)))
 
     def holder(self):
-        try:
-            return json.loads(self.store.get_bytes(self.key))
-        except NotFoundError:
-            return None
-        except ValueError:
-            return {}  # unreadable: treated as stale
+        return read_holder(self.store, self.key)
 
     def acquire(self):
         body = self._body()

@@ -245,15 +245,14 @@ class K8sClient:
                 resp = self.rest.pool_manager.request(method, url, body=data, headers=headers,
                                                       timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]),
                                                       preload_content=True)
-                failure = None
                 if resp.status < 400:
                     payload = resp.data
                     if raw:
                         return payload
                     return json.loads(payload) if payload else None
-                if resp.status not in RETRYABLE_STATUS:
-                    raise _status_error(method, path, resp.status, resp.data, retried=attempt > 0)
                 failure = _status_error(method, path, resp.status, resp.data, retried=attempt > 0)
+                if resp.status not in RETRYABLE_STATUS:
+                    raise failure
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             except urllib3.exceptions.HTTPError as e:
                 failure = ApiError("cannot reach the Kubernetes API at %s (%s %s): %s" % (

@@ -97,8 +97,12 @@ class PrivateWorkdir:
         self.kind = kind
         self.path = None
 
+    swept = False  # once per process: a backup_info listing verifies many backups
+
     def __enter__(self):
-        sweep_stale()
+        if not PrivateWorkdir.swept:
+            PrivateWorkdir.swept = True
+            sweep_stale()
         self.path = tempfile.mkdtemp(prefix="%s%s-" % (PREFIX, self.kind))  # mode 0700
         with open(os.path.join(self.path, OWNER_FILE), "w") as f:
             json.dump(me(), f)
