@@ -334,4 +334,3 @@ def test_two_backups_of_one_name_at_once_one_wins_cleanly(faults, app, tmp_path)
     listed = info(store, "racing")
     assert listed["verified"] and listed["complete"]
     assert run_module("object_backup", backup(faults, store, "racing", app))["changed"] is False
-

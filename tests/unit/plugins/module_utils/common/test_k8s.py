@@ -223,4 +223,3 @@ def test_unreachable_apiserver_fails_within_the_window():
     with pytest.raises(ApiError, match="cannot reach the Kubernetes API"):
         k8s.get("/version")
     assert k8s.retries >= 1
-
