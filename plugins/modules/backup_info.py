@@ -15,7 +15,11 @@ description:
   - Lists every backup under C(backups/) of a storage location with its phase, dates, size, source
     namespaces and whether its ttl has run out. A backup without a manifest is listed as C(Incomplete).
   - With I(name), returns that backup's whole manifest.
-  - With I(verify), downloads every file and re-checks its SHA-256 against the manifest.
+  - With I(verify), downloads every file and re-checks its SHA-256 against the manifest (encrypted files are
+    checked as stored; no key is needed).
+  - Shows which backups are encrypted and signed; with I(signing_key), whether each signature is valid.
+  - A manifest this collection cannot read (damaged, another format, naming other files) is listed as
+    C(Damaged) with the reason in C(problem); it is never used.
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:
@@ -30,6 +34,7 @@ options:
     default: false
 extends_documentation_fragment:
   - lifeboat.k8s.storage
+  - lifeboat.k8s.sealing.SIGNING_KEY
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.INFO_MODULE
 """
@@ -71,9 +76,27 @@ backups:
         - C(PartiallyFailed) means committed, but some resource types could not be read; see C(errors).
         - C(InProgress) means a run holds its lock.
         - C(Incomplete) means no manifest and no live writer, an interrupted run that the next run replaces.
-        - C(Damaged) means an unreadable manifest.
+        - C(Damaged) means a manifest that cannot be read or trusted; see C(problem).
       type: str
       sample: Completed
+    problem:
+      description: Why a backup is C(Damaged), failed I(verify), or its signature is not valid.
+      type: str
+      returned: when there is one
+      sample: "backup shop: its manifest is in format 99; this collection reads format 1"
+    encrypted:
+      description: Whether its files are encrypted (age); C(encryption.recipients) lists the public keys.
+      type: bool
+      sample: false
+    signed:
+      description: Whether its manifest is signed.
+      type: bool
+      sample: true
+    signature_valid:
+      description: Whether the signature matches I(signing_key) (with I(signing_key)).
+      type: bool
+      returned: with signing_key
+      sample: true
     expired:
       description: Whether its ttl has run out.
       type: bool
@@ -90,6 +113,7 @@ backups:
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import backup_info
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    SIGNING_KEY_ARG_SPEC,
     STORAGE_ARG_SPEC,
     LifeboatModule,
     storage_options,
@@ -103,6 +127,7 @@ def main():
         verify=dict(type="bool", default=False),
     )
     argument_spec.update(STORAGE_ARG_SPEC)
+    argument_spec.update(SIGNING_KEY_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
     module.run(lambda m: backup_info(open_store(m.params["storage"], storage_options(m.params)), m.params))
 

@@ -99,9 +99,29 @@ options:
       - How long the backup should be kept, such as C(720h) or C(30d). M(lifeboat.k8s.backup_info) reports
         backups past it as expired.
     type: str
+  encryption_recipients:
+    description:
+      - Age public keys (C(age1...)) to encrypt the backup to, besides those of I(encryption_key). A host that
+        only writes backups needs only these: it holds nothing that can read a backup.
+      - With this or I(encryption_key), every file of the backup is encrypted client-side (C(.age) files;
+        the manifest stays readable and lists the recipients). Secrets never reach the storage in clear.
+    type: list
+    elements: str
+  object_lock_mode:
+    description:
+      - Keep the backup's files immutable with S3 Object Lock until the backup expires (I(ttl) is required):
+        C(GOVERNANCE) (users with C(s3:BypassGovernanceRetention) may still remove it) or C(COMPLIANCE)
+        (no one can, not even the account's root user).
+      - The bucket must have been created with Object Lock enabled. I(state=absent) refuses to delete a
+        backup whose retention has not ended, before deleting anything.
+    type: str
+    choices: [GOVERNANCE, COMPLIANCE]
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.storage
+  - lifeboat.k8s.sealing.ENCRYPTION_KEY
+  - lifeboat.k8s.sealing.SIGNING_KEY
+  - lifeboat.k8s.sealing.SERVER_SIDE_ENCRYPTION
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
   - lifeboat.k8s.attributes.ACTIONGROUPS
@@ -128,6 +148,17 @@ EXAMPLES = r"""
     namespaces: [shop]
     include_resources: [configmaps, services, deployments.apps]
     filter: "metadata.labels.tier != 'scratch'"
+
+- name: Back up encrypted (the host needs only the public key), signed, and immutable for 30 days
+  lifeboat.k8s.object_backup:
+    name: shop-20261123
+    namespaces: [shop]
+    storage: s3://backups-locked/lifeboat
+    encryption_recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
+    signing_key_file: /etc/lifeboat/signing.key
+    encryption_mode: "aws:kms"
+    object_lock_mode: GOVERNANCE
+    ttl: 720h
 
 - name: Delete a backup
   lifeboat.k8s.object_backup:
@@ -194,6 +225,14 @@ backup:
       description: Number of snapshot records stored.
       type: int
       sample: 2
+    encrypted:
+      description: Whether the backup's files are encrypted (age); I(encryption) lists the recipients.
+      type: bool
+      sample: true
+    signed:
+      description: Whether the manifest carries a signature (see I(signing_key)).
+      type: bool
+      sample: true
     source:
       description: The cluster the backup came from.
       type: dict
@@ -222,6 +261,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
     K8S_AUTH_ARG_SPEC,
+    ENCRYPTION_KEY_ARG_SPEC,
+    SERVER_SIDE_ENCRYPTION_ARG_SPEC,
+    SIGNING_KEY_ARG_SPEC,
     STORAGE_ARG_SPEC,
     LifeboatModule,
     auth_params,
@@ -243,9 +285,14 @@ def main():
         volume_snapshots=dict(type="list", elements="dict"),
         ttl=dict(type="str"),
         allow_partial=dict(type="bool", default=False),
+        encryption_recipients=dict(type="list", elements="str"),
+        object_lock_mode=dict(type="str", choices=["GOVERNANCE", "COMPLIANCE"]),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(STORAGE_ARG_SPEC)
+    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
+    argument_spec.update(SIGNING_KEY_ARG_SPEC)
+    argument_spec.update(SERVER_SIDE_ENCRYPTION_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
                             required_if=[("state", "present", ["namespaces"])])
 

@@ -16,6 +16,14 @@ description:
   - Verifies every file's SHA-256 against the manifest and reads the whole archive before touching the
     cluster; a mismatch, a damaged archive or an unsafe entry (absolute or C(..) path) fails with nothing
     changed. A backup without a manifest is refused.
+  - "Treats the backup as written by a stranger (whoever can write the bucket): a manifest in an unknown
+    format or naming other files, archive entries whose path, C(metadata.namespace) and the manifest's
+    namespaces disagree, objects outside the backup's namespaces, snapshot records for volumes the backup
+    does not hold or for another namespace's snapshot, and archives above I(limits) are refused before
+    anything in the cluster changes. Cluster-scoped objects come back only as I(cluster_resources) allows;
+    the rest are listed in C(refused_objects)."
+  - The cluster's own namespaces (C(kube-system), C(kube-public), C(kube-node-lease)) are restored into only
+    when named in I(namespaces) or I(namespace_mapping).
   - "Follows Velero's restore rules: order (CRDs, which are waited for, then namespaces, storage, volumes,
     RBAC, config, services, the rest, workloads last); server-owned fields are stripped; objects the cluster
     recreates are skipped (objects whose controller owner is in the backup, Service endpoints, service
@@ -126,9 +134,44 @@ options:
       - Succeed when some objects failed (the result still lists them and says C(PartiallyFailed)).
     type: bool
     default: false
+  cluster_resources:
+    description:
+      - The cluster-scoped resources that may be restored, in the forms of I(include_resources) (C(*) for
+        all). The backup's own Namespace objects and the PersistentVolumes of restored PVCs always are.
+      - The default restores what namespaced objects need and what grants nothing. ClusterRoles,
+        ClusterRoleBindings, webhooks, other Namespaces and the rest are restored only when listed here;
+        otherwise they are reported in C(refused_objects) with a warning.
+    type: list
+    elements: str
+    default: [customresourcedefinitions.apiextensions.k8s.io, storageclasses.storage.k8s.io,
+              volumesnapshotclasses.snapshot.storage.k8s.io]
+  limits:
+    description:
+      - What reading the backup may cost; a backup above a limit is refused before anything is restored.
+        The defaults fit a 300,000-object backup. Raise them only for a backup you trust.
+    type: dict
+    suboptions:
+      entry_size:
+        description: Largest decompressed archive entry (one object), as a quantity.
+        type: str
+        default: 32Mi
+      total_size:
+        description: Largest decompressed archive.
+        type: str
+        default: 16Gi
+      entries:
+        description: Most entries in the archive.
+        type: int
+        default: 2000000
+      side_file_size:
+        description: Largest decompressed side file (resource list, snapshot records).
+        type: str
+        default: 512Mi
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.storage
+  - lifeboat.k8s.sealing.ENCRYPTION_KEY
+  - lifeboat.k8s.sealing.SIGNING_KEY
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
@@ -205,6 +248,14 @@ skipped_objects:
   type: list
   elements: dict
   sample: [{resource: replicasets.apps, namespace: shop-copy, name: web-5d4f, message: "owned by Deployment web, which recreates it"}]
+refused_objects:
+  description: Cluster-scoped objects of the backup that were not restored because I(cluster_resources) does
+    not allow them.
+  returned: when state=present
+  type: list
+  elements: dict
+  sample: [{resource: clusterrolebindings.rbac.authorization.k8s.io, namespace: null, name: admin-all,
+            message: "refused: cluster-scoped clusterrolebindings.rbac.authorization.k8s.io is not in cluster_resources"}]
 volumes:
   description: The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)).
   returned: when state=present
@@ -213,10 +264,13 @@ volumes:
   sample: []
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import DEFAULT_CLUSTER_RESOURCES
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import run_restore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    ENCRYPTION_KEY_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
+    SIGNING_KEY_ARG_SPEC,
     STORAGE_ARG_SPEC,
     WAIT_ARG_SPEC,
     LifeboatModule,
@@ -248,9 +302,18 @@ def main():
         )),
         restore_volumes=dict(type="bool", default=True),
         ignore_partial_failure=dict(type="bool", default=False),
+        cluster_resources=dict(type="list", elements="str", default=list(DEFAULT_CLUSTER_RESOURCES)),
+        limits=dict(type="dict", options=dict(
+            entry_size=dict(type="str", default="32Mi"),
+            total_size=dict(type="str", default="16Gi"),
+            entries=dict(type="int", default=2000000),
+            side_file_size=dict(type="str", default="512Mi"),
+        )),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(STORAGE_ARG_SPEC)
+    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
+    argument_spec.update(SIGNING_KEY_ARG_SPEC)
     argument_spec.update(WAIT_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
 

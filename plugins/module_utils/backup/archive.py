@@ -8,8 +8,13 @@
     resources/<resource.group>/cluster/<name>.json
 
 Core resources have no group suffix (resources/configmaps/...). The archive
-is written to and read from a local file entry by entry; entries are never all
-in memory at once. Reading refuses entries that could escape a directory.
+is written and read as a stream, entry by entry; entries are never all in
+memory at once.
+
+Whoever can write the bucket can write the archive, so reading treats it as
+hostile: entries that could escape a directory are refused, and so is anything
+above the limits (decompressed size per entry and in total, entry count, side
+file size) or in a format this code does not understand.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,13 +29,60 @@ import posixpath
 import tarfile
 import time
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
+
+try:
+    from kubernetes.utils import parse_quantity
+except ImportError:  # the modules report the missing kubernetes library first
+    parse_quantity = None
 
 FORMAT_VERSION = "1.1.0"
+# Velero's archive versions are 1.x.y; a new major version may mean anything.
+READABLE_MAJOR = "1"
+# A header (PAX, GNU long name) bigger than this past the entry limit is not one any tool wrote.
+HEADER_SLACK = 1 << 20
 
 
 class ArchiveError(LifeboatError):
     """The archive is damaged or unsafe."""
+
+
+class Limits:
+    """What reading one backup may cost. The defaults fit a 300,000-object backup with room
+    to spare; a Kubernetes object is at most about 1.5 MiB (etcd's request limit)."""
+
+    DEFAULTS = {"entry_size": 32 << 20, "total_size": 16 << 30, "entries": 2000000, "side_file_size": 512 << 20}
+    SIZES = ("entry_size", "total_size", "side_file_size")
+
+    def __init__(self, **values):
+        for field, default in self.DEFAULTS.items():
+            setattr(self, field, values.get(field) or default)
+
+    @classmethod
+    def from_option(cls, option, name="limits"):
+        """limits: {entry_size: 64Mi, total_size: 32Gi, entries: 3000000, side_file_size: 1Gi}"""
+        values = {}
+        for field, value in (option or {}).items():
+            if field not in cls.DEFAULTS:
+                raise InvalidInputError("%s: unknown limit %r (known: %s)" % (
+                    name, field, ", ".join(sorted(cls.DEFAULTS))))
+            if value is None:
+                continue
+            try:
+                number = int(parse_quantity(value)) if field in cls.SIZES else int(value)
+            except (ValueError, TypeError, ArithmeticError):
+                raise InvalidInputError("%s.%s: %r is not a %s" % (
+                    name, field, value, "size such as 64Mi or 2Gi" if field in cls.SIZES else "whole number"))
+            if number <= 0:
+                raise InvalidInputError("%s.%s: must be more than 0, got %r" % (name, field, value))
+            values[field] = number
+        return cls(**values)
+
+    def refuse(self, field, what, amount=None):
+        unit = "" if field == "entries" else " bytes"
+        return ArchiveError("%s%s exceeds limits.%s (%d%s): refusing the backup; raise limits.%s only for a backup "
+                            "you trust" % (what, " (%d%s)" % (amount, unit) if amount else "", field,
+                                           getattr(self, field), unit, field))
 
 
 def resource_dir(plural, group):
@@ -50,10 +102,10 @@ def item_path(res_dir, namespace, name):
 
 
 class ArchiveWriter:
-    """Appends JSON items to a tar.gz file. Not thread-safe: one writer thread."""
+    """Appends JSON items to a tar.gz stream. Not thread-safe: one writer thread."""
 
-    def __init__(self, path):
-        self.tar = tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT)
+    def __init__(self, fileobj):
+        self.tar = tarfile.open(fileobj=fileobj, mode="w|gz", format=tarfile.PAX_FORMAT)
         self.mtime = int(time.time())
         self._add("metadata/version", (FORMAT_VERSION + "\n").encode())
 
@@ -82,34 +134,81 @@ def safe_member_name(name):
     return normalized
 
 
-def read_items(path):
-    """Yield (resource_dir, namespace or None, object) for every item, streaming."""
+class _CountingReader:
+    """The decompressed archive, counted as tarfile reads it: in total, and since the last
+    entry was handed out (tarfile reads a PAX header whole into memory before it yields)."""
+
+    def __init__(self, fileobj, limits):
+        self.fileobj = fileobj
+        self.limits = limits
+        self.total = 0
+        self.since_entry = 0
+
+    def read(self, size=-1):
+        data = self.fileobj.read(size if size is not None and size >= 0 else 1 << 20)
+        self.total += len(data)
+        self.since_entry += len(data)
+        if self.total > self.limits.total_size:
+            raise self.limits.refuse("total_size", "the archive's decompressed size", self.total)
+        if self.since_entry > self.limits.entry_size + HEADER_SLACK:
+            raise self.limits.refuse("entry_size", "an archive entry's header", self.since_entry)
+        return data
+
+
+def check_version(text, what):
+    """Refuse a format whose major version this code does not know."""
+    version = text.strip()
+    if version.split(".")[0] != READABLE_MAJOR:
+        raise ArchiveError("%s is in format %s; this collection reads format %s.x (its own and Velero's %s): "
+                           "refusing the backup" % (what, version[:40] or "(empty)", READABLE_MAJOR, FORMAT_VERSION))
+    return version
+
+
+def read_items(fileobj, limits=None):
+    """Yield (resource_dir, namespace or None, name, object) for every item of a tar.gz stream."""
+    limits = limits or Limits()
+    entries = 0
     try:
-        with tarfile.open(path, "r|gz") as tar:
+        counted = _CountingReader(gzip.GzipFile(fileobj=fileobj, mode="rb"), limits)
+        with tarfile.open(fileobj=counted, mode="r|") as tar:
             for member in tar:
-                name = safe_member_name(member.name)
-                if member.isdir():
-                    continue
-                if not member.isfile():
-                    raise ArchiveError("archive entry %r is a link or device: refusing the backup" % member.name)
-                parts = name.split("/")
-                if parts[0] == "metadata":
-                    continue
-                if parts[0] != "resources" or not name.endswith(".json"):
-                    raise ArchiveError("archive entry %r is not part of the backup layout" % member.name)
-                if len(parts) == 5 and parts[2] == "namespaces":
-                    namespace = parts[3]
-                elif len(parts) == 4 and parts[2] == "cluster":
-                    namespace = None
-                else:
-                    # Velero also writes <version>-preferredversion copies; we read the main ones.
-                    continue
-                obj = json.load(tar.extractfile(member))
-                yield parts[1], namespace, obj
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+                entries += 1
+                if entries > limits.entries:
+                    raise limits.refuse("entries", "the archive's entry count", entries)
+                item = _read_member(tar, member, limits)
+                counted.since_entry = 0
+                if item is not None:
+                    yield item
+    except (tarfile.TarError, EOFError, OSError, ValueError, RecursionError) as e:
         if isinstance(e, LifeboatError):
             raise
-        raise ArchiveError("the backup archive is damaged: %s" % e)
+        raise ArchiveError("the backup archive is damaged: %s" % (
+            "an entry is nested too deeply" if isinstance(e, RecursionError) else e))
+
+
+def _read_member(tar, member, limits):
+    name = safe_member_name(member.name)
+    if member.isdir():
+        return None
+    if not member.isfile():
+        raise ArchiveError("archive entry %r is a link or device: refusing the backup" % member.name)
+    if member.size > limits.entry_size:
+        raise limits.refuse("entry_size", "archive entry %s" % name, member.size)
+    parts = name.split("/")
+    if name == "metadata/version":
+        check_version(tar.extractfile(member).read().decode("utf-8", "replace"), "the archive")
+        return None
+    if parts[0] == "metadata":
+        return None
+    if parts[0] != "resources" or not name.endswith(".json"):
+        raise ArchiveError("archive entry %r is not part of the backup layout" % member.name)
+    if len(parts) == 5 and parts[2] == "namespaces":
+        namespace = parts[3]
+    elif len(parts) == 4 and parts[2] == "cluster":
+        namespace = None
+    else:
+        return None  # Velero also writes <version>-preferredversion copies; we read the main ones.
+    return parts[1], namespace, parts[-1][:-len(".json")], json.load(tar.extractfile(member))
 
 
 def sha256_file(path):
@@ -120,14 +219,22 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def write_json_gz(path, data):
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        json.dump(data, f, sort_keys=True)
+def write_json_gz(fileobj, data):
+    with gzip.GzipFile(fileobj=fileobj, mode="wb", mtime=0) as f:
+        f.write(json.dumps(data, sort_keys=True).encode("utf-8"))
 
 
-def read_json_gz(path):
+def read_json_gz(fileobj, what, limits=None):
+    """A gzipped JSON side file, refused above limits.side_file_size decompressed."""
+    limits = limits or Limits()
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError, EOFError) as e:
-        raise ArchiveError("%s is damaged: %s" % (posixpath.basename(path), e))
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as f:
+            data = f.read(limits.side_file_size + 1)
+        if len(data) > limits.side_file_size:
+            raise limits.refuse("side_file_size", "%s decompressed" % what)
+        return json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, EOFError, RecursionError) as e:
+        if isinstance(e, LifeboatError):
+            raise
+        raise ArchiveError("%s is damaged: %s" % (what, "it is nested too deeply" if isinstance(e, RecursionError)
+                                                  else e))

@@ -3,7 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backups in an object store: write one (manifest last), delete one (manifest
 first), list and verify them. A backup is complete only when its manifest
-exists; the manifest holds the SHA-256 of every other file."""
+exists; the manifest holds the SHA-256 of every other file.
+
+What is read from storage is data: a manifest is checked field by field before
+anything uses it (its format, its own name, only the backup's known file
+names), and every local file lives under the run's private directory."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -28,6 +32,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     FORMAT_VERSION,
     ArchiveError,
     ArchiveWriter,
+    check_version,
     sha256_file,
     write_json_gz,
 )
@@ -41,6 +46,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale, read_holder
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import (
+    AGE_SUFFIX,
+    Encryption,
+    SealError,
+    Signer,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, parse_timestamp, timestamp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -54,6 +65,10 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import res
 
 MANIFEST = "lifeboat-backup.json"
 MANIFEST_FORMAT = 1
+MAX_MANIFEST_BYTES = 16 << 20
+PHASES = ("Completed", "PartiallyFailed")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
 MAX_TTL_SECONDS = 100 * 365 * 86400
@@ -79,24 +94,94 @@ def parse_ttl(ttl):
     return int(seconds)
 
 
-def files_of(name):
-    """The backup's files besides the manifest, as Velero names them."""
-    return {"archive": "%s.tar.gz" % name, "resource_list": "%s-resource-list.json.gz" % name,
-            "volume_snapshots": "%s-volumesnapshots.json.gz" % name}
+def files_of(name, encrypted=False):
+    """The backup's files besides the manifest, as Velero names them (+ .age when encrypted)."""
+    suffix = AGE_SUFFIX if encrypted else ""
+    return {"archive": "%s.tar.gz%s" % (name, suffix), "resource_list": "%s-resource-list.json.gz%s" % (name, suffix),
+            "volume_snapshots": "%s-volumesnapshots.json.gz%s" % (name, suffix)}
 
 
 def key(name, filename):
-    return "backups/%s/%s" % (name, filename)
+    return "backups/%s/%s" % (check_name(name), filename)
+
+
+def local_path(workdir, filename):
+    """Where a backup file is kept during a run: always directly inside the private workdir."""
+    path = os.path.realpath(os.path.join(workdir, filename))
+    if "/" in filename or os.path.dirname(path) != os.path.realpath(workdir):
+        raise ArchiveError("backup file name %r would leave the run's private directory: refusing it" % (filename,))
+    return path
 
 
 def read_manifest(store, name):
-    """The manifest, or None if the backup is missing or incomplete."""
+    """The checked manifest, or None if the backup is missing or incomplete."""
     try:
-        return json.loads(store.get_bytes(key(name, MANIFEST)))
+        data = store.get_bytes(key(name, MANIFEST), max_bytes=MAX_MANIFEST_BYTES)
     except NotFoundError:
         return None
-    except ValueError as e:
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ArchiveError("backup %s: its manifest is larger than %d bytes: refusing it" % (name, MAX_MANIFEST_BYTES))
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as e:
         raise ArchiveError("backup %s: its manifest is damaged: %s" % (name, e))
+    check_manifest(manifest, name)
+    return manifest
+
+
+def check_manifest(manifest, name):
+    """Refuse a manifest that is not one this collection wrote in a format it knows; every field
+    that is used later is checked here, so nothing downstream trusts storage."""
+    def refuse(problem):
+        raise ArchiveError("backup %s: its manifest %s: refusing it" % (name, problem))
+
+    if not isinstance(manifest, dict):
+        refuse("is not a JSON object")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        refuse("is in format %r; this collection reads format %d (a newer lifeboat.k8s may read it)"
+               % (manifest.get("format"), MANIFEST_FORMAT))
+    check_version(str(manifest.get("archive_format")), "backup %s's archive" % name)
+    if manifest.get("name") != name:
+        refuse("names another backup (%r)" % (manifest.get("name"),))
+    if manifest.get("phase") not in PHASES:
+        refuse("has phase %r" % (manifest.get("phase"),))
+    encryption = manifest.get("encryption")
+    if encryption is not None and not (isinstance(encryption, dict) and isinstance(encryption.get("format"), str)):
+        refuse("has a malformed encryption field")
+    files = manifest.get("files")
+    known = set(files_of(name, bool(encryption)).values())
+    if not isinstance(files, dict) or set(files) != known:
+        refuse("must list exactly the files %s, it lists %s" % (", ".join(sorted(known)), ", ".join(
+            sorted(repr(f) for f in files)) if isinstance(files, dict) else repr(files)))
+    for filename, entry in files.items():
+        if not isinstance(entry, dict) or not SHA256.match(str(entry.get("sha256"))) \
+                or not _count(entry.get("size")):
+            refuse("has a malformed entry for %s" % filename)
+    namespaces = manifest.get("namespaces")
+    if not isinstance(namespaces, list) or not namespaces or \
+            not all(isinstance(n, str) and DNS_LABEL.match(n) for n in namespaces):
+        refuse("has malformed namespaces")
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(_count(v) for v in counts.values()):
+        refuse("has malformed counts")
+    for field in ("total_items", "volume_snapshots"):
+        if not _count(manifest.get(field)):
+            refuse("has a malformed %s" % field)
+    for field in ("started_at", "completed_at", "expires_at"):
+        value = manifest.get(field)
+        if value is not None or field != "expires_at":
+            try:
+                parse_timestamp(value)
+            except (TypeError, ValueError, AttributeError):
+                refuse("has a malformed %s" % field)
+    if not isinstance(manifest.get("source"), dict) or not isinstance(manifest.get("warnings"), list) or \
+            not isinstance(manifest.get("errors"), list) or not all(isinstance(e, dict) for e in manifest["errors"]):
+        refuse("has malformed source, warnings or errors")
+    return manifest
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def summary(manifest, store):
@@ -109,7 +194,8 @@ def summary(manifest, store):
         "namespaces": manifest["namespaces"], "counts": manifest["counts"], "total_items": manifest["total_items"],
         "volume_snapshots": manifest["volume_snapshots"], "size_bytes": sum(f["size"] for f in manifest["files"].values()),
         "files": manifest["files"], "source": manifest["source"], "warnings": manifest["warnings"],
-        "errors": manifest["errors"],
+        "errors": manifest["errors"], "encrypted": bool(manifest.get("encryption")),
+        "encryption": manifest.get("encryption"), "signed": bool(manifest.get("signature")),
     }
 
 
@@ -126,25 +212,29 @@ def run_backup(k8s, store, params, check_mode=False):
     keep = _keeper(params)
     ttl = parse_ttl(params.get("ttl"))
     _check_snapshot_records(params.get("volume_snapshots") or [])
-    existing = read_manifest(store, name)
+    sealing = Encryption.from_params(params), Signer.from_params(params)
+    lock_mode = _check_object_lock(store, params, ttl, check_mode)
+    existing = _read_existing(store, name)
     if existing is not None and existing.get("phase") == "Completed":
+        _check_same_sealing(existing, *sealing)
         return {"changed": False, "backup": summary(existing, store)}
     for ns in namespaces:
         _check_namespace(k8s, ns)
     if check_mode:
         with PrivateWorkdir("backup") as workdir:
-            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir)
+            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir, *sealing)
         manifest["phase"] = "Planned"
         return {"changed": True, "backup": summary(manifest, store), "warnings": manifest["warnings"],
                 "diff": {"before": {}, "after": {"backup": name}}}
     prefix = "backups/%s/" % name
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
-        existing = read_manifest(store, name)
+        existing = _read_existing(store, name)
         if existing is not None and existing.get("phase") == "Completed":
+            _check_same_sealing(existing, *sealing)
             return {"changed": False, "backup": summary(existing, store)}
         with PrivateWorkdir("backup") as workdir:
-            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir)
+            manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir, *sealing)
             # What an earlier run left (an incomplete or partially failed backup, temporary files,
             # unfinished multipart uploads) is replaced; the lock says it is ours to replace.
             if existing is not None:
@@ -152,10 +242,13 @@ def run_backup(k8s, store, params, check_mode=False):
             leftovers = [k for k in store.list_objects(prefix) if k != lock.key]
             store.clean_partial(prefix)
             raise_first(parallel_map(store.delete, leftovers))
+            # Object Lock keeps the backup's files immutable until it expires (not the lock object).
+            retention = (lock_mode, parse_timestamp(manifest["expires_at"])) if lock_mode else None
             files = sorted(manifest["files"])
-            raise_first(parallel_map(lambda f: store.put_file(key(name, f), os.path.join(workdir, f)), files))
+            raise_first(parallel_map(lambda f: store.put_file(key(name, f), local_path(workdir, f), retention), files))
         lock.check()
-        store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode(), if_absent=True)
+        store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode(), if_absent=True,
+                        retention=retention)
     result = {"changed": True, "backup": summary(manifest, store), "replaced_incomplete": bool(leftovers),
               "api_retries": k8s.retries, "warnings": list(manifest["warnings"]),
               "diff": {"before": {}, "after": {"backup": name}}}
@@ -167,6 +260,41 @@ def run_backup(k8s, store, params, check_mode=False):
                                 "partial backups." % (name, len(manifest["errors"]), missing), **result)
         result["warnings"].append("backup %s is PartiallyFailed (allow_partial): %s" % (name, missing))
     return result
+
+
+def _check_object_lock(store, params, ttl, check_mode):
+    mode = params.get("object_lock_mode")
+    if not mode:
+        return None
+    if not ttl:
+        raise InvalidInputError("object_lock_mode: needs ttl: the backup is kept immutable until it expires")
+    problem = store.object_lock_problem()
+    if problem:
+        raise InvalidInputError("object_lock_mode: %s" % problem)
+    return mode
+
+
+def _read_existing(store, name):
+    """An earlier backup's manifest, or None. One this collection cannot read (damaged, or written
+    by a newer version) is neither trusted nor replaced."""
+    try:
+        return read_manifest(store, name)
+    except ArchiveError as e:
+        raise InvalidInputError("name: %s; this run does not replace what it cannot read: choose another name, or "
+                                "delete it with state=absent" % e.message)
+
+
+def _check_same_sealing(existing, encryption, signer):
+    """A complete backup of this name counts as done only if it is what this run would write."""
+    name = existing["name"]
+    if encryption.enabled and not existing.get("encryption"):
+        raise InvalidInputError("name: backup %s exists unencrypted; this run asks for encryption: choose another "
+                                "name or delete it first" % name)
+    if signer is not None:
+        try:
+            signer.check(existing)
+        except SealError as e:
+            raise InvalidInputError("name: backup %s exists and %s" % (name, e.message.split(": ", 1)[1]))
 
 
 def _check_namespace(k8s, namespace):
@@ -196,20 +324,19 @@ def _keeper(params):
     return keep
 
 
-def _write_local(k8s, params, namespaces, keep, ttl, workdir):
+def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer):
     started = now()
     name = params["name"]
     problems = Problems()
     resources, failed_groups = discover(k8s)
     chosen = select(resources, params.get("include_resources"), params.get("exclude_resources"), failed_groups,
                     problems)
-    names = files_of(name)
+    names = files_of(name, encryption.enabled)
     counts = {}
     per_namespace = dict((ns, 0) for ns in namespaces)
     resource_list = {}
     references = []  # namespaced objects that name cluster objects (PVCs, RoleBindings)
     used_dirs = set()
-    writer = ArchiveWriter(os.path.join(workdir, names["archive"]))
 
     def emit(resource, obj):
         writer.add_item(resource.dir, obj)
@@ -225,34 +352,25 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir):
             else:
                 used_dirs.add(resource.dir)
 
-    try:
-        jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
-        list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit, problems)
-        mode = params.get("include_cluster_resources", "auto")
-        if mode == "true":
-            cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
-            list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit, problems)
-        # Always the Namespace objects; with auto also what the namespaces use.
-        refs = references + [(d, {}) for d in sorted(used_dirs)] if mode == "auto" else []
-        # The Namespace objects come whatever include_resources says: a restore needs their labels.
-        lookup = chosen + [r for r in resources if r.dir == "namespaces" and r not in chosen]
-        wanted = used_cluster_objects(k8s, lookup, refs, namespaces, problems)
-        for resource, obj in wanted:
-            emit(resource, obj)
-    finally:
-        writer.close()
+    with encryption.writer(local_path(workdir, names["archive"])) as archive:
+        writer = ArchiveWriter(archive)
+        try:
+            _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems)
+        finally:
+            writer.close()
     for ns in namespaces:
         if not per_namespace.get(ns):
             problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
                           "include_resources, exclude_resources, label_selector and filter)" % ns)
     snapshots = params.get("volume_snapshots") or []
-    write_json_gz(os.path.join(workdir, names["resource_list"]), resource_list)
-    write_json_gz(os.path.join(workdir, names["volume_snapshots"]), snapshots)
-    files = dict((f, {"sha256": sha256_file(os.path.join(workdir, f)), "size": os.path.getsize(os.path.join(workdir, f))})
+    for option, data in (("resource_list", resource_list), ("volume_snapshots", snapshots)):
+        with encryption.writer(local_path(workdir, names[option])) as out:
+            write_json_gz(out, data)
+    files = dict((f, {"sha256": sha256_file(local_path(workdir, f)), "size": os.path.getsize(local_path(workdir, f))})
                  for f in names.values())
     completed = now()
     version = k8s.server_version()
-    return {
+    manifest = {
         "format": MANIFEST_FORMAT, "archive_format": FORMAT_VERSION, "name": name,
         "phase": "PartiallyFailed" if problems.errors else "Completed",
         "started_at": timestamp(started), "completed_at": timestamp(completed), "ttl": params.get("ttl"),
@@ -265,6 +383,25 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir):
         "counts": dict(sorted(counts.items())), "total_items": sum(counts.values()),
         "volume_snapshots": len(snapshots), "files": files, "warnings": problems.warnings, "errors": problems.errors,
     }
+    if encryption.enabled:
+        manifest["encryption"] = encryption.describe()
+    return signer.sign(manifest) if signer else manifest
+
+
+def _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems):
+    jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
+    list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit, problems)
+    mode = params.get("include_cluster_resources", "auto")
+    if mode == "true":
+        cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
+        list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit, problems)
+    # Always the Namespace objects; with auto also what the namespaces use.
+    refs = references + [(d, {}) for d in sorted(used_dirs)] if mode == "auto" else []
+    # The Namespace objects come whatever include_resources says: a restore needs their labels.
+    lookup = chosen + [r for r in resources if r.dir == "namespaces" and r not in chosen]
+    wanted = used_cluster_objects(k8s, lookup, refs, namespaces, problems)
+    for resource, obj in wanted:
+        emit(resource, obj)
 
 
 def _cluster_id(k8s, problems):
@@ -295,7 +432,11 @@ def delete_backup(store, name, check_mode=False):
         if not check_mode:
             store.clean_partial(prefix)
         return {"changed": False, "backup": {}}
-    manifest = read_manifest(store, name)
+    try:
+        manifest = read_manifest(store, name)
+    except ArchiveError:
+        manifest = None  # deleting a damaged backup is what the user asks for
+    _check_not_locked(store, name, keys)
     if check_mode:
         return {"changed": True, "backup": summary(manifest, store) if manifest else {"name": name,
                                                                                       "phase": "Incomplete"},
@@ -311,29 +452,47 @@ def delete_backup(store, name, check_mode=False):
             "diff": {"before": {"backup": name}, "after": {}}}
 
 
+def _check_not_locked(store, name, keys):
+    """Refuse before deleting anything: on a versioned bucket a delete would only hide a locked
+    backup behind delete markers, and a half-deleted backup helps no one."""
+    for _key, found, error in parallel_map(store.retention, [k for k in keys if not k.endswith("/" + LOCK_FILE)]):
+        if error is not None:
+            raise error
+        if found and found[1] > now():
+            raise InvalidInputError("state: backup %s is under S3 Object Lock (%s) until %s and cannot be deleted "
+                                    "before then" % (name, found[0], timestamp(found[1].astimezone(datetime.timezone.utc))))
+
+
 # ---------------------------------------------------------------- backup_info
 
 def backup_info(store, params):
     check_verify = params.get("verify")
+    signer = Signer.from_params(params)
     if params.get("name"):
         name = check_name(params["name"])
-        info = describe_backup(store, name, check_verify, with_manifest=True)
+        info = describe_backup(store, name, check_verify, signer, with_manifest=True)
         if info is None:
             raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
         return {"changed": False, "backups": [info]}
     backups = []
-    for name, info, error in parallel_map(lambda n: describe_backup(store, n, check_verify),
+    for name, info, error in parallel_map(lambda n: describe_backup(store, n, check_verify, signer),
                                           store.list_prefixes("backups/")):
         if error is not None:
-            backups.append({"name": name, "phase": "Damaged", "complete": False})
+            backups.append({"name": name, "phase": "Damaged", "complete": False,
+                            "problem": getattr(error, "message", str(error))})
         elif info is not None:
             backups.append(info)
     return {"changed": False, "backups": backups}
 
 
-def describe_backup(store, name, check_verify=False, with_manifest=False):
+def describe_backup(store, name, check_verify=False, signer=None, with_manifest=False):
     """backup_info's entry for one backup, or None when nothing of it is stored."""
-    manifest = read_manifest(store, name)
+    if not NAME.match(name):  # a directory someone else put there: shown, never used as a path
+        return {"name": name, "phase": "Damaged", "complete": False, "problem": "not a valid backup name"}
+    try:
+        manifest = read_manifest(store, name)
+    except ArchiveError as e:
+        return {"name": name, "phase": "Damaged", "complete": False, "problem": e.message}
     if manifest is None:
         keys = store.list_objects("backups/%s/" % name)
         # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
@@ -347,21 +506,32 @@ def describe_backup(store, name, check_verify=False, with_manifest=False):
     info = dict(summary(manifest, store), complete=manifest.get("phase") == "Completed")
     if with_manifest:
         info["manifest"] = manifest
+    if signer is not None:
+        try:
+            signer.check(manifest)
+            info["signature_valid"] = True
+        except SealError as e:
+            info["signature_valid"] = False
+            info["problem"] = e.message
     if check_verify:
-        info["verified"] = verify(store, manifest) is None
+        problem = verify(store, manifest)
+        info["verified"] = problem is None
+        if problem:
+            info["problem"] = problem
     return info
 
 
 def verify(store, manifest, workdir=None):
-    """Download every file and check its SHA-256; None if all match, else the problem."""
+    """Download every file and check its SHA-256; None if all match, else the problem.
+    The manifest was checked (check_manifest): it lists exactly the backup's own files."""
     if workdir is None:
         with PrivateWorkdir("verify") as own:
             return verify(store, manifest, own)
-    known = set(files_of(manifest["name"]).values())
+    known = set(files_of(manifest["name"], bool(manifest.get("encryption"))).values())
     for filename, expected in sorted(manifest["files"].items()):
         if filename not in known:  # storage is data: only the backup's own file names are ever read
             return "its manifest lists %r, which is not one of the backup's files" % (filename,)
-        local = os.path.join(workdir, filename)
+        local = local_path(workdir, filename)
         try:
             store.get_file(key(manifest["name"], filename), local)
         except NotFoundError:

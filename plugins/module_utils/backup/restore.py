@@ -3,8 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restoring a backup into a cluster.
 
-Nothing in the cluster is touched until the manifest's checksums are verified
-and the whole archive has been read and planned. Objects are then created tier
+Nothing in the cluster is touched until the manifest's checksums (and, with a
+signing key, its signature) are verified, the whole archive has been read,
+checked against the manifest (confine.py) and planned, and the snapshot
+records have been checked against the archive and, where the driver can, the
+snapshots' real sources. Objects are then created tier
 by tier (planner.tier), concurrently within a tier. One bad object does not
 stop the rest: each failure is reported with the object and the API's message.
 """
@@ -13,12 +16,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     ArchiveError,
+    Limits,
     read_items,
     read_json_gz,
     split_resource_dir,
@@ -26,12 +29,15 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
     check_name,
     files_of,
+    local_path,
     read_manifest,
     verify,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, Signer, open_sealed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import block_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import DRIVERS, block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -51,11 +57,12 @@ OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 class Item:
     """One backed-up object and what the restore does with it."""
 
-    def __init__(self, res_dir, source, target=None, skip=None):
+    def __init__(self, res_dir, source, target=None, skip=None, refused=False):
         self.res_dir = res_dir
         self.source = source
         self.target = target
         self.skip = skip
+        self.refused = refused
         self.outcome = None
         self.message = None
 
@@ -89,17 +96,33 @@ def run_restore(k8s, store, params, check_mode=False):
             raise InvalidInputError("name: backup %r is incomplete (it has no manifest); refusing to restore "
                                     "from it" % name)
         raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
+    signer, encryption = Signer.from_params(params), Encryption.from_params(params)
+    limits = Limits.from_option(params.get("limits"))
+    warnings = []
+    if signer is not None:
+        signer.check(manifest)
+    elif manifest.get("signature"):
+        warnings.append("backup %s is signed, but its signature was not checked (no signing_key given)" % name)
     mapping = check_namespaces(manifest, params)
+    confinement = Confinement(manifest, params, mapping)
     transforms = [planner.Transform(rule, i) for i, rule in enumerate(params.get("transforms") or [])]
     selector = planner.parse_selector(params.get("label_selector"))
+    sealed = manifest.get("encryption")
     with PrivateWorkdir("restore") as workdir:
         problem = verify(store, manifest, workdir)
         if problem:
             raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
-        files = files_of(name)
-        snapshots = read_json_gz(os.path.join(workdir, files["volume_snapshots"]))
-        items = plan(read_items(os.path.join(workdir, files["archive"])), params, mapping, transforms, selector)
+        files = files_of(name, bool(sealed))
+        with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
+                         files["archive"]) as archive:
+            items = plan(read_items(archive, limits), params, mapping, transforms, selector, confinement)
+        with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
+                         files["volume_snapshots"]) as side_file:
+            records = read_json_gz(side_file, files["volume_snapshots"], limits)
+    snapshots = confinement.check_records(records, sorted(DRIVERS))
+    _check_snapshot_origins(k8s, snapshots, name)
     restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
+    restorer.warnings.extend(warnings)
     if manifest.get("phase") != "Completed":
         restorer.warnings.append("backup %s is %s: it lacks %s" % (
             name, manifest.get("phase"), "; ".join(describe_error(e) for e in manifest.get("errors") or [])
@@ -145,6 +168,24 @@ def remove_restore(k8s, store, params, check_mode=False):
     return result
 
 
+def _check_snapshot_origins(k8s, records, name):
+    """A record may name another namespace's snapshot (the bucket is not the cluster): ask each
+    driver where the snapshot really came from, where it can tell."""
+    problems = []
+    drivers = {}
+    for record in records:
+        driver = record.get("driver", "csi")
+        if driver not in drivers:
+            drivers[driver] = block_store(driver, k8s)
+        problem = drivers[driver].check_snapshot_origin(record)
+        if problem:
+            problems.append("snapshot record of PVC %s/%s: %s" % (record["source"]["namespace"],
+                                                                   record["source"]["pvc"], problem))
+    if problems:
+        raise ArchiveError("backup %s does not hold together, so nothing was restored: %s" % (
+            name, "; ".join(problems)))
+
+
 def check_namespaces(manifest, params):
     """The namespace mapping, checked against what the backup holds (a typo must not restore in place)."""
     backed_up = manifest.get("namespaces") or []
@@ -162,28 +203,37 @@ def check_namespaces(manifest, params):
     return mapping
 
 
-def plan(entries, params, mapping, transforms, selector):
-    """Read every archive entry and decide what happens to it (no cluster access)."""
+def plan(entries, params, mapping, transforms, selector, confinement):
+    """Read every archive entry, check it (confinement) and decide what happens to it (no cluster access)."""
     include = params.get("include_resources")
     exclude = params.get("exclude_resources")
     namespaces = params.get("namespaces")
     raw = []
-    for res_dir, _namespace, obj in entries:
+    for res_dir, namespace, name, obj in entries:
+        if not confinement.check_entry(res_dir, namespace, name, obj) or confinement.problems:
+            continue  # read on: the refusal lists every problem, then nothing is restored
         if include and not planner.resource_matches(res_dir, obj.get("kind"), include):
             continue
         if exclude and planner.resource_matches(res_dir, obj.get("kind"), exclude):
             continue
-        meta = obj.get("metadata") or {}
-        if namespaces and meta.get("namespace") and meta["namespace"] not in namespaces:
+        meta = obj["metadata"]
+        scope = namespace or (meta["name"] if res_dir == "namespaces" else None)
+        if namespaces and scope is not None and scope not in namespaces:
             continue
         if selector and res_dir != "namespaces" and not planner.selector_matches(selector, meta.get("labels")):
             continue
-        raw.append((res_dir, obj))
-    uids = set(o.get("metadata", {}).get("uid") for _d, o in raw)
-    services = set((o["metadata"].get("namespace"), o["metadata"]["name"]) for d, o in raw if d == "services")
+        raw.append((res_dir, namespace, obj))
+    confinement.raise_problems()
+    uids = set(o["metadata"].get("uid") for _d, _n, o in raw)
+    services = set((n, o["metadata"]["name"]) for d, n, o in raw if d == "services")
+    restored_pvcs = set((n, o["metadata"]["name"]) for d, n, o in raw if d == "persistentvolumeclaims")
     restore_status = params.get("restore_status") or []
     items = []
-    for res_dir, obj in raw:
+    for res_dir, namespace, obj in raw:
+        refusal = confinement.cluster_refusal(res_dir, obj, restored_pvcs) if namespace is None else None
+        if refusal:
+            items.append(Item(res_dir, obj, skip=refusal, refused=True))
+            continue
         reason = planner.skip_reason(res_dir, obj, uids, services)
         if reason:
             items.append(Item(res_dir, obj, skip=reason))
@@ -424,21 +474,29 @@ class Restorer:
         counts = {}
         failures = []
         skipped = []
+        refused = []
         for item in items:
             outcome = item.outcome if item.outcome in OUTCOMES else "failed"
             row = counts.setdefault(item.res_dir, dict((o, 0) for o in OUTCOMES))
             row[outcome] += 1
             if outcome == "failed":
                 failures.append(item.report())
+            elif item.refused:
+                refused.append(item.report())
             elif outcome == "skipped":
                 skipped.append(item.report())
+        if refused:
+            self.warnings.append("%d cluster-scoped object(s) of the backup were not restored (see refused_objects; "
+                                 "cluster_resources allows more): %s" % (len(refused), ", ".join(
+                                     "%s/%s" % (r["resource"], r["name"]) for r in refused[:10])))
         totals = dict((o, sum(r[o] for r in counts.values())) for o in OUTCOMES)
         result = {
             "changed": totals["created"] + totals["updated"] > 0,
             "phase": "PartiallyFailed" if failures else "Completed",
             "backup": manifest["name"], "namespace_mapping": self.mapping,
             "counts": dict(sorted(counts.items())), "totals": totals,
-            "failures": failures, "skipped_objects": skipped, "warnings": self.warnings, "volumes": self.volumes,
+            "failures": failures, "skipped_objects": skipped, "refused_objects": refused, "warnings": self.warnings,
+            "volumes": self.volumes,
         }
         if result["changed"]:
             result["diff"] = {"before": {}, "after": {"created": totals["created"], "updated": totals["updated"]}}

@@ -50,6 +50,12 @@ class BlockStore:
         """Delete; True if something was deleted. Idempotent."""
         raise NotImplementedError
 
+    def check_snapshot_origin(self, record):
+        """Why a snapshot record read from a backup cannot be trusted, or None: where the driver
+        can still see the snapshot, it must have been taken of the volume the record names (a
+        forged record could otherwise restore another namespace's data). None if it cannot tell."""
+        return None
+
     def restore_volume(self, record, target):
         """Create a volume from a snapshot; return the volume record."""
         raise NotImplementedError

@@ -26,6 +26,7 @@ import json
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore, parse_quantity
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -70,6 +71,7 @@ class CsiBlockStore(BlockStore):
 
     def __init__(self, k8s):
         self.k8s = k8s
+        self._contents = None  # VolumeSnapshotContents, listed once for check_snapshot_origin
 
     # ------------------------------------------------------------ snapshots
 
@@ -297,6 +299,29 @@ class CsiBlockStore(BlockStore):
             "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations},
             "spec": pvc_spec}))
         return objects
+
+    def check_snapshot_origin(self, record):
+        """The VolumeSnapshotContent that took this handle from a volume (not a pre-provisioned one,
+        such as a restore's helper) must be bound to the record's VolumeSnapshot."""
+        if self._contents is None:
+            try:
+                self._contents = self.k8s.list(vsc_path())
+            except ApiError as e:
+                if e.status not in (403, 404):
+                    raise
+                self._contents = []  # may not list them, or no snapshot CRDs: cannot tell
+        for content in self._contents:
+            spec = content.get("spec") or {}
+            source = spec.get("source") or {}
+            handle = (content.get("status") or {}).get("snapshotHandle") or source.get("snapshotHandle")
+            if handle != record["snapshot_id"] or not source.get("volumeHandle"):
+                continue
+            ref = spec.get("volumeSnapshotRef") or {}
+            if (ref.get("namespace"), ref.get("name")) != (record.get("namespace"), record.get("name")):
+                return "snapshot %s was taken for VolumeSnapshot %s/%s, not %s/%s as the record says" % (
+                    record["snapshot_id"], ref.get("namespace"), ref.get("name"), record.get("namespace"),
+                    record.get("name"))
+        return None
 
     def _same_snapshot(self, record):
         vs = self.k8s.get_or_none(vs_path(record["namespace"], record["name"]))

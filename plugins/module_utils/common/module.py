@@ -62,6 +62,24 @@ STORAGE_ARG_SPEC = dict(
     aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
 )
 
+# S3 server-side encryption of what a backup writes, with amazon.aws.s3_object's names.
+SERVER_SIDE_ENCRYPTION_ARG_SPEC = dict(
+    encryption_mode=dict(type="str", choices=["AES256", "aws:kms"]),
+    encryption_kms_key_id=dict(type="str", no_log=False),
+)
+
+# The age secret key(s) that decrypt backups (and, for object_backup, the recipients they are encrypted to).
+ENCRYPTION_KEY_ARG_SPEC = dict(
+    encryption_key=dict(type="str", no_log=True, fallback=(env_fallback, ["LIFEBOAT_ENCRYPTION_KEY"])),
+    encryption_key_file=dict(type="path", fallback=(env_fallback, ["LIFEBOAT_ENCRYPTION_KEY_FILE"])),
+)
+
+# The HMAC key that signs backups and proves a restore reads one of the user's own.
+SIGNING_KEY_ARG_SPEC = dict(
+    signing_key=dict(type="str", no_log=True, fallback=(env_fallback, ["LIFEBOAT_SIGNING_KEY"])),
+    signing_key_file=dict(type="path", fallback=(env_fallback, ["LIFEBOAT_SIGNING_KEY_FILE"])),
+)
+
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
@@ -79,6 +97,8 @@ def storage_options(params):
                                                 "session_token", "profile", "aws_ca_bundle"))
     options["validate_certs"] = params.get("storage_validate_certs", True)
     options["timeout"] = params.get("storage_timeout")
+    options["encryption_mode"] = params.get("encryption_mode")
+    options["encryption_kms_key_id"] = params.get("encryption_kms_key_id")
     return options
 
 

@@ -23,6 +23,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base impo
 TMP_PREFIX = ".tmp-"
 
 
+def _no_retention(retention):
+    if retention:
+        raise InvalidInputError("object_lock_mode: file:// storage cannot keep objects immutable; use s3:// storage "
+                                "on a bucket with Object Lock enabled")
+
+
 class FileStore(ObjectStore):
     def __init__(self, root):
         if not os.path.isabs(root):
@@ -64,13 +70,16 @@ class FileStore(ObjectStore):
                 raise ApiError("storage: cannot write %s/%s: %s" % (self.url, key, e.strerror or e))
             raise
 
-    def put_file(self, key, path):
+    def put_file(self, key, path, retention=None):
+        _no_retention(retention)
+
         def copy(out):
             with open(path, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
         self._write(key, copy)
 
-    def put_bytes(self, key, data, if_absent=False):
+    def put_bytes(self, key, data, if_absent=False, retention=None):
+        _no_retention(retention)
         self._write(key, lambda out: out.write(data), if_absent)
 
     def get_file(self, key, path):
@@ -81,10 +90,10 @@ class FileStore(ObjectStore):
         except OSError as e:
             raise ApiError("storage: cannot read %s/%s: %s" % (self.url, key, e.strerror or e))
 
-    def get_bytes(self, key):
+    def get_bytes(self, key, max_bytes=None):
         try:
             with open(self._path(key), "rb") as f:
-                return f.read()
+                return f.read(-1 if max_bytes is None else max_bytes + 1)
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
         except OSError as e:

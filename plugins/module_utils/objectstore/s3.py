@@ -77,6 +77,21 @@ class S3Store(ObjectStore):
         except botocore.exceptions.BotoCoreError as e:
             raise InvalidInputError("storage: cannot set up the S3 client: %s" % e)
         self.transfer = TransferConfig(**TRANSFER)
+        self.encryption = {}
+        if options.get("encryption_kms_key_id") and options.get("encryption_mode") != "aws:kms":
+            raise InvalidInputError("encryption_kms_key_id: needs encryption_mode: aws:kms")
+        if options.get("encryption_mode"):
+            self.encryption["ServerSideEncryption"] = options["encryption_mode"]
+        if options.get("encryption_kms_key_id"):
+            self.encryption["SSEKMSKeyId"] = options["encryption_kms_key_id"]
+
+    supports_retention = True
+
+    def _write_args(self, retention):
+        extra = dict(self.encryption)
+        if retention:
+            extra["ObjectLockMode"], extra["ObjectLockRetainUntilDate"] = retention
+        return extra
 
     def _key(self, key):
         return "%s/%s" % (self.prefix, key) if self.prefix else key
@@ -125,21 +140,58 @@ class S3Store(ObjectStore):
         finally:
             manager.shutdown(cancel=future is not None and not future.done())
 
-    def put_file(self, key, path):
-        self._transfer("upload", key, lambda m: m.upload(path, self.bucket, self._key(key)))
+    def put_file(self, key, path, retention=None):
+        extra = self._write_args(retention)
+        self._transfer("upload", key, lambda m: m.upload(path, self.bucket, self._key(key), extra_args=extra))
 
-    def put_bytes(self, key, data, if_absent=False):
-        extra = {"IfNoneMatch": "*"} if if_absent else {}
+    def put_bytes(self, key, data, if_absent=False, retention=None):
+        extra = self._write_args(retention)
+        if if_absent:
+            extra["IfNoneMatch"] = "*"
         self._call("upload", key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+
+    def object_lock_problem(self):
+        """Why objects cannot be locked in this bucket, or None (also None if we may not ask)."""
+        try:
+            found = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("AccessDenied", "403"):
+                return None
+            if code in ("ObjectLockConfigurationNotFoundError", "InvalidRequest", "404"):
+                return "bucket %s does not have Object Lock enabled (it can only be enabled when the bucket is " \
+                       "created, with versioning)" % self.bucket
+            raise self._error("read of the Object Lock configuration", self.bucket, e)
+        except botocore.exceptions.BotoCoreError as e:
+            raise self._error("read of the Object Lock configuration", self.bucket, e)
+        if (found.get("ObjectLockConfiguration") or {}).get("ObjectLockEnabled") != "Enabled":
+            return "bucket %s does not have Object Lock enabled" % self.bucket
+        return None
+
+    def retention(self, key):
+        try:
+            found = self.client.get_object_retention(Bucket=self.bucket, Key=self._key(key)).get("Retention") or {}
+        except botocore.exceptions.ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("InvalidRequest", "NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"):
+                return None  # a bucket without Object Lock, or an object without retention
+            raise self._error("read of the retention", key, e)
+        except botocore.exceptions.BotoCoreError as e:
+            raise self._error("read of the retention", key, e)
+        if not found.get("RetainUntilDate"):
+            return None
+        return found.get("Mode"), found["RetainUntilDate"]
 
     def get_file(self, key, path):
         self._head(key)  # a clear NotFoundError instead of a bare 404 from the transfer manager
         self._transfer("download", key, lambda m: m.download(self.bucket, self._key(key), path))
 
-    def get_bytes(self, key):
-        response = self._call("download", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key))
+    def get_bytes(self, key, max_bytes=None):
+        extra = {"Range": "bytes=0-%d" % max_bytes} if max_bytes is not None else {}
+        response = self._call("download", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key),
+                              **extra)
         try:
-            return response["Body"].read()
+            return response["Body"].read() if max_bytes is None else response["Body"].read(max_bytes + 1)
         except (botocore.exceptions.BotoCoreError, OSError) as e:
             raise ApiError("S3 download of %s failed: %s" % (key, e))
 

@@ -23,6 +23,9 @@ def open_store(url, options=None):
         if parsed.netloc:
             raise InvalidInputError("storage: write file URLs with three slashes: file:///%s%s" % (
                 parsed.netloc, parsed.path))
+        for option in ("encryption_mode", "encryption_kms_key_id"):
+            if (options or {}).get(option):
+                raise InvalidInputError("%s: server-side encryption needs s3:// storage, not %s" % (option, url))
         return FileStore(parsed.path)
     if parsed.scheme == "s3":
         return S3Store(parsed.netloc, parsed.path, options or {})
