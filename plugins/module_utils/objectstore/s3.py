@@ -173,8 +173,9 @@ class S3Store(ObjectStore):
             found = self.client.get_object_retention(Bucket=self.bucket, Key=self._key(key)).get("Retention") or {}
         except botocore.exceptions.ClientError as e:
             code = str(e.response.get("Error", {}).get("Code", ""))
-            if code in ("InvalidRequest", "NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"):
-                return None  # a bucket without Object Lock, or an object without retention
+            if code in ("InvalidRequest", "NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError") \
+                    or code in NOT_FOUND:
+                return None  # a bucket without Object Lock, an object without retention, or gone
             raise self._error("read of the retention", key, e)
         except botocore.exceptions.BotoCoreError as e:
             raise self._error("read of the retention", key, e)
