@@ -37,7 +37,7 @@ options:
       - A secret of at least 32 characters (for example C(openssl rand -base64 32)) that signs the backup's
         manifest with HMAC-SHA256. The manifest holds the SHA-256 of every other file, so the signature covers
         the whole backup.
-      - Given to M(lifeboat.k8s.object_restore), it is required: a backup that is unsigned, signed with
+      - Given to M(lifeboat.k8s.object_restore), it is required; a backup that is unsigned, signed with
         another key or altered is refused before anything is restored.
       - Can also be set with E(LIFEBOAT_SIGNING_KEY). Never shown in results or logs.
     type: str
@@ -53,7 +53,7 @@ options:
 options:
   encryption_mode:
     description:
-      - S3 server-side encryption of every file the backup writes, as in M(amazon.aws.s3_object):
+      - S3 server-side encryption of every file the backup writes, as in M(amazon.aws.s3_object), either
         C(AES256) (SSE-S3) or C(aws:kms) (SSE-KMS). Only with C(s3://) storage.
       - Independent of I(encryption_key); the two can be combined.
     type: str

@@ -102,7 +102,7 @@ options:
   encryption_recipients:
     description:
       - Age public keys (C(age1...)) to encrypt the backup to, besides those of I(encryption_key). A host that
-        only writes backups needs only these: it holds nothing that can read a backup.
+        only writes backups needs only these; it holds nothing that can read a backup.
       - With this or I(encryption_key), every file of the backup is encrypted client-side (C(.age) files;
         the manifest stays readable and lists the recipients). Secrets never reach the storage in clear.
     type: list

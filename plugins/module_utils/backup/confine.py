@@ -80,8 +80,8 @@ class Confinement:
             if key is None or not isinstance(record.get("snapshot_id"), str) or not record["snapshot_id"]:
                 self.problems.append("%s: malformed (needs snapshot_id and source.namespace/pvc)" % where)
             elif record.get("driver", "csi") not in drivers:
-                self.problems.append("%s: unknown driver %r (known: %s)" % (where, record.get("driver"),
-                                                                              ", ".join(drivers)))
+                self.problems.append("%s: unknown driver %r (known: %s)" % (
+                    where, record.get("driver"), ", ".join(drivers)))
             elif key[0] not in self.namespaces:
                 self.problems.append("%s: its volume is in namespace %r, not one of the backup's namespaces (%s)" % (
                     where, key[0], ", ".join(sorted(self.namespaces))))

@@ -179,8 +179,8 @@ def _check_snapshot_origins(k8s, records, name):
             drivers[driver] = block_store(driver, k8s)
         problem = drivers[driver].check_snapshot_origin(record)
         if problem:
-            problems.append("snapshot record of PVC %s/%s: %s" % (record["source"]["namespace"],
-                                                                   record["source"]["pvc"], problem))
+            source = record["source"]
+            problems.append("snapshot record of PVC %s/%s: %s" % (source["namespace"], source["pvc"], problem))
     if problems:
         raise ArchiveError("backup %s does not hold together, so nothing was restored: %s" % (
             name, "; ".join(problems)))

@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -113,70 +112,64 @@ class Encryption:
             return None
         return {"format": "age", "recipients": sorted(set(str(r) for r in self.recipients))}
 
-    @contextlib.contextmanager
     def writer(self, path):
-        """A binary file object; what is written lands in path, encrypted if enabled."""
+        """A context manager giving a binary file object; what is written lands in path,
+        encrypted if enabled."""
         if not self.enabled:
-            with open(path, "wb") as out:
-                yield out
-            return
-        with open(path, "wb") as out:
-            with _pumped(lambda src: pyrage.encrypt_io(src, out, self.recipients), write=True) as pipe:
-                yield pipe
+            return open(path, "wb")
+        return _Pump(path, lambda src, out: pyrage.encrypt_io(src, out, self.recipients), encrypting=True,
+                     what=path.rsplit("/", 1)[-1])
 
 
-@contextlib.contextmanager
 def open_sealed(path, description, identities, what):
-    """Read a backup file: plain, or decrypted on the fly with the identities."""
+    """A context manager reading a backup file: plain, or decrypted on the fly with the identities."""
     if not description:
-        with open(path, "rb") as f:
-            yield f
-        return
+        return open(path, "rb")
     if description.get("format") != "age":
         raise SealError("the backup is encrypted with %r, which this collection cannot read" % (
             description.get("format"),))
     if not identities:
+        recipients = ", ".join(description.get("recipients") or ["unknown recipients"])
         raise SealError("encryption_key: the backup is encrypted (age, to %s); give encryption_key or "
-                        "encryption_key_file with a matching secret key" % ", ".join(description.get("recipients")
-                                                                                      or ["unknown recipients"]))
+                        "encryption_key_file with a matching secret key" % recipients)
     _need_pyrage()
-    with open(path, "rb") as src:
-        with _pumped(lambda dst: pyrage.decrypt_io(src, dst, identities), write=False, what=what) as pipe:
-            yield pipe
+    return _Pump(path, lambda src, dst: pyrage.decrypt_io(src, dst, identities), encrypting=False, what=what)
 
 
-@contextlib.contextmanager
-def _pumped(pump, write, what="backup file"):
-    """Run pyrage on one end of an OS pipe in a thread; yield the other end. The pump's own
-    error (a wrong key, a damaged chunk) wins over the reader's (it just saw the pipe end)."""
-    read_fd, write_fd = os.pipe()
-    ours = os.fdopen(write_fd if write else read_fd, "wb" if write else "rb")
-    theirs = os.fdopen(read_fd if write else write_fd, "rb" if write else "wb")
-    failure = []
+class _Pump:
+    """pyrage on one end of an OS pipe, in a thread; the caller gets the other end. The pump's
+    own error (a wrong key, a damaged chunk) wins over the caller's (it just saw the pipe end)."""
 
-    def run():
+    def __init__(self, path, pump, encrypting, what):
+        self.path, self.pump, self.encrypting, self.what = path, pump, encrypting, what
+        self.failure = []
+
+    def __enter__(self):
+        read_fd, write_fd = os.pipe()
+        self.ours = os.fdopen(write_fd if self.encrypting else read_fd, "wb" if self.encrypting else "rb")
+        theirs = os.fdopen(read_fd if self.encrypting else write_fd, "rb" if self.encrypting else "wb")
+        self.thread = threading.Thread(target=self._run, args=(theirs,), name="lifeboat-age", daemon=True)
+        self.thread.start()
+        return self.ours
+
+    def _run(self, theirs):
         try:
-            with theirs:
-                pump(theirs)
+            with theirs, open(self.path, "wb" if self.encrypting else "rb") as local:
+                if self.encrypting:
+                    self.pump(theirs, local)
+                else:
+                    self.pump(local, theirs)
         except BrokenPipeError:
             pass  # the reader stopped early; it reports why
-        except Exception as e:  # pyrage's errors, OSError: reported by the caller's thread
-            failure.append(e)
+        except Exception as e:  # pyrage's errors, OSError: reported in the caller's thread
+            self.failure.append(e)
 
-    thread = threading.Thread(target=run, name="lifeboat-age", daemon=True)
-    thread.start()
-    try:
-        try:
-            yield ours
-        finally:
-            ours.close()
-            thread.join()
-    except Exception:
-        if failure:
-            raise _pump_error(failure[0], what, write)
-        raise
-    if failure:
-        raise _pump_error(failure[0], what, write)
+    def __exit__(self, exc_type, exc, traceback):
+        self.ours.close()
+        self.thread.join()
+        if self.failure and (exc_type is None or issubclass(exc_type, Exception)):
+            raise _pump_error(self.failure[0], self.what, self.encrypting)
+        return False
 
 
 def _pump_error(error, what, encrypting):

@@ -34,8 +34,8 @@ def test_entries_that_disagree_refuse_the_restore(res_dir, path_ns, path_name, o
 def test_cluster_scoped_allow_list():
     confinement = Confinement(MANIFEST, {}, {"shop": "copy"})
     crb = {"kind": "ClusterRoleBinding", "metadata": {"name": "x"}}
-    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv"}, "spec": {"claimRef": {"namespace": "shop",
-                                                                                         "name": "data"}}}
+    claim = {"namespace": "shop", "name": "data"}
+    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv"}, "spec": {"claimRef": claim}}
     assert "not in cluster_resources" in confinement.cluster_refusal(
         "clusterrolebindings.rbac.authorization.k8s.io", crb, set())
     assert confinement.cluster_refusal("namespaces", {"metadata": {"name": "shop"}}, set()) is None
