@@ -109,7 +109,7 @@ options:
     elements: str
   object_lock_mode:
     description:
-      - Keep the backup's files immutable with S3 Object Lock until the backup expires (I(ttl) is required):
+      - Keep the backup's files immutable with S3 Object Lock until the backup expires (I(ttl) is required),
         C(GOVERNANCE) (users with C(s3:BypassGovernanceRetention) may still remove it) or C(COMPLIANCE)
         (no one can, not even the account's root user).
       - The bucket must have been created with Object Lock enabled. I(state=absent) refuses to delete a
