@@ -17,6 +17,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import DNS_LABEL
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
@@ -30,7 +31,6 @@ DEFAULT_CLUSTER_RESOURCES = [
 PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 RESOURCE_DIR = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 MAX_PROBLEMS_SHOWN = 5
 
 

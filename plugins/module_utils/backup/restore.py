@@ -16,8 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     ArchiveError,
@@ -27,6 +25,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     split_resource_dir,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
+    DNS_LABEL,
     check_name,
     files_of,
     local_path,
@@ -50,7 +49,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 
 
@@ -120,7 +118,7 @@ def run_restore(k8s, store, params, check_mode=False):
                          files["volume_snapshots"]) as side_file:
             records = read_json_gz(side_file, files["volume_snapshots"], limits)
     snapshots = confinement.check_records(records, sorted(DRIVERS))
-    _check_snapshot_origins(k8s, snapshots, name)
+    _check_snapshot_origins(k8s, snapshots, confinement)
     restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
     restorer.warnings.extend(warnings)
     if manifest.get("phase") != "Completed":
@@ -168,10 +166,9 @@ def remove_restore(k8s, store, params, check_mode=False):
     return result
 
 
-def _check_snapshot_origins(k8s, records, name):
+def _check_snapshot_origins(k8s, records, confinement):
     """A record may name another namespace's snapshot (the bucket is not the cluster): ask each
     driver where the snapshot really came from, where it can tell."""
-    problems = []
     drivers = {}
     for record in records:
         driver = record.get("driver", "csi")
@@ -180,10 +177,9 @@ def _check_snapshot_origins(k8s, records, name):
         problem = drivers[driver].check_snapshot_origin(record)
         if problem:
             source = record["source"]
-            problems.append("snapshot record of PVC %s/%s: %s" % (source["namespace"], source["pvc"], problem))
-    if problems:
-        raise ArchiveError("backup %s does not hold together, so nothing was restored: %s" % (
-            name, "; ".join(problems)))
+            confinement.problems.append("snapshot record of PVC %s/%s: %s" % (source["namespace"], source["pvc"],
+                                                                              problem))
+    confinement.raise_problems()
 
 
 def check_namespaces(manifest, params):
