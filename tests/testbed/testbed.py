@@ -6,6 +6,8 @@ snapshots, an S3 server and an EC2 endpoint, run as plain local processes.
     testbed status    one line per component
     testbed env       shell exports for `eval "$(testbed env)"`
     testbed logs [C]  the last lines of every (or one) component's log
+    testbed velero    also start a real Velero server (out of cluster) on the running bed,
+                      its storage location on the bed's S3 under prefix `velero`; idempotent
 
 Standard library only: it runs before any virtualenv exists.
 """
@@ -38,6 +40,35 @@ COMPONENTS = [
     "etcd", "kube-apiserver", "kube-controller-manager", "hostpath-csi",
     "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2",
 ]
+# Started on request (`testbed velero`); `down` stops them first.
+OPTIONAL = ["velero"]
+VELERO_PREFIX = "velero"
+VELERO_OBJECTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: velero}
+---
+# Velero's restore looks up its own Deployment; the server runs out of cluster, so a placeholder.
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: velero, labels: {component: velero}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {component: velero}}
+  template:
+    metadata: {labels: {component: velero}}
+    spec:
+      containers: [{name: velero, image: velero/velero:placeholder}]
+---
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: velero}
+spec:
+  provider: velero.io/aws
+  default: true
+  objectStorage: {bucket: %(bucket)s, prefix: %(prefix)s}
+  config: {region: %(region)s, s3ForcePathStyle: "true", s3Url: "%(s3_url)s"}
+"""
 
 
 def path(*parts):
@@ -482,14 +513,90 @@ def leftovers(groups, ports):
     return left
 
 
+def build_velero():
+    say("building or reusing Velero (a cold build takes about 13 minutes)")
+    res = subprocess.run([os.path.join(HERE, "build-velero.sh")], stdout=subprocess.PIPE, text=True, check=False)
+    if res.returncode != 0:
+        raise BedError("building Velero failed (see above)")
+    return res.stdout.strip().splitlines()[-1]
+
+
+def read_env():
+    env = {}
+    with open(path("env")) as f:
+        for line in f:
+            if line.startswith("export ") and "=" in line and not line.startswith("export PATH="):
+                k, v = line[len("export "):].rstrip("\n").split("=", 1)
+                env[k] = v.strip("'")
+    return env
+
+
+def cmd_velero():
+    """Velero v1.18 as a peer: CRDs, a placeholder Deployment, a storage location on the bed's S3,
+    the CSI snapshot class labelled for it, and `velero server` run as a local process."""
+    if running() != COMPONENTS or not os.path.exists(path("env")):
+        say("not up: run `testbed up` first")
+        return 1
+    if pid_of("velero") is not None:
+        say("velero already running")
+        return 0
+    t0 = time.monotonic()
+    try:
+        out = build_velero()
+        env = read_env()
+        kubectl = [os.path.join(env["LIFEBOAT_VENV"], "bin", "kubectl"), "--kubeconfig", env["KUBECONFIG"]]
+        velero = os.path.join(out, "bin", "velero")
+        crds = run([velero, "install", "--crds-only", "--dry-run", "-o", "yaml"])
+        run(kubectl + ["apply", "-f", "-"], input=crds)
+        run(kubectl + ["wait", "--for", "condition=established", "--timeout=60s",
+                       "crd/backupstoragelocations.velero.io", "crd/backups.velero.io", "crd/restores.velero.io"])
+        run(kubectl + ["apply", "-f", "-"], input=VELERO_OBJECTS % {
+            "bucket": env["LIFEBOAT_S3_BUCKET"], "prefix": VELERO_PREFIX, "region": REGION,
+            "s3_url": env["LIFEBOAT_S3_ENDPOINT"]})
+        run(kubectl + ["label", "--overwrite", "volumesnapshotclass/csi-hostpath-snapclass",
+                       "velero.io/csi-volumesnapshot-class=true"])
+        with open(path("velero-credentials"), "w") as f:
+            f.write("[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n" % (S3_KEY, S3_SECRET))
+        os.chmod(path("velero-credentials"), 0o600)
+        ports = {"velero_metrics": free_port(), "velero_profiler": free_port()}
+        with open(path("ports.json")) as f:
+            known = json.load(f)
+        with open(path("ports.json"), "w") as f:
+            json.dump(dict(known, **ports), f)
+        start("velero", [velero, "server", "--kubeconfig", env["KUBECONFIG"], "--namespace", "velero",
+                         "--plugin-dir", os.path.join(out, "plugins"), "--features=EnableCSI",
+                         "--metrics-address", "127.0.0.1:%d" % ports["velero_metrics"],
+                         "--profiler-address", "127.0.0.1:%d" % ports["velero_profiler"],
+                         "--store-validation-frequency", "10s", "--log-level", "info"],
+              env={"AWS_SHARED_CREDENTIALS_FILE": path("velero-credentials"), "HOME": RUN})
+
+        def available():
+            res = subprocess.run(kubectl + ["-n", "velero", "get", "backupstoragelocation", "default", "-o",
+                                            "jsonpath={.status.phase}"], capture_output=True, text=True, check=False)
+            return res.stdout.strip() == "Available"
+        wait_for("velero", available, timeout=120)
+        with open(path("env"), "a") as f:
+            f.write("export LIFEBOAT_VELERO=%s\n" % shell_quote(velero))
+            f.write("export LIFEBOAT_VELERO_PREFIX=%s\n" % VELERO_PREFIX)
+    except BaseException as e:
+        if isinstance(e, BedError):
+            say(str(e))
+        say("velero start-up failed: stopping it")
+        stop("velero")
+        return 1
+    say("velero up in %.1fs (storage location 'default': s3://%s/%s)" % (
+        time.monotonic() - t0, read_env()["LIFEBOAT_S3_BUCKET"], VELERO_PREFIX))
+    return 0
+
+
 def cmd_down(keep_logs=False):
-    groups = {pid for pid in (pid_of(name) for name in COMPONENTS) if pid is not None}
+    groups = {pid for pid in (pid_of(name) for name in COMPONENTS + OPTIONAL) if pid is not None}
     try:
         with open(path("ports.json")) as f:
             ports = json.load(f)
     except (OSError, ValueError):
         ports = {}
-    for name in reversed(COMPONENTS):
+    for name in OPTIONAL + list(reversed(COMPONENTS)):
         stop(name)
     left = leftovers(groups, ports)
     if left:
@@ -507,6 +614,9 @@ def cmd_status():
     up = running()
     for name in COMPONENTS:
         print("%-24s %s" % (name, "running (pid %d)" % pid_of(name) if name in up else "stopped"))
+    for name in OPTIONAL:
+        pid = pid_of(name)
+        print("%-24s %s" % (name, "running (pid %d)" % pid if pid else "not started (optional)"))
     return 0 if up == COMPONENTS else 1
 
 
@@ -520,7 +630,7 @@ def cmd_env():
 
 
 def cmd_logs(names):
-    for name in names or COMPONENTS:
+    for name in names or COMPONENTS + [n for n in OPTIONAL if os.path.exists(path("logs", n + ".log"))]:
         print("==> %s <==\n%s" % (name, tail(name, 40)))
     return 0
 
@@ -537,6 +647,8 @@ def main(argv):
         return cmd_env()
     if cmd == "logs":
         return cmd_logs(argv[2:])
+    if cmd == "velero":
+        return cmd_velero()
     print(__doc__.strip(), file=sys.stderr)
     return 2
 

@@ -6,6 +6,7 @@
     metadata/version                                   "1.1.0"
     resources/<resource.group>/namespaces/<ns>/<name>.json
     resources/<resource.group>/cluster/<name>.json
+    resources/<resource.group>/<version>-preferredversion/...   the same items again, as Velero writes
 
 Core resources have no group suffix (resources/configmaps/...). The archive
 is written and read as a stream, entry by entry; entries are never all in
@@ -39,6 +40,8 @@ except ImportError:  # the modules report the missing kubernetes library first
 FORMAT_VERSION = "1.1.0"
 # Velero's archive versions are 1.x.y; a new major version may mean anything.
 READABLE_MAJOR = "1"
+# Velero also stores every item under resources/<resource.group>/<version>-preferredversion/.
+PREFERRED_VERSION_SUFFIX = "-preferredversion"
 # A header (PAX, GNU long name) bigger than this past the entry limit is not one any tool wrote.
 HEADER_SLACK = 1 << 20
 
@@ -117,9 +120,16 @@ class ArchiveWriter:
         self.tar.addfile(info, io.BytesIO(data))
 
     def add_item(self, res_dir, obj):
+        """The item, and right after it the copy Velero keeps under <version>-preferredversion (the
+        version backed up is the preferred one); adjacent, the copy costs gzip almost nothing."""
         meta = obj["metadata"]
-        self._add(item_path(res_dir, meta.get("namespace"), meta["name"]),
-                  json.dumps(obj, sort_keys=True).encode("utf-8"))
+        data = json.dumps(obj, sort_keys=True).encode("utf-8")
+        path = item_path(res_dir, meta.get("namespace"), meta["name"])
+        self._add(path, data)
+        version = str(obj.get("apiVersion", "")).rpartition("/")[2]
+        if version:
+            self._add(path.replace("resources/%s/" % res_dir, "resources/%s/%s%s/" % (
+                res_dir, version, PREFERRED_VERSION_SUFFIX), 1), data)
 
     def close(self):
         self.tar.close()

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import gzip
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale, read_holder
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import (
     AGE_SUFFIX,
     Encryption,
@@ -72,6 +74,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
 MAX_TTL_SECONDS = 100 * 365 * 86400
+SNAPSHOT_OBJECTS = ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io")
 
 
 def check_name(name, option="name"):
@@ -94,11 +97,21 @@ def parse_ttl(ttl):
     return int(seconds)
 
 
-def files_of(name, encrypted=False):
-    """The backup's files besides the manifest, as Velero names them (+ .age when encrypted)."""
+def files_of(name, encrypted=False, for_velero=False):
+    """The backup's files besides the manifest, as Velero names them (+ .age when encrypted);
+    for_velero adds the files Velero needs to use it (never for encrypted backups: Velero cannot
+    read them, and its logs and Backup object would show what the encryption hides)."""
     suffix = AGE_SUFFIX if encrypted else ""
-    return {"archive": "%s.tar.gz%s" % (name, suffix), "resource_list": "%s-resource-list.json.gz%s" % (name, suffix),
-            "volume_snapshots": "%s-volumesnapshots.json.gz%s" % (name, suffix)}
+    files = {"archive": "%s.tar.gz%s" % (name, suffix), "resource_list": "%s-resource-list.json.gz%s" % (name, suffix),
+             "volume_snapshots": "%s-volumesnapshots.json.gz%s" % (name, suffix)}
+    if for_velero and not encrypted:
+        files.update(velero.velero_files(name))
+    return files
+
+
+def own_files(name):
+    """Every file name lifeboat may write under a backup's name."""
+    return set(files_of(name, False, True).values()) | set(files_of(name, True).values()) | set((MANIFEST, LOCK_FILE))
 
 
 def key(name, filename):
@@ -150,8 +163,9 @@ def check_manifest(manifest, name):
         refuse("has a malformed encryption field")
     files = manifest.get("files")
     known = set(files_of(name, bool(encryption)).values())
-    if not isinstance(files, dict) or set(files) != known:
-        refuse("must list exactly the files %s, it lists %s" % (", ".join(sorted(known)), ", ".join(
+    with_velero = set(files_of(name, bool(encryption), True).values())
+    if not isinstance(files, dict) or set(files) not in (known, with_velero):
+        refuse("must list exactly the files %s, it lists %s" % (", ".join(sorted(with_velero)), ", ".join(
             sorted(repr(f) for f in files)) if isinstance(files, dict) else repr(files)))
     for filename, entry in files.items():
         if not isinstance(entry, dict) or not SHA256.match(str(entry.get("sha256"))) \
@@ -196,6 +210,8 @@ def summary(manifest, store):
         "files": manifest["files"], "source": manifest["source"], "warnings": manifest["warnings"],
         "errors": manifest["errors"], "encrypted": bool(manifest.get("encryption")),
         "encryption": manifest.get("encryption"), "signed": bool(manifest.get("signature")),
+        "written_by": velero.WRITER, "checksums": True,
+        "velero_compatible": velero.VELERO_METADATA in manifest["files"],
     }
 
 
@@ -218,6 +234,9 @@ def run_backup(k8s, store, params, check_mode=False):
     if existing is not None and existing.get("phase") == "Completed":
         _check_same_sealing(existing, *sealing)
         return {"changed": False, "backup": summary(existing, store)}
+    prefix = "backups/%s/" % name
+    if existing is None:
+        check_ours(store, name, store.list_objects(prefix), "replace")
     for ns in namespaces:
         _check_namespace(k8s, ns)
     if check_mode:
@@ -226,7 +245,6 @@ def run_backup(k8s, store, params, check_mode=False):
         manifest["phase"] = "Planned"
         return {"changed": True, "backup": summary(manifest, store), "warnings": manifest["warnings"],
                 "diff": {"before": {}, "after": {"backup": name}}}
-    prefix = "backups/%s/" % name
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
         existing = _read_existing(store, name)
@@ -235,17 +253,25 @@ def run_backup(k8s, store, params, check_mode=False):
             return {"changed": False, "backup": summary(existing, store)}
         with PrivateWorkdir("backup") as workdir:
             manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir, *sealing)
-            # What an earlier run left (an incomplete or partially failed backup, temporary files,
-            # unfinished multipart uploads) is replaced; the lock says it is ours to replace.
+            # What an earlier run of this collection left (an incomplete or partially failed backup,
+            # temporary files, unfinished multipart uploads) is replaced; anything else was refused above.
+            leftovers = [k for k in store.list_objects(prefix) if k != lock.key]
+            if existing is None:
+                check_ours(store, name, leftovers + [lock.key], "replace")
+            lock.mark_on_failure()  # from here on a failed run leaves its lock as the mark of what it wrote
             if existing is not None:
                 store.delete(key(name, MANIFEST))  # first: from here on it is not a backup
-            leftovers = [k for k in store.list_objects(prefix) if k != lock.key]
             store.clean_partial(prefix)
             raise_first(parallel_map(store.delete, leftovers))
             # Object Lock keeps the backup's files immutable until it expires (not the lock object).
             retention = (lock_mode, parse_timestamp(manifest["expires_at"])) if lock_mode else None
-            files = sorted(manifest["files"])
+            # Velero's Backup object goes last before the manifest: Velero syncs a backup as soon as it
+            # sees it, so the archive must be there by then.
+            files = sorted(f for f in manifest["files"] if f != velero.VELERO_METADATA)
             raise_first(parallel_map(lambda f: store.put_file(key(name, f), local_path(workdir, f), retention), files))
+            if velero.VELERO_METADATA in manifest["files"]:
+                store.put_file(key(name, velero.VELERO_METADATA), local_path(workdir, velero.VELERO_METADATA),
+                               retention)
         lock.check()
         store.put_bytes(key(name, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True).encode(), if_absent=True,
                         retention=retention)
@@ -282,6 +308,44 @@ def _read_existing(store, name):
     except ArchiveError as e:
         raise InvalidInputError("name: %s; this run does not replace what it cannot read: choose another name, or "
                                 "delete it with state=absent" % e.message)
+
+
+def check_ours(store, name, keys, action):
+    """Refuse, touching nothing, unless everything stored under the name is an incomplete backup this
+    collection wrote: its own file names, and its mark (its lock, or a Velero Backup object it wrote).
+    A Velero backup, or files of any other tool, are never replaced or deleted."""
+    if not keys:
+        return
+    backup = _velero_backup(store, name, keys)
+    if backup is not None and not velero.written_by_lifeboat(backup):
+        raise InvalidInputError("name: %s holds a Velero backup (phase %s), not one of this collection's; refusing "
+                                "to %s it: choose another name%s" % (
+                                    name, (backup.get("status") or {}).get("phase"), action,
+                                    ", or delete it with velero backup delete" if action == "delete" else ""))
+    prefix = "backups/%s/" % name
+    foreign = sorted(k[len(prefix):] for k in keys if k[len(prefix):] not in own_files(name))
+    if foreign:
+        raise InvalidInputError("name: %s holds files this collection does not write (%s); refusing to %s them: "
+                                "choose another name" % (name, ", ".join(foreign[:5]), action))
+    marked = backup is not None or key(name, LOCK_FILE) in keys or key(name, MANIFEST) in keys
+    if action == "replace" and not marked:
+        raise InvalidInputError("name: %s holds an incomplete backup with no mark of this collection (no %s, no %s "
+                                "written by it); refusing to replace it: choose another name, or delete it with "
+                                "state=absent if it is yours" % (name, LOCK_FILE, velero.VELERO_METADATA))
+
+
+def _velero_backup(store, name, keys):
+    """The Velero Backup object stored under the name, or None."""
+    if key(name, velero.VELERO_METADATA) not in keys:
+        return None
+    try:
+        data = store.get_bytes(key(name, velero.VELERO_METADATA), max_bytes=velero.MAX_METADATA_BYTES)
+    except NotFoundError:
+        return None
+    try:
+        return velero.parse_backup(data, name)
+    except ArchiveError:
+        return {"status": {"phase": "unreadable"}}  # not provably ours: treated as another tool's
 
 
 def _check_same_sealing(existing, encryption, signer):
@@ -331,14 +395,29 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
     resources, failed_groups = discover(k8s)
     chosen = select(resources, params.get("include_resources"), params.get("exclude_resources"), failed_groups,
                     problems)
-    names = files_of(name, encryption.enabled)
+    names = files_of(name, encryption.enabled, for_velero=True)
     counts = {}
     per_namespace = dict((ns, 0) for ns in namespaces)
     resource_list = {}
     references = []  # namespaced objects that name cluster objects (PVCs, RoleBindings)
     used_dirs = set()
+    snapshots = params.get("volume_snapshots") or []
+    # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
+    # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
+    csi_records = [r for r in snapshots if r.get("driver", "csi") == "csi" and r.get("name")]
+    snapshot_of = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
+    volume_names = {}  # (namespace, pvc) -> its PV
+    emitted_snapshot_objects = set()
 
     def emit(resource, obj):
+        meta = obj["metadata"]
+        if resource.dir == "persistentvolumeclaims":
+            claim = (meta.get("namespace"), meta["name"])
+            volume_names[claim] = (obj.get("spec") or {}).get("volumeName")
+            if claim in snapshot_of:
+                obj = velero.mark_claim(obj, snapshot_of[claim])
+        elif resource.dir in SNAPSHOT_OBJECTS:
+            emitted_snapshot_objects.add((resource.dir, meta.get("namespace"), meta["name"]))
         writer.add_item(resource.dir, obj)
         counts[resource.dir] = counts.get(resource.dir, 0) + 1
         meta = obj["metadata"]
@@ -356,18 +435,16 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
         writer = ArchiveWriter(archive)
         try:
             _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems)
+            _collect_snapshot_objects(k8s, resources, csi_records, emitted_snapshot_objects, emit, problems)
         finally:
             writer.close()
     for ns in namespaces:
         if not per_namespace.get(ns):
             problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
                           "include_resources, exclude_resources, label_selector and filter)" % ns)
-    snapshots = params.get("volume_snapshots") or []
     for option, data in (("resource_list", resource_list), ("volume_snapshots", snapshots)):
         with encryption.writer(local_path(workdir, names[option])) as out:
             write_json_gz(out, data)
-    files = dict((f, {"sha256": sha256_file(local_path(workdir, f)), "size": os.path.getsize(local_path(workdir, f))})
-                 for f in names.values())
     completed = now()
     version = k8s.server_version()
     manifest = {
@@ -381,11 +458,49 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
         "filters": dict((k, params.get(k)) for k in ("include_resources", "exclude_resources", "label_selector",
                                                      "include_cluster_resources", "filter")),
         "counts": dict(sorted(counts.items())), "total_items": sum(counts.values()),
-        "volume_snapshots": len(snapshots), "files": files, "warnings": problems.warnings, "errors": problems.errors,
+        "volume_snapshots": len(snapshots), "warnings": problems.warnings, "errors": problems.errors,
     }
     if encryption.enabled:
         manifest["encryption"] = encryption.describe()
+    else:
+        _write_velero_files(manifest, ttl, csi_records, volume_names, names, workdir)
+    manifest["files"] = dict((f, {"sha256": sha256_file(local_path(workdir, f)),
+                                  "size": os.path.getsize(local_path(workdir, f))}) for f in names.values())
     return signer.sign(manifest) if signer else manifest
+
+
+def _write_velero_files(manifest, ttl, csi_records, volume_names, names, workdir):
+    """What Velero needs to list, describe and restore the backup (its Backup object, logs,
+    results, volume information)."""
+    with open(local_path(workdir, names["velero_backup"]), "wb") as out:
+        out.write(json.dumps(velero.backup_object(manifest, ttl, csi_records), indent=2, sort_keys=True).encode())
+    with open(local_path(workdir, names["logs"]), "wb") as out:
+        with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as log:
+            log.write(velero.log_lines(manifest))
+    for option, data in (("results", velero.results(manifest)),
+                         ("volume_info", velero.volume_infos(csi_records, volume_names))):
+        with open(local_path(workdir, names[option]), "wb") as out:
+            write_json_gz(out, data)
+
+
+def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, problems):
+    """The VolumeSnapshot of each CSI record and its VolumeSnapshotContent, unless already in the archive."""
+    by_dir = dict((r.dir, r) for r in resources)
+    snapshots, contents = by_dir.get(SNAPSHOT_OBJECTS[0]), by_dir.get(SNAPSHOT_OBJECTS[1])
+    if not csi_records or snapshots is None or contents is None:
+        return
+    for record in csi_records:
+        vs = k8s.get_or_none(snapshots.path(record["namespace"], record["name"]))
+        if vs is None:
+            problems.warn("volume snapshot %s/%s is gone: Velero cannot restore PVC %s from this backup" % (
+                record["namespace"], record["name"], record["source"]["pvc"]))
+            continue
+        if (snapshots.dir, record["namespace"], record["name"]) not in emitted:
+            emit(snapshots, vs)
+        content_name = (vs.get("status") or {}).get("boundVolumeSnapshotContentName")
+        content = k8s.get_or_none(contents.path(None, content_name)) if content_name else None
+        if content is not None and (contents.dir, None, content_name) not in emitted:
+            emit(contents, content)
 
 
 def _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems):
@@ -436,6 +551,8 @@ def delete_backup(store, name, check_mode=False):
         manifest = read_manifest(store, name)
     except ArchiveError:
         manifest = None  # deleting a damaged backup is what the user asks for
+    if manifest is None:
+        check_ours(store, name, keys, "delete")
     _check_not_locked(store, name, keys)
     if check_mode:
         return {"changed": True, "backup": summary(manifest, store) if manifest else {"name": name,
@@ -498,6 +615,9 @@ def describe_backup(store, name, check_verify=False, signer=None, with_manifest=
         # Some S3 servers (SeaweedFS) keep an empty "directory" after its files are deleted: not a backup.
         if not keys:
             return None
+        backup = _velero_backup(store, name, keys)
+        if backup is not None and not velero.written_by_lifeboat(backup):
+            return _describe_velero(store, name, backup)
         phase = "Incomplete"
         lock_key = key(name, LOCK_FILE)
         if lock_key in keys and not is_stale(read_holder(store, lock_key) or {}):
@@ -521,9 +641,31 @@ def describe_backup(store, name, check_verify=False, signer=None, with_manifest=
     return info
 
 
+def _describe_velero(store, name, backup):
+    if (backup.get("status") or {}).get("phase") == "unreadable":
+        return {"name": name, "phase": "Damaged", "complete": False, "written_by": velero.VELERO,
+                "problem": "its velero-backup.json cannot be read"}
+    expires = (backup.get("status") or {}).get("expiration")
+    return velero.describe(backup, name, "%s/backups/%s" % (store.url, name),
+                           bool(expires) and parse_timestamp(expires) <= now())
+
+
+def read_velero_backup(store, name):
+    """A Velero backup (one Velero wrote) as the restore reads it: (Backup object, or None)."""
+    keys = store.list_objects("backups/%s/" % name)
+    backup = _velero_backup(store, name, keys)
+    if backup is None or velero.written_by_lifeboat(backup):
+        return None
+    if (backup.get("status") or {}).get("phase") == "unreadable":
+        velero.parse_backup(store.get_bytes(key(name, velero.VELERO_METADATA),
+                                            max_bytes=velero.MAX_METADATA_BYTES), name)  # raises its problem
+    return backup
+
+
 def verify(store, manifest, workdir=None):
     """Download every file and check its SHA-256; None if all match, else the problem.
-    The manifest was checked (check_manifest): it lists exactly the backup's own files."""
+    The manifest was checked (check_manifest): it lists exactly the backup's own files.
+    A Velero backup's files have no checksum (None): they are only downloaded."""
     if workdir is None:
         with PrivateWorkdir("verify") as own:
             return verify(store, manifest, own)
@@ -533,6 +675,8 @@ def verify(store, manifest, workdir=None):
             store.get_file(key(manifest["name"], filename), local)
         except NotFoundError:
             return "%s is missing" % filename
+        if expected["sha256"] is None:
+            continue
         actual = sha256_file(local)
         if actual != expected["sha256"]:
             return "%s has SHA-256 %s, the manifest says %s" % (filename, actual, expected["sha256"])

@@ -9,6 +9,10 @@ it. The holder renews its lease while it works. A lock whose lease ran out, or
 whose holder is a dead process on this host, is stale and may be taken over.
 The writer checks it still holds the lock just before it commits, and the
 manifest itself is also written only if absent: no mix of two runs commits.
+
+A run that fails after it started changing the backup's files leaves its lock
+behind, released (its lease ended): the mark that says the files under the
+name are this collection's, so a rerun may replace them and nothing else may.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -63,6 +67,7 @@ class BackupLock:
         self.took_over = None
         self._stop = threading.Event()
         self._renewer = None
+        self._mark_on_failure = False
 
     def _body(self, acquired_at=None):
         now = clock.now()
@@ -114,20 +119,28 @@ class BackupLock:
             raise ConflictError("name: backup %s: this run lost its lock to another run (%s); nothing was "
                                 "committed" % (self.name, (current or {}).get("host", "lock deleted")))
 
-    def release(self):
+    def mark_on_failure(self):
+        """From now on the backup's files are being changed: if the run fails, leave the lock."""
+        self._mark_on_failure = True
+
+    def release(self, failed=False):
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
         try:
             current = self.holder()
             if current and current.get("run") == self.run:
-                self.store.delete(self.key)
+                if failed and self._mark_on_failure:
+                    released = dict(current, expires_at=clock.timestamp(clock.now()), released=True)
+                    self.store.put_bytes(self.key, json.dumps(released).encode())
+                else:
+                    self.store.delete(self.key)
         except Exception:  # a lock left behind expires; never mask the run's own outcome
             pass
 
     def __enter__(self):
         return self.acquire()
 
-    def __exit__(self, *exc):
-        self.release()
+    def __exit__(self, exc_type, exc, traceback):
+        self.release(failed=exc_type is not None)
         return False

@@ -47,7 +47,16 @@ STRIPPED_METADATA = (
 PVC_ANNOTATIONS = (
     "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller", "volume.kubernetes.io/selected-node",
     "volume.beta.kubernetes.io/storage-provisioner", "volume.kubernetes.io/storage-provisioner",
+    # Velero's: a snapshot of the source cluster (also written for Velero's restore), its backup bookkeeping.
+    "velero.io/volume-snapshot-name", "backup.velero.io/must-include-additional-items",
 )
+# Never restored, as Velero's restore never restores them (Velero backs up Events and Nodes): records
+# of the source cluster's machinery, and Velero's own bookkeeping.
+NOT_RESTORED = frozenset((
+    "nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
+    "resticrepositories.velero.io", "backuprepositories.velero.io", "csinodes.storage.k8s.io",
+    "volumeattachments.storage.k8s.io",
+))
 JOB_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 SERVER_LABELS = {"namespaces": ("kubernetes.io/metadata.name",)}
 
@@ -84,6 +93,8 @@ def owners_in_backup(obj, uids):
 def skip_reason(res_dir, obj, uids, service_names):
     """Why an object is not restored (the cluster recreates it), or None."""
     meta = obj.get("metadata", {})
+    if res_dir in NOT_RESTORED:
+        return "a record of the source cluster, never restored (as Velero's restore does)"
     owner = owners_in_backup(obj, uids)
     if owner:
         return "owned by %s %s, which recreates it" % (owner.get("kind"), owner.get("name"))

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     ArchiveError,
@@ -28,10 +30,13 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
     DNS_LABEL,
     check_name,
     files_of,
+    key,
     local_path,
     read_manifest,
+    read_velero_backup,
     verify,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, Signer, open_sealed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
@@ -88,15 +93,14 @@ def run_restore(k8s, store, params, check_mode=False):
     name = check_name(params["name"])
     if params.get("state") == "absent":
         return remove_restore(k8s, store, params, check_mode)
-    manifest = read_manifest(store, name)
-    if manifest is None:
-        if store.list_objects("backups/%s/" % name):
-            raise InvalidInputError("name: backup %r is incomplete (it has no manifest); refusing to restore "
-                                    "from it" % name)
-        raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
-    signer, encryption = Signer.from_params(params), Encryption.from_params(params)
     limits = Limits.from_option(params.get("limits"))
+    manifest = read_manifest(store, name) or _velero_manifest(store, name, limits)
+    signer, encryption = Signer.from_params(params), Encryption.from_params(params)
     warnings = []
+    by_velero = manifest.get("written_by") == velero.VELERO
+    if by_velero:
+        warnings.append("backup %s was written by Velero: it carries no checksums, so what it holds was checked "
+                        "for consistency but could not be verified" % name)
     if signer is not None:
         signer.check(manifest)
     elif manifest.get("signature"):
@@ -114,9 +118,12 @@ def run_restore(k8s, store, params, check_mode=False):
         with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
                          files["archive"]) as archive:
             items = plan(read_items(archive, limits), params, mapping, transforms, selector, confinement)
-        with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
-                         files["volume_snapshots"]) as side_file:
-            records = read_json_gz(side_file, files["volume_snapshots"], limits)
+        if by_velero:
+            records = _velero_records(store, name, limits, items, warnings)
+        else:
+            with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
+                             files["volume_snapshots"]) as side_file:
+                records = read_json_gz(side_file, files["volume_snapshots"], limits)
     snapshots = confinement.check_records(records, sorted(DRIVERS))
     _check_snapshot_origins(k8s, snapshots, confinement)
     restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
@@ -128,6 +135,45 @@ def run_restore(k8s, store, params, check_mode=False):
     result = restorer.run(items, manifest)
     result["api_retries"] = k8s.retries
     return result
+
+
+def _velero_manifest(store, name, limits):
+    """A backup Velero wrote, seen through a manifest's fields; refuses what is not a backup."""
+    backup = read_velero_backup(store, name)
+    if backup is None:
+        if store.list_objects("backups/%s/" % name):
+            raise InvalidInputError("name: backup %r is incomplete (it has no manifest); refusing to restore "
+                                    "from it" % name)
+        raise NotFoundError("name: backup %r does not exist in %s" % (name, store.url))
+    files = files_of(name)
+    resource_list = _side_file(store, name, files["resource_list"], limits)
+    return velero.as_manifest(backup, name, files["archive"], resource_list)
+
+
+def _side_file(store, name, filename, limits):
+    """A gzipped JSON file of the backup, or None if it is not there (Velero writes some only when needed)."""
+    try:
+        data = store.get_bytes(key(name, filename), max_bytes=limits.side_file_size + 1)
+    except NotFoundError:
+        return None
+    if len(data) > limits.side_file_size:
+        raise limits.refuse("side_file_size", filename)
+    return read_json_gz(io.BytesIO(data), filename, limits)
+
+
+def _velero_records(store, name, limits, items, warnings):
+    """Snapshot records of a Velero backup's CSI snapshots, from its volume information."""
+    claims = dict(((i.source["metadata"].get("namespace"), i.source["metadata"]["name"]), i.source)
+                  for i in items if i.res_dir == "persistentvolumeclaims")
+    try:
+        records, problems = velero.records_from(
+            _side_file(store, name, velero.velero_files(name)["volume_info"], limits), claims)
+    except ArchiveError as e:
+        raise ArchiveError("backup %s: %s: refusing it" % (name, e.message))
+    warnings.extend(problems)
+    warnings.extend(velero.native_snapshot_warnings(
+        _side_file(store, name, files_of(name)["volume_snapshots"], limits)))
+    return records
 
 
 def remove_restore(k8s, store, params, check_mode=False):
