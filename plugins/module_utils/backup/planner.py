@@ -50,6 +50,8 @@ PVC_ANNOTATIONS = (
     # Velero's: a snapshot of the source cluster (also written for Velero's restore), its backup bookkeeping.
     "velero.io/volume-snapshot-name", "backup.velero.io/must-include-additional-items",
 )
+# Labels Velero's backup puts on the PVCs it snapshots: they name the source's backup and snapshot.
+PVC_LABELS = ("velero.io/backup-name", "velero.io/volume-snapshot-name")
 # Never restored, as Velero's restore never restores them (Velero backs up Events and Nodes): records
 # of the source cluster's machinery, and Velero's own bookkeeping.
 NOT_RESTORED = frozenset((
@@ -140,6 +142,8 @@ def prepare(res_dir, obj, mapping, keep_status=False, preserve_node_ports=False)
         annotations = meta.get("annotations") or {}
         for key in PVC_ANNOTATIONS:
             annotations.pop(key, None)
+        for key in PVC_LABELS:
+            (meta.get("labels") or {}).pop(key, None)
     elif res_dir == "persistentvolumes":
         claim = spec.get("claimRef")
         if claim:
