@@ -20,6 +20,8 @@ description:
   - Shows which backups are encrypted and signed; with I(signing_key), whether each signature is valid.
   - A manifest this collection cannot read (damaged, another format, naming other files) is listed as
     C(Damaged) with the reason in C(problem); it is never used.
+  - Lists Velero's backups in the same location too (from their C(velero-backup.json)), with C(written_by=velero)
+    and C(checksums=false): Velero writes no checksums, so they cannot be verified.
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:
@@ -79,8 +81,24 @@ backups:
         - C(Damaged) means a manifest that cannot be read or trusted; see C(problem).
       type: str
       sample: Completed
+    written_by:
+      description: C(lifeboat.k8s), or C(velero) for a backup Velero wrote (which M(lifeboat.k8s.object_restore)
+        restores). Only C(name), C(phase), C(complete), dates, C(namespaces), C(total_items), C(warnings),
+        C(errors), C(format_version) and C(problem) are known of a Velero backup.
+      type: str
+      sample: lifeboat.k8s
+    checksums:
+      description: Whether its files carry checksums that are verified before a restore (Velero's do not).
+      type: bool
+      sample: true
+    velero_compatible:
+      description: Whether this collection also wrote the files Velero needs to list and restore it.
+      type: bool
+      returned: for this collection's backups
+      sample: true
     problem:
-      description: Why a backup is C(Damaged), failed I(verify), or its signature is not valid.
+      description: Why a backup is C(Damaged), failed I(verify), or its signature is not valid; for a Velero
+        backup, that it cannot be verified.
       type: str
       returned: when there is one
       sample: "backup shop: its manifest is in format 99; this collection reads format 1"

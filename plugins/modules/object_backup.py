@@ -18,6 +18,16 @@ description:
     pagination. Events, nodes, leases and similar cluster machinery are never backed up.
   - The manifest C(lifeboat-backup.json) is written last and holds the SHA-256 of every other file; a backup
     without it is incomplete and is replaced by the next run.
+  - "Velero can use an unencrypted backup: it also gets Velero's Backup object C(velero-backup.json) (written
+    just before the manifest), C(<name>-logs.gz), C(<name>-results.gz), C(<name>-volumeinfo.json.gz), every
+    item again under C(<version>-preferredversion/), and for each CSI snapshot record the VolumeSnapshot, its
+    VolumeSnapshotContent and the PVC's C(velero.io/volume-snapshot-name) annotation. A Velero server whose
+    storage location is the same bucket and prefix lists it, shows its logs, restores it with its volume data,
+    and expires it (with its snapshots) at I(ttl) like its own. Encrypted backups get none of this."
+  - Never replaces or deletes what this collection did not write. A name that holds a Velero backup, files of
+    another tool, or an incomplete backup without this collection's mark (its lock, left by a failed run, or
+    its own C(velero-backup.json)) fails naming the option and touches nothing, for I(state=present) and
+    I(state=absent) alike.
   - The backup's name is its identity. A complete backup of that name makes the task report no change.
   - A backup is complete or says that it is not. API requests are retried (429 honouring C(Retry-After),
     5xx, broken connections); a resource type that still cannot be discovered or listed (for example a
@@ -231,6 +241,18 @@ backup:
       sample: true
     signed:
       description: Whether the manifest carries a signature (see I(signing_key)).
+      type: bool
+      sample: true
+    velero_compatible:
+      description: Whether the backup has the files Velero needs to list and restore it (unencrypted backups).
+      type: bool
+      sample: true
+    written_by:
+      description: Always C(lifeboat.k8s) (M(lifeboat.k8s.backup_info) also lists Velero's backups).
+      type: str
+      sample: lifeboat.k8s
+    checksums:
+      description: Always true; every file's SHA-256 is in the manifest.
       type: bool
       sample: true
     source:

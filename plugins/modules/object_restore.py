@@ -31,6 +31,12 @@ description:
     objects, PV claimRefs and binding subjects."
   - PVCs that have a snapshot record in the backup are recreated from it (see M(lifeboat.k8s.volume_restore))
     and their PVs are not restored.
+  - "Restores Velero's backups too (a C(velero-backup.json) and no manifest; phase Completed or
+    PartiallyFailed): the same checks, except that Velero writes no checksums, which a warning says. PVCs
+    whose data Velero took as a CSI snapshot come back from it (its C(<name>-volumeinfo.json.gz)), through the
+    C(csi) driver; volumes it backed up otherwise (native snapshots, file system backup, data mover) get a new,
+    empty volume and a warning. Events, Nodes and Velero's own kinds are never restored, as Velero's restore
+    does not restore them."
   - Objects of one tier are created concurrently. One bad object does not stop the rest; every failure is
     reported with the object and the API's message.
   - A second run reports no change.
