@@ -21,7 +21,7 @@ description:
   - A manifest this collection cannot read (damaged, another format, naming other files) is listed as
     C(Damaged) with the reason in C(problem); it is never used.
   - Lists Velero's backups in the same location too (from their C(velero-backup.json)), with C(written_by=velero)
-    and C(checksums=false): Velero writes no checksums, so they cannot be verified.
+    and C(checksums=false); Velero writes no checksums, so they cannot be verified.
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:
