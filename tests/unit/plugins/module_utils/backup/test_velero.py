@@ -47,8 +47,8 @@ def test_the_backup_object_is_what_velero_syncs():
     assert backup["spec"]["includedNamespaces"] == ["shop"] and backup["spec"]["includedResources"] == ["configmaps"]
     assert "includeClusterResources" not in backup["spec"]  # auto: Velero's nil
     status = backup["status"]
-    assert (status["phase"], status["formatVersion"], status["expiration"]) == ("Completed", "1.1.0",
-                                                                             "2026-11-24T10:00:05Z")
+    expected = ("Completed", "1.1.0", "2026-11-24T10:00:05Z")
+    assert (status["phase"], status["formatVersion"], status["expiration"]) == expected
     assert (status["warnings"], status["errors"], status["csiVolumeSnapshotsCompleted"]) == (1, 1, 1)
     assert velero.parse_backup(json.dumps(backup).encode(), "b1") == backup
 
@@ -175,8 +175,8 @@ def test_a_velero_backup_is_never_replaced_or_deleted(tmp_path):
         with pytest.raises(InvalidInputError, match="^name: vb holds a Velero backup"):
             check_ours(store, "vb", keys(store, "vb"), action)
     entry = describe_backup(store, "vb")
-    assert (entry["written_by"], entry["phase"], entry["complete"], entry["checksums"]) == ("velero", "Completed",
-                                                                                           True, False)
+    expected = ("velero", "Completed", True, False)
+    assert (entry["written_by"], entry["phase"], entry["complete"], entry["checksums"]) == expected
 
 
 def test_an_unreadable_velero_backup_json_is_not_ours(tmp_path):
