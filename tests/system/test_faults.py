@@ -261,9 +261,17 @@ def test_s3_failing_mid_upload_fails_in_time_and_the_rerun_completes(big, s3prox
     listing = s3_client().list_objects_v2(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Prefix=prefix)
     keys = [o["Key"] for o in listing.get("Contents") or []]
     assert not any(k.endswith("lifeboat-backup.json") for k in keys), "a failed backup committed a manifest"
-    assert not any(k.endswith("lifeboat-lock.json") for k in keys), "the lock was left behind"
+    # The failed run leaves its lock released: the mark that lets a rerun (and only a rerun) replace its files.
+    lock = [k for k in keys if k.endswith("lifeboat-lock.json")]
+    assert lock, "the failed run left no mark of what it wrote"
+    holder = json.loads(s3_client().get_object(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Key=lock[0])["Body"].read())
+    assert holder["released"] is True
+    listed = run_module("backup_info", dict(s3_args(prefix=prefix)))
+    assert [b["phase"] for b in listed["backups"]] == ["Incomplete"], "a released lock is not a run in progress"
     rerun = run_module("object_backup", args, env=env)
     assert rerun["changed"] and rerun["backup"]["phase"] == "Completed", rerun.get("msg")
+    listing = s3_client().list_objects_v2(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Prefix=prefix)
+    assert not any(o["Key"].endswith("lifeboat-lock.json") for o in listing["Contents"]), "the rerun left its lock"
     listed = run_module("backup_info", dict(s3_args(prefix=prefix), name="big", verify=True))
     assert listed["backups"][0]["verified"]
     assert leftovers(tmp) == []

@@ -92,11 +92,21 @@ def owners_in_backup(obj, uids):
     return None
 
 
+def never_restored(res_dir):
+    """Why every object of a kind is skipped, or None."""
+    if res_dir in NOT_RESTORED:
+        return "a record of the source cluster, never restored (as Velero's restore does)"
+    if res_dir in ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io"):
+        return "snapshot of the source cluster: volumes come back from the backup's snapshot records"
+    return None
+
+
 def skip_reason(res_dir, obj, uids, service_names):
     """Why an object is not restored (the cluster recreates it), or None."""
     meta = obj.get("metadata", {})
-    if res_dir in NOT_RESTORED:
-        return "a record of the source cluster, never restored (as Velero's restore does)"
+    never = never_restored(res_dir)
+    if never:
+        return never
     owner = owners_in_backup(obj, uids)
     if owner:
         return "owned by %s %s, which recreates it" % (owner.get("kind"), owner.get("name"))
@@ -109,8 +119,6 @@ def skip_reason(res_dir, obj, uids, service_names):
     if res_dir == "endpointslices.discovery.k8s.io" and \
             (meta.get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io":
         return "endpoint slice of a Service: the cluster recreates it"
-    if res_dir in ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io"):
-        return "snapshot of the source cluster: volumes come back from the backup's snapshot records"
     if res_dir == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
         return "finished pod"
     return None

@@ -272,6 +272,12 @@ def plan(entries, params, mapping, transforms, selector, confinement):
     restore_status = params.get("restore_status") or []
     items = []
     for res_dir, namespace, obj in raw:
+        # Kinds never restored are skipped as such, not listed as refused (Velero's Nodes, the backup's
+        # own VolumeSnapshotContents).
+        never = planner.never_restored(res_dir)
+        if never:
+            items.append(Item(res_dir, obj, skip=never))
+            continue
         refusal = confinement.cluster_refusal(res_dir, obj, restored_pvcs) if namespace is None else None
         if refusal:
             items.append(Item(res_dir, obj, skip=refusal, refused=True))
