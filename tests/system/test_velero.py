@@ -169,6 +169,11 @@ def test_velero_restores_a_lifeboat_backup_with_its_volume_data(source):
         assert described["spec"]["includedNamespaces"] == [source["namespace"]]
         assert described["status"]["expiration"] == result["backup"]["expires_at"]
         assert "Backing up namespaces %s" % source["namespace"] in velero("backup", "logs", name)
+        # The other way round: Velero asked to back up under the lifeboat backup's name leaves it intact.
+        before = bucket_state(name)
+        velero("backup", "create", name, "--include-namespaces", source["namespace"], "--wait", check=False)
+        assert bucket_state(name) == before
+        assert run_module("backup_info", dict(store(), name=name, verify=True))["backups"][0]["verified"]
         velero("restore", "create", name, "--from-backup", name, "--namespace-mappings",
                "%s:%s" % (source["namespace"], target), "--wait")
         assert velero_phase("restores", name) == "Completed", velero("restore", "describe", name)
