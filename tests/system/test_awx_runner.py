@@ -36,7 +36,7 @@ def test_drill_through_ansible_runner_publishes_its_report(tmp_path):
         result = ansible_runner.run(
             private_data_dir=str(tmp_path / "runner"),
             playbook=os.path.join(COLLECTION, "playbooks", "drill.yml"),
-            extravars={"namespace": namespace, "storage": "file://%s" % (tmp_path / "store"),
+            extravars={"lifeboat_namespace": namespace, "storage": "file://%s" % (tmp_path / "store"),
                        "verify_method": "hostpath", "hostpath_state_dir": os.environ["LIFEBOAT_CSI_STATE_DIR"],
                        "report_dir": str(tmp_path / "reports")},
             envvars={"ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"]},

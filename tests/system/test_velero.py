@@ -222,7 +222,7 @@ def test_the_drill_proves_a_velero_backup_and_leaves_it(source, velero_backup, t
     """The drill playbook given a Velero backup: restore, verify objects and data, clean up its copy."""
     before = bucket_state(velero_backup)
     s3 = store()
-    extra = {"namespace": source["namespace"], "backup_name": velero_backup, "storage": s3["storage"],
+    extra = {"lifeboat_namespace": source["namespace"], "backup_name": velero_backup, "storage": s3["storage"],
              "s3_endpoint_url": s3["endpoint_url"], "verify_method": "hostpath",
              "hostpath_state_dir": os.environ["LIFEBOAT_CSI_STATE_DIR"], "report_dir": str(tmp_path),
              "target_namespace": unique("velero-drill")}

@@ -7,8 +7,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${LIFEBOAT_CACHE:-$HOME/.cache/lifeboat}
-key=$(cd "$here" && cat build.sh go/etcd/go.mod go/etcd/go.sum go/k8s/go.mod go/k8s/go.sum \
-      $(find go/k8s/cmd -type f | sort) | sha256sum | cut -c1-16)
+key=$(cd "$here" && { cat build.sh go/etcd/go.mod go/etcd/go.sum go/k8s/go.mod go/k8s/go.sum
+      find go/k8s/cmd -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
 out=$cache/testbed/$key
 bin=$out/bin
 mkdir -p "$bin"

@@ -139,11 +139,11 @@ PROCS = {}  # name -> Popen of what this run started
 def exited(name):
     """A description of how a component we started ended, or None if it runs."""
     proc = PROCS.get(name)
-    code = proc.poll() if proc else (None if pid_of(name) else "unknown")
+    if proc is None:  # started by an earlier `up`: only its pid file tells
+        return None if pid_of(name) else "is no longer running"
+    code = proc.poll()
     if code is None:
         return None
-    if code == "unknown":
-        return "is no longer running"
     return "exited with status %s" % code if code >= 0 else "was killed by signal %s" % -code
 
 

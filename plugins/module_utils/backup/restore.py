@@ -42,7 +42,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import DRIVERS, block_store
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import error_text, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
@@ -135,6 +135,13 @@ def run_restore(k8s, store, params, check_mode=False):
     result = restorer.run(items, manifest)
     result["api_retries"] = k8s.retries
     return result
+
+
+def _record_crashes(outcomes):
+    """An unexpected exception in a worker fails its item with the exception's type, text and place."""
+    for item, _result, error in outcomes:
+        if error is not None:
+            item.outcome, item.message = "failed", "unexpected error: %s" % error_text(error)
 
 
 def _velero_manifest(store, name, limits):
@@ -326,7 +333,7 @@ class Restorer:
             if rank > pvc_rank:
                 self._restore_volumes()  # right after PVs and PVCs, before what mounts them
             self._load_existing(tiers[rank])
-            parallel_map(self._apply, tiers[rank])
+            _record_crashes(parallel_map(self._apply, tiers[rank]))
             if tiers[rank][0].res_dir == "customresourcedefinitions.apiextensions.k8s.io":
                 self._wait_crds(tiers[rank])
         self._restore_volumes()
@@ -374,7 +381,7 @@ class Restorer:
         if not self.volume_items:
             return
         items, self.volume_items = self.volume_items, []
-        parallel_map(self._restore_volume, items)
+        _record_crashes(parallel_map(self._restore_volume, items))
         if self.params.get("wait", True) and not self.check_mode:
             pending = [i for i in items if i.outcome in ("created", "unchanged")]
 

@@ -7,9 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
+
 MAX_WORKERS = 16
+MAX_ERRORS_SHOWN = 10
 
 
 def parallel_map(fn, items, max_workers=MAX_WORKERS):
@@ -26,6 +30,7 @@ def parallel_map(fn, items, max_workers=MAX_WORKERS):
         try:
             return item, fn(item), None
         except Exception as e:  # reported to the caller with its item
+            e.lifeboat_traceback = traceback.format_exc()  # a worker's stack is gone once it returns
             return item, None, e
 
     if len(items) == 1:
@@ -34,9 +39,35 @@ def parallel_map(fn, items, max_workers=MAX_WORKERS):
         return list(pool.map(call, items))
 
 
+def error_text(error):
+    """An error's message: the collection's own as it is; anything else with its type and where it
+    was raised, since it is a bug and its text alone rarely says which."""
+    if isinstance(error, LifeboatError):
+        return error.message
+    text = "%s: %s" % (type(error).__name__, error)
+    trace = getattr(error, "lifeboat_traceback", None)
+    if trace:
+        frames = [line.strip() for line in trace.splitlines() if line.strip().startswith("File ")]
+        if frames:
+            text += " (at %s)" % frames[-1]
+    return text
+
+
 def raise_first(outcomes):
-    """Raise the first error of parallel_map's outcomes, else return the results."""
-    for _item, _result, error in outcomes:
-        if error is not None:
-            raise error
+    """Raise if any call failed, else return the results. One error is raised as it is; several as
+    one LifeboatError that lists every one of them (a batch must not hide all but the first)."""
+    errors = [(item, error) for item, _result, error in outcomes if error is not None]
+    if len(errors) == 1:
+        raise errors[0][1]
+    if errors:
+        shown = "; ".join(error_text(error) for _item, error in errors[:MAX_ERRORS_SHOWN])
+        more = " (and %d more)" % (len(errors) - MAX_ERRORS_SHOWN) if len(errors) > MAX_ERRORS_SHOWN else ""
+        kinds = set(type(error) for _item, error in errors)
+        kind = kinds.pop() if len(kinds) == 1 else LifeboatError
+        if not issubclass(kind, LifeboatError) or kind.__init__ is not LifeboatError.__init__:
+            kind = LifeboatError  # e.g. an ApiError needs its status: the batch is reported as a whole
+        # The same kind of error (say, InvalidInputError for two PVCs) stays that kind, its messages first,
+        # so the option to fix still leads.
+        raise kind("%s%s (%d of %d failed)" % (shown, more, len(errors), len(outcomes)),
+                   errors=[error_text(error) for _item, error in errors])
     return [result for _item, result, _error in outcomes]
