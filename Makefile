@@ -38,7 +38,7 @@ lint: collection
 units: collection
 	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/pytest -q tests/unit
 
-testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~13 min)
+testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
 	$(TESTBED) up
 	@if [ "$${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then $(TESTBED) velero; fi
 

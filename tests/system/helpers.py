@@ -97,12 +97,14 @@ def kill_tree(proc):
     proc.communicate(timeout=30)
 
 
-def wait_for(check, timeout=120, what="condition"):
+def wait_for(check, timeout=120, what="condition", interval=0.05):
+    """Poll check() until it is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
 
 

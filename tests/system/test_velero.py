@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -26,6 +25,7 @@ from helpers import (
     s3_args,
     s3_client,
     unique,
+    wait_for,
 )
 
 pytestmark = [NEEDS_BED, pytest.mark.skipif("LIFEBOAT_VELERO" not in os.environ,
@@ -52,19 +52,11 @@ def velero(*args, check=True, timeout=300):
 
 
 def velero_phase(kind, name):
-    res = subprocess.run(["kubectl", "-n", "velero", "get", kind, name, "-o", "jsonpath={.status.phase}"],
-                         capture_output=True, text=True, check=False)
-    return res.stdout.strip()
+    return kubectl("-n", "velero", "get", kind, name, "-o", "jsonpath={.status.phase}", check=False).strip()
 
 
 def wait(check, what, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    pytest.fail("timed out waiting for " + what)
+    return wait_for(check, timeout, what, interval=1)
 
 
 def store():

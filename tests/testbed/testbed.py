@@ -297,12 +297,12 @@ def tcp_open(port):
         return True
 
 
-def build():
-    """Run build.sh (which prints progress) and return the cache directory."""
-    say("building or reusing binaries (a cold build takes many minutes; progress follows)")
-    res = subprocess.run([os.path.join(HERE, "build.sh")], stdout=subprocess.PIPE, text=True, check=False)
+def build(script="build.sh", what="the test bed binaries"):
+    """Run a build script (which prints progress) and return the cache directory it prints last."""
+    say("building or reusing %s (a cold build takes minutes; progress follows)" % what)
+    res = subprocess.run([os.path.join(HERE, script)], stdout=subprocess.PIPE, text=True, check=False)
     if res.returncode != 0:
-        raise BedError("building the test bed binaries failed (see above)")
+        raise BedError("building %s failed (see above)" % what)
     return res.stdout.strip().splitlines()[-1]
 
 
@@ -513,14 +513,6 @@ def leftovers(groups, ports):
     return left
 
 
-def build_velero():
-    say("building or reusing Velero (a cold build takes about 13 minutes)")
-    res = subprocess.run([os.path.join(HERE, "build-velero.sh")], stdout=subprocess.PIPE, text=True, check=False)
-    if res.returncode != 0:
-        raise BedError("building Velero failed (see above)")
-    return res.stdout.strip().splitlines()[-1]
-
-
 def read_env():
     env = {}
     with open(path("env")) as f:
@@ -542,7 +534,7 @@ def cmd_velero():
         return 0
     t0 = time.monotonic()
     try:
-        out = build_velero()
+        out = build("build-velero.sh", "Velero")
         env = read_env()
         kubectl = [os.path.join(env["LIFEBOAT_VENV"], "bin", "kubectl"), "--kubeconfig", env["KUBECONFIG"]]
         velero = os.path.join(out, "bin", "velero")

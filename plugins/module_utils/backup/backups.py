@@ -74,6 +74,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
 MAX_TTL_SECONDS = 100 * 365 * 86400
+UNREADABLE = {"status": {"phase": "unreadable"}}
 SNAPSHOT_OBJECTS = ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io")
 
 
@@ -334,9 +335,10 @@ def check_ours(store, name, keys, action):
                                 "state=absent if it is yours" % (name, LOCK_FILE, velero.VELERO_METADATA))
 
 
-def _velero_backup(store, name, keys):
-    """The Velero Backup object stored under the name, or None."""
-    if key(name, velero.VELERO_METADATA) not in keys:
+def _velero_backup(store, name, keys=None, strict=False):
+    """The Velero Backup object stored under the name, or None (keys: the name's listing, if at hand).
+    One that cannot be read is not provably ours: UNREADABLE, treated as another tool's (strict: raised)."""
+    if keys is not None and key(name, velero.VELERO_METADATA) not in keys:
         return None
     try:
         data = store.get_bytes(key(name, velero.VELERO_METADATA), max_bytes=velero.MAX_METADATA_BYTES)
@@ -345,7 +347,9 @@ def _velero_backup(store, name, keys):
     try:
         return velero.parse_backup(data, name)
     except ArchiveError:
-        return {"status": {"phase": "unreadable"}}  # not provably ours: treated as another tool's
+        if strict:
+            raise
+        return UNREADABLE
 
 
 def _check_same_sealing(existing, encryption, signer):
@@ -407,7 +411,7 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
     csi_records = [r for r in snapshots if r.get("driver", "csi") == "csi" and r.get("name")]
     snapshot_of = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
     volume_names = {}  # (namespace, pvc) -> its PV
-    emitted_snapshot_objects = set()
+    emitted_snapshot_objects = {}  # (dir, namespace, name) -> object: few, and read again below
 
     def emit(resource, obj):
         meta = obj["metadata"]
@@ -417,7 +421,7 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
             if claim in snapshot_of:
                 obj = velero.mark_claim(obj, snapshot_of[claim])
         elif resource.dir in SNAPSHOT_OBJECTS:
-            emitted_snapshot_objects.add((resource.dir, meta.get("namespace"), meta["name"]))
+            emitted_snapshot_objects[(resource.dir, meta.get("namespace"), meta["name"])] = obj
         writer.add_item(resource.dir, obj)
         counts[resource.dir] = counts.get(resource.dir, 0) + 1
         meta = obj["metadata"]
@@ -490,17 +494,19 @@ def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, proble
     if not csi_records or snapshots is None or contents is None:
         return
     for record in csi_records:
-        vs = k8s.get_or_none(snapshots.path(record["namespace"], record["name"]))
+        vs = emitted.get((snapshots.dir, record["namespace"], record["name"]))
         if vs is None:
-            problems.warn("volume snapshot %s/%s is gone: Velero cannot restore PVC %s from this backup" % (
-                record["namespace"], record["name"], record["source"]["pvc"]))
-            continue
-        if (snapshots.dir, record["namespace"], record["name"]) not in emitted:
+            vs = k8s.get_or_none(snapshots.path(record["namespace"], record["name"]))
+            if vs is None:
+                problems.warn("volume snapshot %s/%s is gone: Velero cannot restore PVC %s from this backup" % (
+                    record["namespace"], record["name"], record["source"]["pvc"]))
+                continue
             emit(snapshots, vs)
         content_name = (vs.get("status") or {}).get("boundVolumeSnapshotContentName")
-        content = k8s.get_or_none(contents.path(None, content_name)) if content_name else None
-        if content is not None and (contents.dir, None, content_name) not in emitted:
-            emit(contents, content)
+        if content_name and (contents.dir, None, content_name) not in emitted:
+            content = k8s.get_or_none(contents.path(None, content_name))
+            if content is not None:
+                emit(contents, content)
 
 
 def _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems):
@@ -642,7 +648,7 @@ def describe_backup(store, name, check_verify=False, signer=None, with_manifest=
 
 
 def _describe_velero(store, name, backup):
-    if (backup.get("status") or {}).get("phase") == "unreadable":
+    if backup is UNREADABLE:
         return {"name": name, "phase": "Damaged", "complete": False, "written_by": velero.VELERO,
                 "problem": "its velero-backup.json cannot be read"}
     expires = (backup.get("status") or {}).get("expiration")
@@ -651,15 +657,9 @@ def _describe_velero(store, name, backup):
 
 
 def read_velero_backup(store, name):
-    """A Velero backup (one Velero wrote) as the restore reads it: (Backup object, or None)."""
-    keys = store.list_objects("backups/%s/" % name)
-    backup = _velero_backup(store, name, keys)
-    if backup is None or velero.written_by_lifeboat(backup):
-        return None
-    if (backup.get("status") or {}).get("phase") == "unreadable":
-        velero.parse_backup(store.get_bytes(key(name, velero.VELERO_METADATA),
-                                            max_bytes=velero.MAX_METADATA_BYTES), name)  # raises its problem
-    return backup
+    """The Backup object of a backup Velero wrote, or None; one that cannot be read is refused."""
+    backup = _velero_backup(store, name, strict=True)
+    return None if backup is None or velero.written_by_lifeboat(backup) else backup
 
 
 def verify(store, manifest, workdir=None):

@@ -227,8 +227,8 @@ def as_manifest(backup, name, archive_file, resource_list):
     if status["phase"] not in RESTORABLE_PHASES:
         raise ArchiveError("backup %s: Velero backup is %s; only Completed and PartiallyFailed Velero backups "
                            "are restored" % (name, status["phase"]))
-    included = [n for n in (backup.get("spec") or {}).get("includedNamespaces") or [] if n != "*"]
-    if not included or "*" in ((backup.get("spec") or {}).get("includedNamespaces") or ["*"]):
+    included = (backup.get("spec") or {}).get("includedNamespaces") or ["*"]
+    if "*" in included:
         included = sorted(namespaces_in(resource_list))
     bad = [n for n in included if not DNS_LABEL.match(n)]
     if bad or not included:
