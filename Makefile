@@ -7,13 +7,16 @@ BUILD := $(LIFEBOAT_CACHE)/build-$(shell echo $(CURDIR) | sha256sum | cut -c1-8)
 COLLECTION := $(BUILD)/ansible_collections/lifeboat/k8s
 TESTBED := tests/testbed/testbed
 VENV = $(shell hack/venv.sh)
-# ansible-test downloads get-pip from a host we cannot reach; give it a local stand-in.
-GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# ansible-test downloads get-pip from a host we cannot reach; give it a local stand-in (2.16 and 2.17 ask
+# for pip 23.1.2, 2.18 and 2.19 for 24.2).
+GET_PIP := $(HOME)/.ansible/test/cache/get_pip_23_1_2.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# requires_ansible claims these too; the dev venv has 2.19. Each runs sanity in a venv of its own.
+OLDER_CORES := 2.16 2.17 2.18
 
-.PHONY: test venv collection sanity lint units integration system testbed-up testbed-down demo clean
+.PHONY: test venv collection sanity sanity-all packaging lint units integration system testbed-up testbed-down demo clean
 
 test: ## everything: venv, sanity, lint, units, test bed up, system + integration tests, test bed down
-	@$(MAKE) --no-print-directory venv sanity lint units
+	@$(MAKE) --no-print-directory venv sanity-all lint units packaging
 	@$(MAKE) --no-print-directory testbed-up
 	@status=0; $(MAKE) --no-print-directory system integration || status=$$?; \
 	  $(MAKE) --no-print-directory testbed-down || { [ $$status -ne 0 ] || status=1; }; exit $$status
@@ -29,14 +32,25 @@ collection: ## the tree ansible-test needs: build/ansible_collections/lifeboat/k
 $(GET_PIP): hack/get_pip_offline.py
 	@mkdir -p $(dir $@) && cp $< $@
 
-sanity: collection $(GET_PIP)
+sanity: collection $(GET_PIP) ## ansible-test sanity on ansible-core 2.19, with shellcheck
 	cd $(COLLECTION) && PATH=$(VENV)/bin:$$PATH ansible-test sanity --python 3.11 --color no
+
+sanity-all: sanity ## and on every older ansible-core that requires_ansible claims
+	@for core in $(OLDER_CORES); do \
+	  venv=$$(hack/venv.sh tests/venvs/core-$$core.txt); echo "sanity: ansible-core $$core"; \
+	  (cd $(COLLECTION) && PATH=$$venv/bin:$$PATH ansible-test sanity --python 3.11 --color no) || exit 1; \
+	done
+
+packaging: ## the Galaxy tarball: what it holds, galaxy-importer on it, ansible-builder on it installed
+	LIFEBOAT_GALAXY_VENV=$$(hack/venv.sh tests/venvs/galaxy.txt) $(VENV)/bin/pytest -q -p no:cacheprovider tests/packaging
 
 lint: collection
 	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
+	cd $(COLLECTION) && $(VENV)/bin/antsibull-changelog lint
 
-units: collection
-	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/pytest -q tests/unit
+units: collection ## unit tests, and their line coverage of plugins/module_utils (printed)
+	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/pytest -q tests/unit \
+	  --cov=plugins/module_utils --cov-report=term:skip-covered
 
 testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
 	$(TESTBED) up
@@ -51,11 +65,11 @@ system: collection ## the bed's storage path test, fault injection, token/exec/m
 integration: collection ## TARGETS="volume_snapshot ..." to run some
 	PATH=$(VENV)/bin:$$PATH hack/integration.sh $(COLLECTION) $(TARGETS)
 
-demo: ## the test bed, a sample app in `demo`, and the disaster-recovery drill on it (playbooks/demo.yml)
+demo: ## the test bed, a sample app in `demo`, and the disaster-recovery drill on it (tests/demo/demo.yml)
 	@$(MAKE) --no-print-directory venv collection
 	$(TESTBED) up
 	@echo "demo: deploying the sample app and running the drill (backup -> restore -> verify -> report -> cleanup)"
-	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/ansible-playbook playbooks/demo.yml
+	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/ansible-playbook tests/demo/demo.yml
 	@echo "demo: reports are in $(LIFEBOAT_CACHE)/demo-reports/ (report.md, report.html, report.json)"
 
 clean:

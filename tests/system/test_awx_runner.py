@@ -31,7 +31,7 @@ def test_drill_through_ansible_runner_publishes_its_report(tmp_path):
     (tmp_path / "runner").mkdir()
     kubectl("create", "namespace", namespace)
     try:
-        kubectl("apply", "-n", namespace, "-f", os.path.join(COLLECTION, "playbooks", "files", "demo-app.yaml"))
+        kubectl("apply", "-n", namespace, "-f", os.path.join(COLLECTION, "tests", "demo", "demo-app.yaml"))
         kubectl("wait", "-n", namespace, "pvc/shop-data", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s")
         result = ansible_runner.run(
             private_data_dir=str(tmp_path / "runner"),
