@@ -31,13 +31,39 @@ attributes:
       - lifeboat.k8s.k8s
 """
 
+    ACTIONGROUPS_STORAGE = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/lifeboat.k8s.storage) in C(module_defaults) to set the S3 options once.
+    support: full
+    membership:
+      - lifeboat.k8s.storage
+"""
+
+    ACTIONGROUPS_K8S_STORAGE = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/lifeboat.k8s.k8s) in C(module_defaults) to set the Kubernetes options, and
+        C(group/lifeboat.k8s.storage) to set the S3 options, once for every module.
+    support: full
+    membership:
+      - lifeboat.k8s.k8s
+      - lifeboat.k8s.storage
+"""
+
     STATE_MODULE = r"""
 options: {}
 attributes:
   check_mode:
     support: full
   diff_mode:
-    support: full
+    support: partial
+    details:
+      - The diff names what is created or deleted (snapshots, PVCs, backups, namespaces) and counts the objects
+        a restore creates or updates; it does not show their content.
   idempotent:
     support: full
 """

@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - lifeboat.k8s.sealing.SIGNING_KEY
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.INFO_MODULE
+  - lifeboat.k8s.attributes.ACTIONGROUPS_STORAGE
 """
 
 EXAMPLES = r"""

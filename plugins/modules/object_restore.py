@@ -181,7 +181,7 @@ extends_documentation_fragment:
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
-  - lifeboat.k8s.attributes.ACTIONGROUPS
+  - lifeboat.k8s.attributes.ACTIONGROUPS_K8S_STORAGE
 """
 
 EXAMPLES = r"""

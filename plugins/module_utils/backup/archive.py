@@ -31,11 +31,8 @@ import tarfile
 import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 
-try:
-    from kubernetes.utils import parse_quantity
-except ImportError:  # the modules report the missing kubernetes library first
-    parse_quantity = None
 
 FORMAT_VERSION = "1.1.0"
 # Velero's archive versions are 1.x.y; a new major version may mean anything.
@@ -71,11 +68,13 @@ class Limits:
                     name, field, ", ".join(sorted(cls.DEFAULTS))))
             if value is None:
                 continue
-            try:
-                number = int(parse_quantity(value)) if field in cls.SIZES else int(value)
-            except (ValueError, TypeError, ArithmeticError):
-                raise InvalidInputError("%s.%s: %r is not a %s" % (
-                    name, field, value, "size such as 64Mi or 2Gi" if field in cls.SIZES else "whole number"))
+            if field in cls.SIZES:
+                number = quantity_bytes(value, "%s.%s" % (name, field))
+            else:
+                try:
+                    number = int(value)
+                except (ValueError, TypeError):
+                    raise InvalidInputError("%s.%s: %r is not a whole number" % (name, field, value))
             if number <= 0:
                 raise InvalidInputError("%s.%s: must be more than 0, got %r" % (name, field, value))
             values[field] = number

@@ -73,23 +73,6 @@ class BlockStore:
         raise NotImplementedError
 
 
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_SUFFIXES = {
-    "": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
-    "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
-}
-
-
-def parse_quantity(value):
-    """Bytes from a Kubernetes quantity ('1Gi', '500M', 1073741824); None stays None."""
-    if value is None or isinstance(value, int):
-        return value
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIXES:
-        raise InvalidInputError("size: %r is not a Kubernetes quantity such as 1Gi or 500M" % (value,))
-    return int(float(match.group(1)) * _SUFFIXES[match.group(2)])
-
-
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 

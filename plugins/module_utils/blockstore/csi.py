@@ -24,7 +24,7 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore, parse_quantity
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
@@ -32,6 +32,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 
 GROUP = "snapshot.storage.k8s.io"
 VERSION = "v1"
@@ -209,7 +210,7 @@ class CsiBlockStore(BlockStore):
             "source": source,
             "tags": labels,
             "ready": bool(status.get("readyToUse")),
-            "size_bytes": parse_quantity(status.get("restoreSize")),
+            "size_bytes": quantity_bytes(status.get("restoreSize"), "restoreSize"),
             "created_at": status.get("creationTime") or meta.get("creationTimestamp"),
             "error": (status.get("error") or {}).get("message"),
             "driver_data": {
@@ -250,7 +251,7 @@ class CsiBlockStore(BlockStore):
         size = target.get("size") or source.get("size") or record.get("size_bytes")
         if size is None:
             raise InvalidInputError("size: the snapshot record has no size; give size")
-        if record.get("size_bytes") and parse_quantity(size) < record["size_bytes"]:
+        if record.get("size_bytes") and quantity_bytes(size) < record["size_bytes"]:
             raise InvalidInputError("size: %s is smaller than the snapshot (%d bytes)" % (size, record["size_bytes"]))
         # The claim's own annotations come along (object_restore passes the backed-up ones).
         annotations = dict(target.get("annotations") or {})

@@ -50,7 +50,7 @@ class FileStore(ObjectStore):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TMP_PREFIX)
         except OSError as e:
-            raise ApiError("storage: cannot write %s/%s: %s" % (self.url, key, e.strerror or e))
+            raise self._os_error("write", key, e)
         try:
             with os.fdopen(fd, "wb") as out:
                 writer(out)
@@ -67,7 +67,7 @@ class FileStore(ObjectStore):
             if os.path.exists(tmp):
                 os.unlink(tmp)
             if isinstance(e, OSError):
-                raise ApiError("storage: cannot write %s/%s: %s" % (self.url, key, e.strerror or e))
+                raise self._os_error("write", key, e)
             raise
 
     def put_file(self, key, path, retention=None):
@@ -88,7 +88,7 @@ class FileStore(ObjectStore):
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
         except OSError as e:
-            raise ApiError("storage: cannot read %s/%s: %s" % (self.url, key, e.strerror or e))
+            raise self._os_error("read", key, e)
 
     def get_bytes(self, key, max_bytes=None):
         try:
@@ -97,7 +97,7 @@ class FileStore(ObjectStore):
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
         except OSError as e:
-            raise ApiError("storage: cannot read %s/%s: %s" % (self.url, key, e.strerror or e))
+            raise self._os_error("read", key, e)
 
     def exists(self, key):
         return os.path.isfile(self._path(key))
@@ -107,6 +107,23 @@ class FileStore(ObjectStore):
             return os.path.getsize(self._path(key))
         except FileNotFoundError:
             raise NotFoundError("%s/%s does not exist" % (self.url, key))
+        except OSError as e:
+            raise self._os_error("read", key, e)
+
+    def _os_error(self, what, key, error):
+        return ApiError("storage: cannot %s %s/%s: %s" % (what, self.url, key, error.strerror or error))
+
+    def _walk(self, prefix):
+        """(directory, files) under prefix; a missing prefix is empty, an unreadable one an error (os.walk
+        would skip it silently, and a backup would look empty)."""
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not os.path.lexists(base):
+            return
+
+        def fail(error):
+            raise self._os_error("list", os.path.relpath(error.filename or base, self.root), error)
+        for directory, _dirs, files in os.walk(base, onerror=fail):
+            yield directory, files
 
     def list_prefixes(self, prefix):
         directory = self._path(prefix.rstrip("/") or ".") if prefix.strip("/") else self.root
@@ -114,11 +131,12 @@ class FileStore(ObjectStore):
             return sorted(e.name for e in os.scandir(directory) if e.is_dir())
         except FileNotFoundError:
             return []
+        except OSError as e:
+            raise self._os_error("list", prefix, e)
 
     def list_objects(self, prefix):
-        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         keys = []
-        for directory, _dirs, files in os.walk(base):
+        for directory, files in self._walk(prefix):
             for name in files:
                 if not name.startswith(TMP_PREFIX):
                     keys.append(os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/"))
@@ -130,6 +148,8 @@ class FileStore(ObjectStore):
             os.unlink(path)
         except FileNotFoundError:
             return False
+        except OSError as e:
+            raise self._os_error("delete", key, e)
         # Remove directories the delete emptied, up to the root.
         directory = os.path.dirname(path)
         while directory != self.root:
@@ -141,12 +161,15 @@ class FileStore(ObjectStore):
         return True
 
     def clean_partial(self, prefix):
-        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         removed = 0
-        for directory, _dirs, files in os.walk(base):
+        for directory, files in self._walk(prefix):
             for name in files:
                 if name.startswith(TMP_PREFIX):
-                    os.unlink(os.path.join(directory, name))
+                    path = os.path.join(directory, name)
+                    try:
+                        os.unlink(path)
+                    except OSError as e:
+                        raise self._os_error("delete", os.path.relpath(path, self.root), e)
                     removed += 1
         return removed
 

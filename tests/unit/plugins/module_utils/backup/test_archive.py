@@ -124,7 +124,7 @@ def test_limits_option():
     limits = archive.Limits.from_option({"entry_size": "64Mi", "entries": 5, "total_size": None})
     assert (limits.entry_size, limits.entries, limits.total_size) == (64 << 20, 5, 16 << 30)
     for option, message in [({"entry_sise": 1}, "limits: unknown limit 'entry_sise'"),
-                            ({"entry_size": "big"}, "limits.entry_size: 'big' is not a size"),
+                            ({"entry_size": "big"}, "limits.entry_size: 'big' is not a Kubernetes quantity"),
                             ({"entries": 0}, "limits.entries: must be more than 0")]:
         with pytest.raises(InvalidInputError, match=message):
             archive.Limits.from_option(option)

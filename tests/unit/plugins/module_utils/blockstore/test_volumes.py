@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import volumes
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags, parse_quantity
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import (
     HELPER_CONTENT,
     RESTORED_FROM,
@@ -16,21 +16,22 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
     WaitTimeoutError,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 
 
 @pytest.mark.parametrize("value,expected", [
     ("10Mi", 10 * 2 ** 20), ("1Gi", 2 ** 30), ("500M", 500 * 10 ** 6), ("1.5Gi", 3 * 2 ** 29), (42, 42),
-    (None, None), ("7", 7),
+    (None, None), ("7", 7), ("1e3", 1000), ("+1Gi", 2 ** 30), ("500m", 1), ("0.5", 1), ("1500m", 2), (0, 0),
 ])
-def test_parse_quantity(value, expected):
-    assert parse_quantity(value) == expected
+def test_quantity_bytes_parses_what_the_apiserver_accepts_rounding_up(value, expected):
+    assert quantity_bytes(value) == expected
 
 
-@pytest.mark.parametrize("value", ["ten", "10XB", "", "-1Gi"])
-def test_parse_quantity_rejects_garbage_naming_the_option(value):
-    with pytest.raises(InvalidInputError, match="^size:"):
-        parse_quantity(value)
+@pytest.mark.parametrize("value", ["ten", "10XB", "", "-1Gi", -1, True, "1Gi ", [1]])
+def test_quantity_bytes_rejects_garbage_naming_the_option(value):
+    with pytest.raises(InvalidInputError, match="^restore_size:"):
+        quantity_bytes(value, "restore_size")
 
 
 def test_tags_must_be_labels():

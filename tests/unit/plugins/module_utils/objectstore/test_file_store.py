@@ -2,7 +2,8 @@
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError, NotFoundError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
 
 
@@ -40,3 +41,22 @@ def test_keys_cannot_leave_the_location(tmp_path):
 def test_bad_urls_name_the_option(url, message):
     with pytest.raises(InvalidInputError, match="storage: .*" + message):
         open_store(url)
+
+
+def test_os_errors_name_the_storage_and_what_failed(tmp_path):
+    (tmp_path / "afile").write_text("not a directory")
+    store = FileStore(str(tmp_path / "afile"))
+    for call in (lambda: store.list_prefixes(""), lambda: store.put_bytes("b/x", b"1"),
+                 lambda: store.get_bytes("b/x"), lambda: store.size("b/x")):
+        with pytest.raises(ApiError, match=r"^storage: cannot (list|write|read) file://.*afile.*Not a directory"):
+            call()
+
+
+def test_an_unreadable_listing_fails_instead_of_looking_empty(tmp_path):
+    store = FileStore(str(tmp_path))
+    (tmp_path / "backup").write_text("a file where a directory should be")
+    with pytest.raises(ApiError, match="^storage: cannot list .*Not a directory"):
+        store.list_objects("backup/")
+    with pytest.raises(ApiError, match="^storage: cannot list"):
+        store.clean_partial("backup/")
+    assert store.list_objects("missing/") == []

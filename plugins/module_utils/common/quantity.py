@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Byte counts from Kubernetes quantities, parsed by the kubernetes library as the apiserver would."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
+
+try:
+    from kubernetes.utils import parse_quantity
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as e:
+    parse_quantity = None
+    KUBERNETES_IMPORT_ERROR = e
+
+
+def quantity_bytes(value, option="size"):
+    """Whole bytes from a quantity ('1Gi', '500M', '1e3', '+1Gi', 1073741824); a fraction of a byte rounds up,
+    as the apiserver does for storage. None stays None."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    if parse_quantity is None:
+        raise MissingLibraryError("kubernetes>=30", KUBERNETES_IMPORT_ERROR)
+    try:
+        number = parse_quantity(value if isinstance(value, (str, int, float)) else str(value))
+    except (ValueError, TypeError, ArithmeticError):
+        number = None
+    if number is None or isinstance(value, bool) or number < 0 or not number.is_finite():
+        raise InvalidInputError("%s: %r is not a Kubernetes quantity such as 1Gi, 500M or 1e9" % (option, value))
+    return int(math.ceil(number))
