@@ -1,0 +1,254 @@
+"""Backup and restore services end to end over a file store and an in-memory cluster: what is stored, what a
+restore creates where the mapping says, reruns, check mode, partial backups, the ownership marks that guard
+state=absent. (On the test bed the same flows run against a real apiserver.)"""
+
+import json
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import backups, restore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import DEFAULT_CLUSTER_RESOURCES
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import namespace as namespace_info
+
+from ..fake_cluster import FakeCluster
+
+SOURCE = "shop"
+
+
+def shop(cluster=None):
+    cluster = cluster or FakeCluster()
+    cluster.add("", "namespaces", {"metadata": {"name": SOURCE, "labels": {"team": "web"}}})
+    cluster.add("", "configmaps", {"metadata": {"name": "settings", "namespace": SOURCE, "labels": {"app": "web"}},
+                                   "data": {"color": "blue"}})
+    cluster.add("", "configmaps", {"metadata": {"name": "kube-root-ca.crt", "namespace": SOURCE}, "data": {}})
+    cluster.add("", "secrets", {"metadata": {"name": "db", "namespace": SOURCE}, "data": {"pw": "c2VjcmV0"}})
+    cluster.add("", "services", {"metadata": {"name": "web", "namespace": SOURCE},
+                                 "spec": {"clusterIP": "10.0.0.7", "clusterIPs": ["10.0.0.7"],
+                                          "ports": [{"port": 80, "nodePort": 30080}], "type": "NodePort"}})
+    deployment = cluster.add("apps", "deployments", {"metadata": {"name": "web", "namespace": SOURCE},
+                                                     "spec": {"replicas": 2}, "status": {"readyReplicas": 2}})
+    cluster.add("apps", "replicasets", {"metadata": {
+        "name": "web-1", "namespace": SOURCE, "ownerReferences": [
+            {"kind": "Deployment", "name": "web", "uid": deployment["metadata"]["uid"], "controller": True}]}})
+    cluster.add("example.com", "widgets", {"metadata": {"name": "w", "namespace": SOURCE}, "spec": {"size": 3}})
+    cluster.add("apiextensions.k8s.io", "customresourcedefinitions", {
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}, "scope": "Namespaced"}})
+    cluster.add("", "namespaces", {"metadata": {"name": "other"}})
+    cluster.add("", "configmaps", {"metadata": {"name": "not-mine", "namespace": "other"}, "data": {}})
+    return cluster
+
+
+def backup_params(**overrides):
+    params = dict(name="nightly", state="present", namespaces=[SOURCE], include_resources=None,
+                  exclude_resources=None, label_selector=None, include_cluster_resources="auto", filter=None,
+                  volume_snapshots=None, ttl=None, allow_partial=False, encryption_recipients=None,
+                  object_lock_mode=None, encryption_key=None, encryption_key_file=None, signing_key=None,
+                  signing_key_file=None)
+    params.update(overrides)
+    return params
+
+
+def restore_params(**overrides):
+    params = dict(name="nightly", state="present", namespace_mapping={SOURCE: "copy"}, namespaces=None,
+                  include_resources=None, exclude_resources=None, label_selector=None, existing="keep",
+                  restore_status=None, preserve_node_ports=False, transforms=None, restore_volumes=True,
+                  ignore_partial_failure=False, cluster_resources=list(DEFAULT_CLUSTER_RESOURCES), limits=None,
+                  encryption_key=None, encryption_key_file=None, signing_key=None, signing_key_file=None,
+                  wait=True, wait_timeout=5)
+    params.update(overrides)
+    return params
+
+
+@pytest.fixture
+def stored(tmp_path):
+    """A complete backup of the shop in a file store."""
+    store = FileStore(str(tmp_path / "store"))
+    result = backups.run_backup(shop(), store, backup_params(ttl="720h0m0s"))
+    return store, result
+
+
+def test_backup_stores_the_namespace_and_what_it_uses_and_says_complete(stored):
+    store, result = stored
+    assert result["changed"] and result["backup"]["phase"] == "Completed"
+    counts = result["backup"]["counts"]
+    assert counts["configmaps"] == 2 and counts["widgets.example.com"] == 1 and counts["namespaces"] == 1
+    assert counts["customresourcedefinitions.apiextensions.k8s.io"] == 1  # the CRD its widget needs
+    assert "events" not in counts
+    listing = backups.backup_info(store, {"name": None, "verify": True})
+    (entry,) = listing["backups"]
+    assert entry["name"] == "nightly" and entry["complete"] and entry["verified"]
+    assert entry["written_by"] == "lifeboat.k8s" and entry["velero_compatible"]
+    velero = json.loads(store.get_bytes("backups/nightly/velero-backup.json"))
+    assert velero["status"]["phase"] == "Completed" and velero["spec"]["includedNamespaces"] == [SOURCE]
+
+
+def test_a_second_backup_under_the_name_changes_nothing_and_check_mode_writes_nothing(stored, tmp_path):
+    store, first = stored
+    again = backups.run_backup(shop(), store, backup_params(ttl="720h0m0s"))
+    assert again["changed"] is False and again["backup"]["created_at"] == first["backup"]["created_at"]
+    fresh = FileStore(str(tmp_path / "empty"))
+    planned = backups.run_backup(shop(), fresh, backup_params(name="planned"), check_mode=True)
+    assert planned["changed"] and planned["backup"]["phase"] == "Planned"
+    assert fresh.list_objects("") == []
+
+
+def test_a_forbidden_resource_type_makes_the_backup_partially_failed_and_the_task_fail(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    cluster = shop(FakeCluster(forbidden={"secrets"}))
+    with pytest.raises(LifeboatError, match="PartiallyFailed.*secrets in namespace shop.*grant list on secrets"):
+        backups.run_backup(cluster, store, backup_params())
+    (entry,) = backups.backup_info(store, {"name": None})["backups"]
+    assert entry["phase"] == "PartiallyFailed" and not entry["complete"]
+    accepted = backups.run_backup(cluster, store, backup_params(allow_partial=True))
+    assert accepted["backup"]["phase"] == "PartiallyFailed"
+    assert any("PartiallyFailed (allow_partial)" in w for w in accepted["warnings"])
+
+
+def test_an_undiscoverable_group_is_an_error_unless_excluded(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    cluster = shop(FakeCluster(broken_groups={"example.com"}))
+    with pytest.raises(LifeboatError, match="example.com/v1: cannot discover"):
+        backups.run_backup(cluster, store, backup_params())
+    done = backups.run_backup(cluster, store, backup_params(name="narrow", exclude_resources=["*.example.com"]))
+    assert done["backup"]["phase"] == "Completed"
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    for params, message in [(backup_params(namespaces=[]), "^namespaces: "),
+                            (backup_params(ttl="forever"), "^ttl: "),
+                            (backup_params(name="Bad_Name"), "^name: "),
+                            (backup_params(include_resources=["gadgets"]), "^include_resources: 'gadgets'")]:
+        with pytest.raises(InvalidInputError, match=message):
+            backups.run_backup(shop(), store, params)
+    with pytest.raises(NotFoundError, match="namespaces: namespace 'absent' does not exist"):
+        backups.run_backup(shop(), store, backup_params(namespaces=["absent"]))
+    assert store.list_objects("") == []
+
+
+def test_restore_creates_what_the_backup_holds_only_in_the_mapped_namespace(stored):
+    store, _ = stored
+    target = FakeCluster()
+    result = restore.run_restore(target, store, restore_params())
+    assert result["changed"]
+    assert target.named("", "namespaces") == ["copy"]
+    assert target.named("", "configmaps", "copy") == ["settings"]  # kube-root-ca.crt is the cluster's
+    assert target.named("apps", "deployments", "copy") == ["web"]
+    assert target.named("apps", "replicasets", "copy") == []  # owned by the Deployment, which recreates it
+    assert target.named("example.com", "widgets", "copy") == ["w"]
+    assert target.named("apiextensions.k8s.io", "customresourcedefinitions") == ["widgets.example.com"]
+    service = target.objects[("", "services", "copy", "web")]
+    assert "clusterIP" not in service["spec"] and "nodePort" not in service["spec"]["ports"][0]
+    namespace = target.objects[("", "namespaces", None, "copy")]
+    assert namespace["metadata"]["labels"][restore.RESTORED_BY] == "nightly"
+    assert not target.named("", "configmaps", "other"), "nothing outside the mapping"
+
+
+def test_a_second_restore_changes_nothing_and_check_mode_creates_nothing(stored):
+    store, _ = stored
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params())
+    before = dict((k, json.dumps(v, sort_keys=True)) for k, v in target.objects.items())
+    again = restore.run_restore(target, store, restore_params())
+    assert again["changed"] is False
+    assert dict((k, json.dumps(v, sort_keys=True)) for k, v in target.objects.items()) == before
+    empty = FakeCluster()
+    planned = restore.run_restore(empty, store, restore_params(), check_mode=True)
+    assert planned["changed"] and empty.objects == {}
+    assert not [m for m, _p in empty.requests if m in ("POST", "PATCH", "DELETE")]
+
+
+def test_existing_update_patches_what_differs_and_keep_leaves_it(stored):
+    store, _ = stored
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params())
+    target.objects[("", "configmaps", "copy", "settings")]["data"]["color"] = "red"
+    kept = restore.run_restore(target, store, restore_params())
+    assert kept["changed"] is False and target.objects[("", "configmaps", "copy", "settings")]["data"]["color"] == "red"
+    updated = restore.run_restore(target, store, restore_params(existing="update"))
+    assert updated["changed"] and target.objects[("", "configmaps", "copy", "settings")]["data"]["color"] == "blue"
+
+
+def test_filters_and_transforms_shape_what_is_restored(stored):
+    store, _ = stored
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params(
+        include_resources=["configmaps", "namespaces"],
+        transforms=[{"resources": ["configmaps"], "patch": [{"op": "replace", "path": "/data/color",
+                                                             "value": "green"}]}]))
+    assert target.named("apps", "deployments", "copy") == []
+    assert target.objects[("", "configmaps", "copy", "settings")]["data"] == {"color": "green"}
+    only_labelled = FakeCluster()
+    restore.run_restore(only_labelled, store, restore_params(label_selector="app=web",
+                                                             include_resources=["configmaps"]))
+    assert only_labelled.named("", "configmaps", "copy") == ["settings"]
+
+
+def test_restore_refuses_a_mapping_outside_the_backup_and_a_missing_backup(stored):
+    store, _ = stored
+    with pytest.raises(InvalidInputError, match="^namespace_mapping: "):
+        restore.run_restore(FakeCluster(), store, restore_params(namespace_mapping={"elsewhere": "copy"}))
+    with pytest.raises(NotFoundError, match="nope"):
+        restore.run_restore(FakeCluster(), store, restore_params(name="nope"))
+
+
+def test_state_absent_deletes_only_namespaces_its_restore_created(stored):
+    store, _ = stored
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params())
+    target.add("", "namespaces", {"metadata": {"name": "shop"}})  # not created by the restore
+    planned = restore.run_restore(target, store, restore_params(state="absent"), check_mode=True)
+    assert planned["changed"] and "copy" in target.named("", "namespaces")
+    removed = restore.run_restore(target, store, restore_params(state="absent", namespace_mapping={
+        SOURCE: "copy"}))
+    assert removed["deleted_namespaces"] == ["copy"] and target.named("", "namespaces") == ["shop"]
+    assert restore.run_restore(target, store, restore_params(state="absent"))["changed"] is False
+    in_place = restore.run_restore(target, store, restore_params(state="absent", namespace_mapping={}))
+    assert in_place["changed"] is False and target.named("", "namespaces") == ["shop"]
+    assert any("not created by a restore" in w for w in in_place["warnings"])
+
+
+def test_deleting_a_backup_removes_its_files_and_is_idempotent(stored):
+    store, _ = stored
+    planned = backups.run_backup(None, store, backup_params(state="absent"), check_mode=True)
+    assert planned["changed"] and store.list_objects("backups/nightly/")
+    deleted = backups.run_backup(None, store, backup_params(state="absent"))
+    assert deleted["changed"] and store.list_objects("backups/nightly/") == []
+    assert backups.run_backup(None, store, backup_params(state="absent"))["changed"] is False
+
+
+def test_a_damaged_archive_fails_its_checksum_and_restores_nothing(stored):
+    store, _ = stored
+    archive_key = [k for k in store.list_objects("backups/nightly/") if k.endswith(".tar.gz")][0]
+    store.put_bytes(archive_key, b"not the archive")
+    target = FakeCluster()
+    with pytest.raises(LifeboatError, match="failed its checksum check"):
+        restore.run_restore(target, store, restore_params())
+    assert target.objects == {}
+    (entry,) = backups.backup_info(store, {"name": "nightly", "verify": True})["backups"]
+    assert entry["verified"] is False
+
+
+def test_namespace_info_digests_match_between_the_source_and_its_copy(stored):
+    store, _ = stored
+    source = shop()
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params())
+    original = namespace_info.namespace_info(source, {"namespace": SOURCE, "wait": False})
+    copy = namespace_info.namespace_info(target, {"namespace": "copy", "wait": False})
+    assert original["counts"]["configmaps"] == copy["counts"]["configmaps"] + 1  # kube-root-ca.crt
+    assert original["restorable_counts"] == copy["restorable_counts"]
+    assert original["digests"] == copy["digests"]
+    copy_changed = FakeCluster()
+    restore.run_restore(copy_changed, store, restore_params())
+    copy_changed.objects[("", "configmaps", "copy", "settings")]["data"]["color"] = "red"
+    changed = namespace_info.namespace_info(copy_changed, {"namespace": "copy", "wait": False})
+    assert changed["digests"]["configmaps"]["settings"] != original["digests"]["configmaps"]["settings"]
+    assert changed["digests"]["widgets.example.com"] == original["digests"]["widgets.example.com"]
