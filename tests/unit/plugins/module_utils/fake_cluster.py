@@ -14,7 +14,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 
 # (group, version, plural, kind, namespaced)
-CATALOG = [
+CATALOG = (
     ("", "v1", "namespaces", "Namespace", False),
     ("", "v1", "configmaps", "ConfigMap", True),
     ("", "v1", "secrets", "Secret", True),
@@ -33,7 +33,10 @@ CATALOG = [
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
     ("example.com", "v1", "widgets", "Widget", True),
-]
+    ("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot", True),
+    ("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", "VolumeSnapshotContent", False),
+    ("snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", "VolumeSnapshotClass", False),
+)
 
 
 class FakeCluster:
@@ -179,7 +182,30 @@ class FakeCluster:
             meta["uid"] = "uid-%d" % next(self._uids)
             meta["resourceVersion"] = "1"
             self.objects[key] = obj
+            self._control(plural, obj)
         return copy.deepcopy(obj)
+
+    def _control(self, plural, obj):
+        """What the snapshot controller and a provisioner would do at once: a snapshot is ready with its
+        content, a PVC is bound."""
+        meta = obj["metadata"]
+        if plural == "volumesnapshots":
+            pvc = self.objects.get(("", "persistentvolumeclaims", meta["namespace"],
+                                    obj["spec"]["source"].get("persistentVolumeClaimName")))
+            content = "snapcontent-" + meta["uid"]
+            self.objects[("snapshot.storage.k8s.io", "volumesnapshotcontents", None, content)] = {
+                "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+                "metadata": {"name": content, "uid": "uid-%d" % next(self._uids)},
+                "spec": {"volumeSnapshotRef": {"name": meta["name"], "namespace": meta["namespace"]},
+                         "driver": "hostpath.csi.lifeboat.test", "deletionPolicy": "Delete",
+                         "source": {"volumeHandle": "vol-" + meta["name"]}},
+                "status": {"snapshotHandle": "snap-" + meta["uid"], "readyToUse": True}}
+            obj["status"] = {"readyToUse": True, "boundVolumeSnapshotContentName": content,
+                             "creationTime": "2026-11-23T00:00:01Z",
+                             "restoreSize": ((pvc or {}).get("status", {}).get("capacity") or {}).get("storage", "1Gi")}
+        elif plural == "persistentvolumeclaims":
+            obj["status"] = {"phase": "Bound", "capacity": {
+                "storage": obj["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")}}
 
 
 def _merge(target, patch):

@@ -134,7 +134,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_restore_creates_what_the_backup_holds_only_in_the_mapped_namespace(stored):
-    store, _ = stored
+    store = stored[0]
     target = FakeCluster()
     result = restore.run_restore(target, store, restore_params())
     assert result["changed"]
@@ -152,7 +152,7 @@ def test_restore_creates_what_the_backup_holds_only_in_the_mapped_namespace(stor
 
 
 def test_a_second_restore_changes_nothing_and_check_mode_creates_nothing(stored):
-    store, _ = stored
+    store = stored[0]
     target = FakeCluster()
     restore.run_restore(target, store, restore_params())
     before = dict((k, json.dumps(v, sort_keys=True)) for k, v in target.objects.items())
@@ -166,7 +166,7 @@ def test_a_second_restore_changes_nothing_and_check_mode_creates_nothing(stored)
 
 
 def test_existing_update_patches_what_differs_and_keep_leaves_it(stored):
-    store, _ = stored
+    store = stored[0]
     target = FakeCluster()
     restore.run_restore(target, store, restore_params())
     target.objects[("", "configmaps", "copy", "settings")]["data"]["color"] = "red"
@@ -177,7 +177,7 @@ def test_existing_update_patches_what_differs_and_keep_leaves_it(stored):
 
 
 def test_filters_and_transforms_shape_what_is_restored(stored):
-    store, _ = stored
+    store = stored[0]
     target = FakeCluster()
     restore.run_restore(target, store, restore_params(
         include_resources=["configmaps", "namespaces"],
@@ -192,7 +192,7 @@ def test_filters_and_transforms_shape_what_is_restored(stored):
 
 
 def test_restore_refuses_a_mapping_outside_the_backup_and_a_missing_backup(stored):
-    store, _ = stored
+    store = stored[0]
     with pytest.raises(InvalidInputError, match="^namespace_mapping: "):
         restore.run_restore(FakeCluster(), store, restore_params(namespace_mapping={"elsewhere": "copy"}))
     with pytest.raises(NotFoundError, match="nope"):
@@ -200,7 +200,7 @@ def test_restore_refuses_a_mapping_outside_the_backup_and_a_missing_backup(store
 
 
 def test_state_absent_deletes_only_namespaces_its_restore_created(stored):
-    store, _ = stored
+    store = stored[0]
     target = FakeCluster()
     restore.run_restore(target, store, restore_params())
     target.add("", "namespaces", {"metadata": {"name": "shop"}})  # not created by the restore
@@ -216,7 +216,7 @@ def test_state_absent_deletes_only_namespaces_its_restore_created(stored):
 
 
 def test_deleting_a_backup_removes_its_files_and_is_idempotent(stored):
-    store, _ = stored
+    store = stored[0]
     planned = backups.run_backup(None, store, backup_params(state="absent"), check_mode=True)
     assert planned["changed"] and store.list_objects("backups/nightly/")
     deleted = backups.run_backup(None, store, backup_params(state="absent"))
@@ -225,7 +225,7 @@ def test_deleting_a_backup_removes_its_files_and_is_idempotent(stored):
 
 
 def test_a_damaged_archive_fails_its_checksum_and_restores_nothing(stored):
-    store, _ = stored
+    store = stored[0]
     archive_key = [k for k in store.list_objects("backups/nightly/") if k.endswith(".tar.gz")][0]
     store.put_bytes(archive_key, b"not the archive")
     target = FakeCluster()
@@ -237,7 +237,7 @@ def test_a_damaged_archive_fails_its_checksum_and_restores_nothing(stored):
 
 
 def test_namespace_info_digests_match_between_the_source_and_its_copy(stored):
-    store, _ = stored
+    store = stored[0]
     source = shop()
     target = FakeCluster()
     restore.run_restore(target, store, restore_params())

@@ -1,0 +1,101 @@
+"""Volume snapshot, listing, restore and delete services over an in-memory cluster whose snapshot controller
+and provisioner act at once. (On the test bed the same flows run against the real CSI sidecars.)"""
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+from ..fake_cluster import FakeCluster
+
+DRIVER = "hostpath.csi.lifeboat.test"
+
+
+def cluster_with_volumes(*names):
+    cluster = FakeCluster()
+    for ns in ("shop", "copy"):
+        cluster.add("", "namespaces", {"metadata": {"name": ns}})
+    cluster.add("storage.k8s.io", "storageclasses", {"metadata": {"name": "fast"}, "provisioner": DRIVER})
+    cluster.add("snapshot.storage.k8s.io", "volumesnapshotclasses", {
+        "metadata": {"name": "snaps", "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"}},
+        "driver": DRIVER, "deletionPolicy": "Delete"})
+    for name in names:
+        cluster.add("", "persistentvolumes", {"metadata": {"name": "pv-" + name},
+                                              "spec": {"csi": {"driver": DRIVER, "volumeHandle": "vol-" + name}}})
+        cluster.add("", "persistentvolumeclaims", {
+            "metadata": {"name": name, "namespace": "shop", "labels": {"app": "db"}},
+            "spec": {"volumeName": "pv-" + name, "storageClassName": "fast", "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}},
+            "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}})
+    return cluster
+
+
+def snapshot_params(**overrides):
+    params = dict(name="nightly", namespace="shop", pvc=None, pvc_selector=None, driver="csi", state="present",
+                  tags={"reason": "test"}, snapshot_class=None, wait=True, wait_timeout=5)
+    params.update(overrides)
+    return params
+
+
+def restore_params(record, **overrides):
+    params = dict(namespace="copy", pvc="data", driver="csi", state="present", snapshot=record, snapshot_name=None,
+                  snapshot_namespace=None, storage_class=None, size=None, access_modes=None, labels=None,
+                  wait=True, wait_timeout=5)
+    params.update(overrides)
+    return params
+
+
+def test_snapshot_every_pvc_of_a_selector_then_again_changes_nothing():
+    cluster = cluster_with_volumes("data", "logs")
+    planned = volumes.snapshot_volumes(cluster, snapshot_params(pvc_selector="app=db"), check_mode=True)
+    assert planned["changed"] and not cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
+    taken = volumes.snapshot_volumes(cluster, snapshot_params(pvc_selector="app=db"))
+    assert taken["changed"] and sorted(r["source"]["pvc"] for r in taken["snapshots"]) == ["data", "logs"]
+    assert all(r["ready"] and r["driver"] == "csi" and r["size_bytes"] == 2 ** 30 for r in taken["snapshots"])
+    again = volumes.snapshot_volumes(cluster, snapshot_params(pvc_selector="app=db"))
+    assert again["changed"] is False
+    listed = volumes.snapshot_info(cluster, dict(driver="csi", namespace="shop", name=None,
+                                                 tags={"reason": "test"}, pvc="logs"))
+    assert [r["source"]["pvc"] for r in listed["snapshots"]] == ["logs"]
+
+
+def test_snapshot_input_is_checked_before_anything_is_created():
+    cluster = cluster_with_volumes("data")
+    for params, error, message in [
+            (snapshot_params(pvc="missing"), NotFoundError, "^pvc: PersistentVolumeClaim shop/missing does not exist"),
+            (snapshot_params(pvc="data", snapshot_class="nope"), NotFoundError, "^snapshot_class: "),
+            (snapshot_params(pvc="data", tags={"bad key": "x"}), InvalidInputError, "^tags: "),
+            (snapshot_params(), InvalidInputError, "pvc")]:
+        with pytest.raises(error, match=message):
+            volumes.snapshot_volumes(cluster, params)
+    assert not cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
+
+
+def test_restore_into_another_namespace_then_delete_only_what_was_restored():
+    cluster = cluster_with_volumes("data")
+    record = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data"))["snapshot"]
+    planned = volumes.restore_volume(cluster, restore_params(record), check_mode=True)
+    assert planned["changed"] and not cluster.named("", "persistentvolumeclaims", "copy")
+    restored = volumes.restore_volume(cluster, restore_params(record))
+    assert restored["changed"] and restored["volume"]["phase"] == "Bound"
+    assert cluster.named("", "persistentvolumeclaims", "copy") == ["data"]
+    assert volumes.restore_volume(cluster, restore_params(record))["changed"] is False
+    with pytest.raises(ConflictError, match="was not restored by lifeboat"):
+        volumes.restore_volume(cluster, restore_params(record, namespace="shop", state="absent"))
+    removed = volumes.restore_volume(cluster, restore_params(record, state="absent"))
+    assert removed["changed"] and cluster.named("", "persistentvolumeclaims", "copy") == []
+    assert volumes.restore_volume(cluster, restore_params(record, state="absent"))["changed"] is False
+
+
+def test_deleting_snapshots_is_idempotent_and_check_mode_keeps_them():
+    cluster = cluster_with_volumes("data")
+    volumes.snapshot_volumes(cluster, snapshot_params(pvc="data"))
+    planned = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data", state="absent"), check_mode=True)
+    assert planned["changed"] and cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
+    deleted = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data", state="absent"))
+    assert deleted["changed"] and not cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
+    assert volumes.snapshot_volumes(cluster, snapshot_params(pvc="data", state="absent"))["changed"] is False
