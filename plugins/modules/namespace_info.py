@@ -108,6 +108,7 @@ workloads_available:
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
     K8S_AUTH_ARG_SPEC,
+    WAIT_ARG_SPEC,
     LifeboatModule,
     auth_params,
 )
@@ -118,9 +119,9 @@ def main():
     argument_spec = dict(
         namespace=dict(type="str", required=True),
         wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=300),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(wait_timeout=WAIT_ARG_SPEC["wait_timeout"])
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
     module.run(lambda m: namespace_info(K8sClient(auth_params(m.params)), m.params))
 

@@ -50,7 +50,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
@@ -211,7 +211,7 @@ def remove_restore(k8s, store, params, check_mode=False):
         k8s.delete(path)
     if deleted and not check_mode and params.get("wait", True):
         wait_until(lambda: all(k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None
-                               for ns in deleted), params.get("wait_timeout", 300),
+                               for ns in deleted), wait_timeout(params),
                    "namespaces %s to be deleted" % ", ".join(deleted))
     result = {"changed": bool(deleted), "deleted_namespaces": deleted, "warnings": left_alone}
     if deleted:
@@ -387,7 +387,7 @@ class Restorer:
 
             def is_bound(item):
                 return (self.k8s.get_or_none(item.path(item.name)) or {}).get("status", {}).get("phase") == "Bound"
-            timeout = self.params.get("wait_timeout", 300)
+            timeout = wait_timeout(self.params)
             try:
                 wait_until(lambda: all(is_bound(i) for i in pending), timeout, "restored PVCs to be Bound")
             except LifeboatError:
@@ -441,7 +441,7 @@ class Restorer:
             if current and current.get("status", {}).get("phase") == "Terminating":
                 if self.check_mode:
                     continue
-                wait_until(lambda p=path: self.k8s.get_or_none(p) is None, self.params.get("wait_timeout", 300),
+                wait_until(lambda p=path: self.k8s.get_or_none(p) is None, wait_timeout(self.params),
                            "namespace %s to finish terminating" % ns)
                 current = None
             if current is None and ns not in backed_up and not self.check_mode:
@@ -520,7 +520,7 @@ class Restorer:
             return conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
 
         ready = [i for i in items if i.outcome in ("created", "updated", "unchanged")]
-        wait_until(lambda: all(established(i) for i in ready), self.params.get("wait_timeout", 300),
+        wait_until(lambda: all(established(i) for i in ready), wait_timeout(self.params),
                    "CustomResourceDefinitions to be established")
 
     # ------------------------------------------------------------ result

@@ -17,6 +17,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     LifeboatError,
     MissingLibraryError,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import DEFAULT_WAIT_TIMEOUT
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import DEFAULT_STORAGE
 
 # Same names, aliases and K8S_AUTH_* fallbacks as kubernetes.core.
 K8S_AUTH_ARG_SPEC = dict(
@@ -46,7 +48,7 @@ K8S_AUTH_ARG_SPEC = dict(
 # Where backups live. S3 options use amazon.aws's names, aliases and AWS_* variables,
 # except validate_certs, which the Kubernetes options already use.
 STORAGE_ARG_SPEC = dict(
-    storage=dict(type="str", default="file:///var/backups/lifeboat"),
+    storage=dict(type="str", default=DEFAULT_STORAGE),
     endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "endpoint"],
                       fallback=(env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"])),
     region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
@@ -82,7 +84,7 @@ SIGNING_KEY_ARG_SPEC = dict(
 
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=300),
+    wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),
 )
 
 

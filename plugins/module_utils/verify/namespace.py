@@ -22,7 +22,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
 
 PLACEHOLDER = "NAMESPACE"
 # Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
@@ -121,7 +121,7 @@ def namespace_info(k8s, params):
                 waiting += ["%s %s (%d/%d)" % (w["kind"], w["name"], w["ready"], w["desired"])
                             for w in info["workloads"] if not w["available"]]
             return "namespace %s to settle: %s" % (namespace, ", ".join(waiting))
-        wait_until(settled, params.get("wait_timeout", 300), pending)
+        wait_until(settled, wait_timeout(params), pending)
     result = dict(state["info"], changed=False)
     if result["workloads_available"] is None and result["workloads"]:
         result["warnings"].append("workload availability not checked: the cluster has no ready nodes")

@@ -87,3 +87,15 @@ def test_storage_options_map_module_params_to_the_store():
     options = lifeboat_module.storage_options(params)
     assert options["validate_certs"] is False and options["timeout"] == 60 and options["encryption_mode"] == "AES256"
     assert lifeboat_module.auth_params({"host": "h"})["host"] == "h"
+
+
+def test_defaults_are_defined_once_and_documented_as_defined():
+    import yaml
+    from ansible_collections.lifeboat.k8s.plugins.doc_fragments import storage, wait
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import DEFAULT_WAIT_TIMEOUT, wait_timeout
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import DEFAULT_STORAGE
+    assert lifeboat_module.STORAGE_ARG_SPEC["storage"]["default"] == DEFAULT_STORAGE
+    assert yaml.safe_load(storage.ModuleDocFragment.DOCUMENTATION)["options"]["storage"]["default"] == DEFAULT_STORAGE
+    assert lifeboat_module.WAIT_ARG_SPEC["wait_timeout"]["default"] == DEFAULT_WAIT_TIMEOUT
+    documented = yaml.safe_load(wait.ModuleDocFragment.DOCUMENTATION)["options"]["wait_timeout"]["default"]
+    assert documented == DEFAULT_WAIT_TIMEOUT == wait_timeout({}) and wait_timeout({"wait_timeout": 0}) == 0
