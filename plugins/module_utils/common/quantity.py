@@ -22,14 +22,16 @@ except ImportError as e:
 def quantity_bytes(value, option="size"):
     """Whole bytes from a quantity ('1Gi', '500M', '1e3', '+1Gi', 1073741824); a fraction of a byte rounds up,
     as the apiserver does for storage. None stays None."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return value
+    if value is None or (type(value) is int and value >= 0):  # pylint: disable=unidiomatic-typecheck
+        return value  # (a bool is an int, but never a size)
     if parse_quantity is None:
         raise MissingLibraryError("kubernetes>=30", KUBERNETES_IMPORT_ERROR)
-    try:
-        number = parse_quantity(value if isinstance(value, (str, int, float)) else str(value))
-    except (ValueError, TypeError, ArithmeticError):
-        number = None
-    if number is None or isinstance(value, bool) or number < 0 or not number.is_finite():
+    number = None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            number = parse_quantity(value)
+        except (ValueError, TypeError, ArithmeticError):
+            pass
+    if number is None or number < 0 or not number.is_finite():
         raise InvalidInputError("%s: %r is not a Kubernetes quantity such as 1Gi, 500M or 1e9" % (option, value))
     return int(math.ceil(number))

@@ -12,6 +12,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     ConflictError,
     NotFoundError,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 
 # (group, version, plural, kind, namespaced)
 CATALOG = (
@@ -39,8 +40,8 @@ CATALOG = (
 )
 
 
-class FakeCluster:
-    def __init__(self, catalog=CATALOG, forbidden=(), broken_groups=()):
+class FakeCluster(K8sClient):
+    def __init__(self, catalog=CATALOG, forbidden=(), broken_groups=()):  # pylint: disable=super-init-not-called
         self.catalog = dict(((g, p), (v, k, n)) for g, v, p, k, n in catalog)
         self.objects = {}  # (group, plural, namespace, name) -> object
         self.forbidden = set(forbidden)  # plurals whose list is refused (403)
@@ -66,39 +67,13 @@ class FakeCluster:
     def named(self, group, plural, namespace=None):
         return sorted(name for g, p, ns, name in self.objects if (g, p, ns) == (group, plural, namespace))
 
-    # The client interface.
-    def server_version(self):
-        return {"major": "1", "minor": "36", "gitVersion": "v1.36.3-fake"}
-
-    def get(self, path, query=None):
-        return self.request("GET", path, query=query)
-
-    def get_or_none(self, path):
-        try:
-            return self.get(path)
-        except NotFoundError:
-            return None
-
-    def create(self, path, body, dry_run=False):
-        return self.request("POST", path, body, query={"dryRun": "All"} if dry_run else None)
-
-    def merge_patch(self, path, body, dry_run=False):
-        return self.request("PATCH", path, body, query={"dryRun": "All"} if dry_run else None)
-
-    def delete(self, path, propagation="Background"):
-        try:
-            self.request("DELETE", path)
-            return True
-        except NotFoundError:
-            return False
-
-    def list(self, path, label_selector=None, field_selector=None, page_size=500):
-        return iter(self.request("GET", path, query={"labelSelector": label_selector})["items"])
-
+    # The client's get/create/merge_patch/delete/list/server_version are K8sClient's own, over this request().
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
         with self._lock:
             self.requests.append((method, path))
             dry_run = bool(query and query.get("dryRun"))
+            if path == "/version":
+                return {"major": "1", "minor": "36", "gitVersion": "v1.36.3-fake"}
             if path == "/apis":
                 return {"groups": [{"name": g, "versions": [{"version": v}], "preferredVersion": {"version": v}}
                                    for g, v in sorted(set((g, v) for (g, _p), (v, _k, _n) in self.catalog.items()
