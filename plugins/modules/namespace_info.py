@@ -30,6 +30,8 @@ options:
   wait:
     description:
       - Wait until the PVCs are Bound and the workloads available (workloads only where nodes are ready).
+      - The wait fails at once, naming the pods' reason, when a workload's pods are in a state waiting
+        does not cure (C(ErrImageNeverPull), C(InvalidImageName), C(CreateContainerConfigError)).
     type: bool
     default: false
   wait_timeout:
@@ -90,11 +92,17 @@ pvcs_bound:
   returned: always
   type: bool
 workloads:
-  description: Deployments, StatefulSets and DaemonSets with desired and ready replicas.
+  description:
+    - Deployments, StatefulSets and DaemonSets with desired and ready replicas.
+    - C(reason) says why one is not available, from its pods' status (a waiting container's reason and
+      message, an unschedulable condition, a container's last exit); null when it is available.
   returned: always
   type: list
   elements: dict
-  sample: [{kind: Deployment, name: web, desired: 2, ready: 2, available: true}]
+  sample:
+    - {kind: Deployment, name: web, desired: 2, ready: 2, available: true, reason: null}
+    - {kind: Deployment, name: api, desired: 1, ready: 0, available: false,
+       reason: "ErrImageNeverPull: Container image \"api:9\" is not present with pull policy of Never"}
 ready_nodes:
   description: Number of ready nodes in the cluster (null when nodes may not be listed).
   returned: always

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the test bed's pinned binaries once and caches them under
 # ${LIFEBOAT_CACHE:-~/.cache/lifeboat}/testbed/<key>/bin. The key is a digest of
-# everything that pins a version (go.mod/go.sum files, our CSI driver source,
+# everything that pins a version (go.mod/go.sum files, our own commands' source,
 # this script), so changing a pin builds into a fresh directory.
+# The node's container runtime comes from Debian's packages, downloaded with
+# `apt-get download` and unpacked into <key>/node (never installed system-wide).
 # Prints the bin directory on the last line of stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +40,27 @@ build csi-provisioner k8s github.com/kubernetes-csi/external-provisioner/v6/cmd/
 build snapshot-controller k8s github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller
 build csi-snapshotter k8s github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter
 build hostpath-csi k8s ./cmd/hostpath-csi
+build kube-scheduler k8s k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
+build kubelet k8s k8s.io/kubernetes/cmd/kubelet "$stamp"
+build pause k8s ./cmd/pause
+build cri-reset k8s ./cmd/cri-reset
+# containerd 1.6 + runc (kubelet 1.36 accepts containerd 1.x with a warning; 1.37 will not), the CNI
+# plugins, and a static busybox for the bed's images. Debian's current versions; the unpacked tree is
+# cached per key, and status.txt records what was unpacked.
+node_packages="containerd runc containernetworking-plugins busybox-static"
+if [ ! -x "$out/node/usr/bin/containerd" ]; then
+  echo "testbed build: Debian packages $node_packages ..." >&2
+  rm -rf "$out/node.tmp" "$out/debs" && mkdir -p "$out/node.tmp" "$out/debs"
+  # _apt cannot write into root's cache; the files are checked against the signed index all the same.
+  ( cd "$out/debs" && apt-get download -o APT::Sandbox::User=root $node_packages >&2 ) \
+    || { echo "testbed build: apt-get download $node_packages FAILED" >&2; exit 1; }
+  for deb in "$out"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$out/node.tmp"
+    dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$out/node.tmp/status.txt"
+  done
+  rm -rf "$out/debs" && mv "$out/node.tmp" "$out/node"
+  echo "testbed build: unpacked $(paste -sd, "$out/node/status.txt")" >&2
+fi
 # The VolumeSnapshot CRDs ship in the client module's config/crd/.
 if [ ! -d "$out/crds" ]; then
   dir=$(cd "$here/go/k8s" && go list -m -f '{{.Dir}}' github.com/kubernetes-csi/external-snapshotter/client/v8)

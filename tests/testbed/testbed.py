@@ -1,5 +1,6 @@
-"""The lifeboat test bed: a real local Kubernetes control plane with CSI
-snapshots, an S3 server and an EC2 endpoint, run as plain local processes.
+"""The lifeboat test bed: a real local Kubernetes with CSI snapshots, one node
+that runs pods (kubelet + containerd, see node.py), an S3 server and an EC2
+endpoint, run as plain local processes.
 
     testbed up        build (once, cached) and start everything; idempotent
     testbed down      stop what this test bed started and remove its state
@@ -23,6 +24,8 @@ import sys
 import time
 import urllib.request
 
+import node
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("LIFEBOAT_CACHE", os.path.expanduser("~/.cache/lifeboat"))
@@ -37,8 +40,8 @@ S3_PORTS = ("s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "mast
 DRIVER = "hostpath.csi.k8s.io"
 # Start order; down stops in reverse.
 COMPONENTS = [
-    "etcd", "kube-apiserver", "kube-controller-manager", "hostpath-csi",
-    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2",
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hostpath-csi",
+    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2", "containerd", "kubelet",
 ]
 # Started on request (`testbed velero`); `down` stops them first.
 OPTIONAL = ["velero"]
@@ -218,19 +221,20 @@ def make_pki():
                 "-out", p(name + ".csr"))
         openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
                 "-CAcreateserial", "-days", "30", "-extfile", p(ext), "-out", p(name + ".crt"))
+    node.node_pki(openssl, p)
 
 
-def write_kubeconfig(port):
+def write_kubeconfig(port, name="kubeconfig", user="admin"):
     pki = path("pki")
     cfg = {
         "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
         "clusters": [{"name": "testbed", "cluster": {
             "server": "https://127.0.0.1:%d" % port, "certificate-authority": os.path.join(pki, "ca.crt")}}],
-        "users": [{"name": "admin", "user": {
-            "client-certificate": os.path.join(pki, "admin.crt"), "client-key": os.path.join(pki, "admin.key")}}],
-        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "admin"}}],
+        "users": [{"name": user, "user": {
+            "client-certificate": os.path.join(pki, user + ".crt"), "client-key": os.path.join(pki, user + ".key")}}],
+        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": user}}],
     }
-    with open(path("kubeconfig"), "w") as f:
+    with open(path(name), "w") as f:
         json.dump(cfg, f, indent=2)  # JSON is valid YAML
 
 
@@ -345,16 +349,20 @@ def cmd_up():
     if running() == COMPONENTS and os.path.exists(path("env")):
         say("already up (%s)" % RUN)
         return 0
-    if running():
+    if running() or os.path.exists(path("node", "host-before.json")):
         say("partly up: restarting from a clean state")
-        cmd_down()
+        if cmd_down() != 0:
+            return 1
     out = build()
     bindir = os.path.join(out, "bin")
     tools = os.path.join(venv(), "bin")
     t_start = time.monotonic()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
-    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "ec2") + S3_PORTS}
+    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "ec2", "kubelet",
+                                      "kubelet_healthz") + S3_PORTS}
+    with open(path("build-dir"), "w") as f:
+        f.write(out)  # down needs the node's binaries
     with open(path("ports.json"), "w") as f:
         json.dump(ports, f)
     kubectl = [os.path.join(tools, "kubectl"), "--kubeconfig", path("kubeconfig")]
@@ -389,6 +397,11 @@ def cmd_up():
             "--service-account-signing-key-file", os.path.join(pki, "sa.key"),
             "--service-cluster-ip-range", "10.0.0.0/24",
             "--authorization-mode", "RBAC", "--allow-privileged=true",
+            # The apiserver authenticates to the kubelet (exec, logs) and checks its serving certificate.
+            "--kubelet-client-certificate", os.path.join(pki, "apiserver-kubelet-client.crt"),
+            "--kubelet-client-key", os.path.join(pki, "apiserver-kubelet-client.key"),
+            "--kubelet-certificate-authority", os.path.join(pki, "ca.crt"),
+            "--kubelet-preferred-address-types", "Hostname",
             "--profiling=false", "--v=1"])
         wait_for("kube-apiserver", lambda: api_ready(ports["apiserver"]), timeout=120)
 
@@ -403,6 +416,11 @@ def cmd_up():
             "--leader-elect=false", "--bind-address", "127.0.0.1",
             "--secure-port", str(ports["kcm"]), "--controllers", "*", "--profiling=false", "--v=1"])
         wait_for("kube-controller-manager", lambda: tcp_open(ports["kcm"]))
+        start("kube-scheduler", [
+            os.path.join(bindir, "kube-scheduler"),
+            "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", str(ports["scheduler"]),
+            "--profiling=false", "--v=1"])
 
         say("installing VolumeSnapshot CRDs")
         run(kubectl + ["apply", "-f", os.path.join(out, "crds")])
@@ -413,9 +431,12 @@ def cmd_up():
 
         say("starting the CSI driver and sidecars")
         sock = path("csi.sock")
+        kubelet_root = path("kubelet")
+        os.makedirs(os.path.join(kubelet_root, "plugins_registry"))
         start("hostpath-csi", [os.path.join(bindir, "hostpath-csi"), "--endpoint", "unix://" + sock,
-                               "--drivername", DRIVER, "--nodeid", "testbed-node",
-                               "--statedir", path("csi-data")])
+                               "--drivername", DRIVER, "--nodeid", node.NODE_NAME,
+                               "--statedir", path("csi-data"),
+                               "--kubelet-registration-dir", os.path.join(kubelet_root, "plugins_registry")])
         wait_for("hostpath-csi", lambda: os.path.exists(sock))
         start("csi-provisioner", [os.path.join(bindir, "csi-provisioner"), "--kubeconfig", kc,
                                   "--csi-address", sock, "--leader-election=false", "--v=2"])
@@ -453,10 +474,12 @@ def cmd_up():
             "LIFEBOAT_KUBECONFIG_TOKEN": path("kubeconfig-token"), "LIFEBOAT_KUBECONFIG_EXEC": path("kubeconfig-exec"),
             "LIFEBOAT_APISERVER": "https://127.0.0.1:%d" % ports["apiserver"], "LIFEBOAT_PKI": path("pki"),
         }
+        start_node(out, bindir, ports, kubectl)
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
         wait_for("s3", lambda: make_bucket(tools, env), timeout=90)
+        wait_for("kubelet", lambda: node_ready(kubectl), timeout=90)
         for name in ("hostpath-csi", "csi-provisioner", "snapshot-controller", "csi-snapshotter",
-                     "kube-controller-manager"):
+                     "kube-controller-manager", "kube-scheduler", "containerd"):
             how = exited(name)
             if how:
                 raise BedError("%s %s; last lines of its log:\n%s" % (name, how, tail(name)))
@@ -474,6 +497,48 @@ def cmd_up():
     say("up in %.1fs (start-up %.1fs); eval \"$(%s env)\"" % (
         time.monotonic() - t0, time.monotonic() - t_start, os.path.join(os.path.relpath(HERE), "testbed")))
     return 0
+
+
+def start_node(out, bindir, ports, kubectl):
+    """containerd with the bed's images, then kubelet; see node.py for what each step keeps off the host."""
+    nodedir = os.path.join(out, "node")
+    d = path("node")
+    os.makedirs(d, exist_ok=True)
+    if node.BRIDGE in node.links():
+        raise BedError("network interface %s exists (left by an earlier bed?): `ip link delete %s`" % (
+            node.BRIDGE, node.BRIDGE))
+    with open(os.path.join(d, "host-before.json"), "w") as f:
+        json.dump(node.host_record(), f)
+    say("starting the node: containerd, images, kubelet")
+    node.write_config(nodedir, bindir, RUN, path("pki"), ports)
+    write_kubeconfig(ports["apiserver"], name="kubeconfig-node", user="node")
+    run(kubectl + ["apply", "-f", "-"], input=node.NODE_OBJECTS % {"node": node.NODE_NAME, "driver": DRIVER})
+    node.make_bridge()
+    node.share_kubelet_root(path("kubelet"))
+    sock = os.path.join(d, "containerd.sock")
+    system_path = os.environ.get("PATH", "/usr/bin:/bin")
+    start("containerd", [os.path.join(nodedir, "usr/bin/containerd"), "--config", os.path.join(d, "containerd.toml")],
+          env={"PATH": "%s:%s:%s" % (os.path.join(nodedir, "usr/bin"), os.path.join(nodedir, "usr/sbin"), system_path)})
+    ctr = [os.path.join(nodedir, "usr/bin/ctr"), "--address", sock, "--namespace", "k8s.io"]
+    wait_for("containerd", lambda: subprocess.run(ctr + ["version"], capture_output=True, check=False).returncode == 0)
+    for image in node.make_images(bindir, nodedir, os.path.join(d, "images")):
+        run(ctr + ["images", "import", image])
+    start("kubelet", ["unshare", "--mount", "--propagation", "unchanged", "--", "sh",
+                      os.path.join(d, "kubelet-ns.sh"), os.path.join(bindir, "kubelet"),
+                      "--config", os.path.join(d, "kubelet.json"), "--kubeconfig", path("kubeconfig-node"),
+                      "--root-dir", path("kubelet"), "--hostname-override", node.NODE_NAME, "--v=1"])
+
+
+def node_ready(kubectl):
+    """The node is Ready and kubelet has registered the CSI driver (CSINode lists it)."""
+    res = subprocess.run(kubectl + ["get", "node", node.NODE_NAME, "-o",
+                                    'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+                         capture_output=True, text=True, check=False)
+    if res.stdout.strip() != "True":
+        return False
+    res = subprocess.run(kubectl + ["get", "csinode", node.NODE_NAME, "-o", "jsonpath={.spec.drivers[*].name}"],
+                         capture_output=True, text=True, check=False)
+    return DRIVER in res.stdout.split()
 
 
 def make_bucket(tools, env):
@@ -588,9 +653,17 @@ def cmd_down(keep_logs=False):
             ports = json.load(f)
     except (OSError, ValueError):
         ports = {}
+    try:
+        with open(path("build-dir")) as f:
+            out = f.read().strip()
+    except OSError:
+        out = None
+    stop("velero")
+    # The node first: its pods' networks and mounts need containerd and the CSI driver to go away cleanly.
+    left = node.teardown(RUN, out and os.path.join(out, "bin"), out and os.path.join(out, "node"), stop)
     for name in OPTIONAL + list(reversed(COMPONENTS)):
         stop(name)
-    left = leftovers(groups, ports)
+    left += leftovers(groups, ports)
     if left:
         say("down left things behind:\n  " + "\n  ".join(left))
         return 1

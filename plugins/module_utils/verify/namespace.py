@@ -20,7 +20,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, LifeboatError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
 
@@ -28,6 +28,9 @@ PLACEHOLDER = "NAMESPACE"
 # Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
 VOLATILE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
 WORKLOAD_KINDS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps")
+# Container states that waiting does not cure: kubelet will not pull, or cannot build the container.
+# (ImagePullBackOff and CrashLoopBackOff may still recover; they are reported and waited for.)
+HOPELESS_REASONS = ("ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError")
 
 
 def digest(res_dir, obj, namespace):
@@ -45,15 +48,48 @@ def digest(res_dir, obj, namespace):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _workload(res_dir, obj):
+def _workload(res_dir, obj, pods):
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if res_dir == "daemonsets.apps":
         desired, ready = status.get("desiredNumberScheduled", 0), status.get("numberAvailable", 0)
     else:
         desired = spec.get("replicas", 1)
         ready = status.get("availableReplicas" if res_dir == "deployments.apps" else "readyReplicas", 0) or 0
+    available = ready >= desired
     return {"kind": obj.get("kind"), "name": obj["metadata"]["name"], "desired": desired, "ready": ready,
-            "available": ready >= desired}
+            "available": available, "reason": None if available else _why_unavailable(spec, pods)}
+
+
+def _selected(selector, pod):
+    wanted = (selector or {}).get("matchLabels") or {}
+    labels = pod["metadata"].get("labels") or {}
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def pod_problem(pod):
+    """Why a pod is not ready, from its status: a waiting container's reason and message, an
+    unschedulable condition, or its phase."""
+    status = pod.get("status") or {}
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] != "ContainerCreating":
+            return "%s: %s" % (waiting["reason"], waiting.get("message") or "container " + container.get("name", "?"))
+        terminated = (container.get("lastState") or {}).get("terminated") or {}
+        if terminated.get("reason") and not container.get("ready"):
+            return "container %s last exited: %s (exit code %s)" % (
+                container.get("name"), terminated["reason"], terminated.get("exitCode"))
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return "unschedulable: %s" % condition.get("message", "")
+    return "pod %s is %s" % (pod["metadata"]["name"], status.get("phase", "Pending"))
+
+
+def _why_unavailable(spec, pods):
+    mine = [p for p in pods if _selected(spec.get("selector"), p)]
+    if not mine:
+        return "no pods"
+    problems = sorted(set(pod_problem(p) for p in mine))
+    return "; ".join(problems)
 
 
 def ready_nodes(k8s):
@@ -78,6 +114,7 @@ def describe(k8s, namespace, resources, warnings):
     services = set((namespace, o["metadata"]["name"]) for d, o in objects if d == "services")
     counts, restorable, digests = {}, {}, {}
     pvcs, workloads = [], []
+    pods = [o for d, o in objects if d == "pods"]
     for res_dir, obj in sorted(objects, key=lambda item: (item[0], item[1]["metadata"]["name"])):
         counts[res_dir] = counts.get(res_dir, 0) + 1
         if planner.skip_reason(res_dir, obj, uids, services) is None:
@@ -88,7 +125,7 @@ def describe(k8s, namespace, resources, warnings):
                          "volume_name": obj["spec"].get("volumeName"),
                          "storage_class": obj["spec"].get("storageClassName")})
         elif res_dir in WORKLOAD_KINDS:
-            workloads.append(_workload(res_dir, obj))
+            workloads.append(_workload(res_dir, obj, pods))
     nodes = ready_nodes(k8s)
     return {
         "namespace": namespace, "counts": counts, "restorable_counts": restorable, "digests": digests,
@@ -97,6 +134,19 @@ def describe(k8s, namespace, resources, warnings):
         "workloads_available": None if not nodes else all(w["available"] for w in workloads),
         "warnings": list(warnings),
     }
+
+
+def unsettled(info):
+    waiting = ["PVC %s (%s)" % (p["name"], p["phase"]) for p in info["pvcs"] if p["phase"] != "Bound"]
+    if info["workloads_available"] is False:
+        waiting += ["%s %s (%d/%d ready: %s)" % (w["kind"], w["name"], w["ready"], w["desired"], w["reason"])
+                    for w in info["workloads"] if not w["available"]]
+    return ", ".join(waiting)
+
+
+def hopeless(info):
+    return any(w["reason"] and any(r + ":" in w["reason"] for r in HOPELESS_REASONS)
+               for w in info["workloads"] if not w["available"])
 
 
 def namespace_info(k8s, params):
@@ -112,15 +162,12 @@ def namespace_info(k8s, params):
         def settled():
             state["info"] = describe(k8s, namespace, resources, warnings)
             info = state["info"]
+            if info["workloads_available"] is False and hopeless(info):
+                raise LifeboatError("namespace %s will not settle by waiting: %s" % (namespace, unsettled(info)))
             return info["pvcs_bound"] and info["workloads_available"] is not False
 
         def pending():
-            info = state["info"]
-            waiting = ["PVC %s (%s)" % (p["name"], p["phase"]) for p in info["pvcs"] if p["phase"] != "Bound"]
-            if info["workloads_available"] is False:
-                waiting += ["%s %s (%d/%d)" % (w["kind"], w["name"], w["ready"], w["desired"])
-                            for w in info["workloads"] if not w["available"]]
-            return "namespace %s to settle: %s" % (namespace, ", ".join(waiting))
+            return "namespace %s to settle: %s" % (namespace, unsettled(state["info"]))
         wait_until(settled, wait_timeout(params), pending)
     result = dict(state["info"], changed=False)
     if result["workloads_available"] is None and result["workloads"]:

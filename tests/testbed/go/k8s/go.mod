@@ -45,6 +45,8 @@ require (
 	github.com/container-storage-interface/spec v1.12.0
 	google.golang.org/grpc v1.81.1
 	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af
+	k8s.io/cri-api v0.0.0
+	k8s.io/kubelet v0.35.2
 )
 
 require (

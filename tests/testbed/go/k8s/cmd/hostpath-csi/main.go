@@ -6,8 +6,11 @@
 // project can reach, so the test bed carries this one instead.
 //
 // It implements the Identity and Controller services that external-provisioner
-// and external-snapshotter call, and NodeGetInfo. There is no kubelet, so there
-// is no node publishing.
+// and external-snapshotter call, and the Node service kubelet calls: publishing
+// bind-mounts the volume directory onto the pod's target path (read-only when
+// asked). With --kubelet-registration-dir it registers itself with kubelet
+// through the plugin registration socket (node-driver-registrar's job; that
+// module is not served by the proxy either).
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -31,6 +35,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	registration "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
 )
 
 type volume struct {
@@ -298,7 +303,7 @@ func (d *driver) ListSnapshots(_ context.Context, req *csi.ListSnapshotsRequest)
 	return &csi.ListSnapshotsResponse{Entries: entries}, nil
 }
 
-// Node: only what the sidecars ask for.
+// Node
 
 func (d *driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
 	return &csi.NodeGetInfoResponse{NodeId: d.nodeID}, nil
@@ -308,11 +313,116 @@ func (d *driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRe
 	return &csi.NodeGetCapabilitiesResponse{}, nil
 }
 
+// mounted says whether target is a mount point, from this process's mount table.
+func mounted(target string) (bool, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == target {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (d *driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	target := req.GetTargetPath()
+	if req.GetVolumeId() == "" || target == "" || req.GetVolumeCapability() == nil {
+		return nil, status.Error(codes.InvalidArgument, "volume id, target path and capability are required")
+	}
+	if req.GetVolumeCapability().GetBlock() != nil {
+		return nil, status.Error(codes.InvalidArgument, "block volumes are not supported")
+	}
+	d.mu.Lock()
+	v, ok := d.st.Volumes[req.GetVolumeId()]
+	d.mu.Unlock()
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "volume %s not found", req.GetVolumeId())
+	}
+	if err := os.MkdirAll(target, 0o750); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if m, err := mounted(target); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	} else if m {
+		return &csi.NodePublishVolumeResponse{}, nil
+	}
+	if err := syscall.Mount(v.Path, target, "", syscall.MS_BIND, ""); err != nil {
+		return nil, status.Errorf(codes.Internal, "bind-mounting %s on %s: %v", v.Path, target, err)
+	}
+	if req.GetReadonly() {
+		// A bind mount takes MS_RDONLY only on a remount.
+		if err := syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			syscall.Unmount(target, 0)
+			return nil, status.Errorf(codes.Internal, "making %s read-only: %v", target, err)
+		}
+	}
+	log.Printf("published volume %s on %s (read-only %v)", v.ID, target, req.GetReadonly())
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+func (d *driver) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	target := req.GetTargetPath()
+	if req.GetVolumeId() == "" || target == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume id and target path are required")
+	}
+	if m, err := mounted(target); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	} else if m {
+		if err := syscall.Unmount(target, 0); err != nil {
+			return nil, status.Errorf(codes.Internal, "unmounting %s: %v", target, err)
+		}
+	}
+	if err := os.Remove(target); err != nil && !os.IsNotExist(err) {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	log.Printf("unpublished volume %s from %s", req.GetVolumeId(), target)
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+// Plugin registration: kubelet watches its plugins_registry directory, calls GetInfo
+// on each socket it finds and then talks CSI to the endpoint it is given.
+
+type registrar struct {
+	registration.UnimplementedRegistrationServer
+	name, endpoint string
+}
+
+func (r *registrar) GetInfo(context.Context, *registration.InfoRequest) (*registration.PluginInfo, error) {
+	return &registration.PluginInfo{Type: registration.CSIPlugin, Name: r.name, Endpoint: r.endpoint,
+		SupportedVersions: []string{"1.0.0"}}, nil
+}
+
+func (r *registrar) NotifyRegistrationStatus(_ context.Context, s *registration.RegistrationStatus) (*registration.RegistrationStatusResponse, error) {
+	if !s.PluginRegistered {
+		log.Printf("kubelet refused the registration: %s", s.Error)
+	} else {
+		log.Printf("registered with kubelet")
+	}
+	return &registration.RegistrationStatusResponse{}, nil
+}
+
+func serveRegistration(dir, name, endpoint string) error {
+	sock := filepath.Join(dir, name+"-reg.sock")
+	os.Remove(sock)
+	lis, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer()
+	registration.RegisterRegistrationServer(srv, &registrar{name: name, endpoint: endpoint})
+	go func() { log.Fatal(srv.Serve(lis)) }()
+	return nil
+}
+
 func main() {
 	endpoint := flag.String("endpoint", "", "unix:///path/to/csi.sock")
 	name := flag.String("drivername", "hostpath.csi.k8s.io", "CSI driver name")
 	nodeID := flag.String("nodeid", "n1", "node id")
 	stateDir := flag.String("statedir", "", "directory holding volumes, snapshots and state.json")
+	registrationDir := flag.String("kubelet-registration-dir", "", "kubelet's plugins_registry directory (empty: do not register)")
 	flag.Parse()
 	if !strings.HasPrefix(*endpoint, "unix://") || *stateDir == "" {
 		log.Fatal("--endpoint=unix://PATH and --statedir are required")
@@ -334,6 +444,11 @@ func main() {
 	csi.RegisterIdentityServer(srv, d)
 	csi.RegisterControllerServer(srv, d)
 	csi.RegisterNodeServer(srv, d)
+	if *registrationDir != "" {
+		if err := serveRegistration(*registrationDir, d.name, sock); err != nil {
+			log.Fatalf("registration socket: %v", err)
+		}
+	}
 	log.Printf("serving %s on %s, state in %s", d.name, sock, d.stateDir)
 	log.Fatal(srv.Serve(lis))
 }
