@@ -15,11 +15,14 @@ OLDER_CORES := 2.16 2.17 2.18
 
 .PHONY: test venv collection sanity sanity-all packaging lint units integration system testbed-up testbed-down demo clean
 
-test: ## everything: venv, sanity, lint, units, test bed up, system + integration tests, test bed down
+test: ## everything: venv, sanity, lint, units, test bed up, system + integration tests, test bed down, host as before
 	@$(MAKE) --no-print-directory venv sanity-all lint units packaging
+	@python3 tests/testbed/hoststate.py save $(LIFEBOAT_CACHE)/host-before-testbed.json
 	@$(MAKE) --no-print-directory testbed-up
 	@status=0; $(MAKE) --no-print-directory system integration || status=$$?; \
-	  $(MAKE) --no-print-directory testbed-down || { [ $$status -ne 0 ] || status=1; }; exit $$status
+	  $(MAKE) --no-print-directory testbed-down || { [ $$status -ne 0 ] || status=1; }; \
+	  python3 tests/testbed/hoststate.py check $(LIFEBOAT_CACHE)/host-before-testbed.json || { [ $$status -ne 0 ] || status=1; }; \
+	  exit $$status
 
 venv:
 	@echo "venv: $(VENV)"

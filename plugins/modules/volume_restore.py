@@ -20,7 +20,8 @@ description:
   - Idempotent on the target PVC. A target PVC that exists but was not restored from this snapshot is an
     error, never overwritten.
   - C(state=absent) deletes the PVC this module restored and its helper snapshot objects, never anything
-    it did not create; the snapshot itself is left alone.
+    it did not create; the snapshot itself is left alone. It refuses, changing nothing, while a running pod
+    mounts the PVC (Kubernetes would keep the claim until no pod uses it); stop those workloads first.
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:

@@ -33,11 +33,16 @@ def test_drill_through_ansible_runner_publishes_its_report(tmp_path):
     try:
         kubectl("apply", "-n", namespace, "-f", os.path.join(COLLECTION, "tests", "demo", "demo-app.yaml"))
         kubectl("wait", "-n", namespace, "pvc/shop-data", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s")
+        # The shop is ready once it has a page to serve: write it through a pod, as the demo does.
+        kubectl("wait", "-n", namespace, "pod", "-l", "app=shop", "--for=jsonpath={.status.phase}=Running",
+                "--timeout=60s")
+        kubectl("exec", "-n", namespace, "deploy/shop", "--", "sh", "-c", "echo '<h1>runner</h1>' > /www/index.html")
+        kubectl("wait", "-n", namespace, "deploy/shop", "--for=condition=Available", "--timeout=60s")
         result = ansible_runner.run(
             private_data_dir=str(tmp_path / "runner"),
             playbook=os.path.join(COLLECTION, "playbooks", "drill.yml"),
             extravars={"lifeboat_namespace": namespace, "storage": "file://%s" % (tmp_path / "store"),
-                       "verify_method": "hostpath", "hostpath_state_dir": os.environ["LIFEBOAT_CSI_STATE_DIR"],
+                       "verify_method": "job",
                        "report_dir": str(tmp_path / "reports")},
             envvars={"ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"]},
             quiet=True,
@@ -54,6 +59,8 @@ def test_drill_through_ansible_runner_publishes_its_report(tmp_path):
         assert drill["passed"] is True
         assert drill["namespace"] == namespace
         assert [p["name"] for p in drill["phases"]] == ["backup", "restore", "verify", "cleanup"]
+        assert {c["name"]: c["status"] for c in drill["checks"]}["volume data equal (job)"] == "passed"
+        assert [c for c in drill["checks"] if c["status"] != "passed"] == []
         assert os.path.isfile(os.path.join(drill["report_dir"], "report.html"))
         assert kubectl("get", "namespace", namespace + "-drill", "--ignore-not-found", "-o", "name") == ""
     finally:

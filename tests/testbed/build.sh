@@ -52,13 +52,20 @@ if [ ! -x "$out/node/usr/bin/containerd" ]; then
   echo "testbed build: Debian packages $node_packages ..." >&2
   rm -rf "$out/node.tmp" "$out/debs" && mkdir -p "$out/node.tmp" "$out/debs"
   # _apt cannot write into root's cache; the files are checked against the signed index all the same.
-  ( cd "$out/debs" && apt-get download -o APT::Sandbox::User=root $node_packages >&2 ) \
-    || { echo "testbed build: apt-get download $node_packages FAILED" >&2; exit 1; }
+  # Without a package index on the host, fetch one into the cache (the host's own index is left alone).
+  lists=(-o APT::Sandbox::User=root)
+  if ! ( cd "$out/debs" && apt-get download "${lists[@]}" $node_packages >&2 ); then
+    echo "testbed build: no usable package index on the host; fetching one into the cache" >&2
+    mkdir -p "$out/apt-lists/partial" "$out/apt-cache/archives/partial"
+    lists+=(-o Dir::State::Lists="$out/apt-lists" -o Dir::Cache="$out/apt-cache")
+    apt-get update "${lists[@]}" >&2 && ( cd "$out/debs" && apt-get download "${lists[@]}" $node_packages >&2 ) \
+      || { echo "testbed build: apt-get download $node_packages FAILED" >&2; exit 1; }
+  fi
   for deb in "$out"/debs/*.deb; do
     dpkg-deb -x "$deb" "$out/node.tmp"
     dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$out/node.tmp/status.txt"
   done
-  rm -rf "$out/debs" && mv "$out/node.tmp" "$out/node"
+  rm -rf "$out/debs" "$out/apt-lists" "$out/apt-cache" && mv "$out/node.tmp" "$out/node"
   echo "testbed build: unpacked $(paste -sd, "$out/node/status.txt")" >&2
 fi
 # The VolumeSnapshot CRDs ship in the client module's config/crd/.

@@ -187,7 +187,7 @@ exec "$@"
 """
 
 
-def write_config(nodedir, bindir, run_dir, pki, ports):
+def write_config(nodedir, run_dir, pki, ports):
     """Every file the node's processes read; returns the paths they need."""
     d = os.path.join(run_dir, "node")
     for sub in ("cni", "sysctl", "images", "pod-logs", "volume-plugins", "cni-ipam"):
@@ -339,8 +339,10 @@ def teardown(run_dir, bindir, nodedir, stop):
     stop("kubelet")
     sock = os.path.join(d, "containerd.sock")
     if os.path.exists(sock) and bindir:
-        subprocess.run([os.path.join(bindir, "cri-reset"), "--endpoint", "unix://" + sock],
-                       capture_output=True, timeout=120, check=False)
+        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
+        with open(os.path.join(run_dir, "logs", "cri-reset.log"), "ab") as log:  # kept by `up`'s failure path
+            subprocess.run([os.path.join(bindir, "cri-reset"), "--endpoint", "unix://" + sock],
+                           stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False)
     stop("containerd")
     if nodedir:
         for pid, _exe in processes_from([nodedir]):
@@ -366,7 +368,7 @@ def leftovers(before, run_dir, nodedir):
     left = []
     left += ["process %d (%s) still running" % p for p in processes_from([nodedir] if nodedir else [])]
     left += ["mount %s still mounted" % m for m in mounts_under(run_dir)]
-    left += ["interface %s still present" % l for l in links() if l not in before["links"]]
+    left += ["interface %s still present" % link for link in links() if link not in before["links"]]
     left += ["cgroup %s still present" % c for c in kubepods_cgroups() if c not in before["cgroups"]]
     left += ["%s still present" % p for p in FIXED_PATHS if p not in before["paths"] and os.path.lexists(p)]
     now = read_sysctls()

@@ -510,7 +510,7 @@ def start_node(out, bindir, ports, kubectl):
     with open(os.path.join(d, "host-before.json"), "w") as f:
         json.dump(node.host_record(), f)
     say("starting the node: containerd, images, kubelet")
-    node.write_config(nodedir, bindir, RUN, path("pki"), ports)
+    node.write_config(nodedir, RUN, path("pki"), ports)
     write_kubeconfig(ports["apiserver"], name="kubeconfig-node", user="node")
     run(kubectl + ["apply", "-f", "-"], input=node.NODE_OBJECTS % {"node": node.NODE_NAME, "driver": DRIVER})
     node.make_bridge()

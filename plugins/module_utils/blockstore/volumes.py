@@ -191,7 +191,7 @@ def restore_volume(k8s, params, check_mode=False):
     check_tags(params.get("labels"), "labels")
     existing = store.find_volume(target)
     if params["state"] == "absent":
-        return _delete_restored(store, params, existing, check_mode)
+        return _delete_restored(k8s, store, params, existing, check_mode)
     record = _snapshot_record(store, params)
     require_namespace(k8s, params["namespace"])
     if existing:
@@ -233,7 +233,15 @@ def _wait_bound(store, volume, timeout):
     return state["volume"]
 
 
-def _delete_restored(store, params, existing, check_mode):
+def pods_using(k8s, namespace, pvc):
+    """Pods not yet finished that mount the claim: Kubernetes keeps a claim until none does."""
+    return sorted(pod["metadata"]["name"] for pod in k8s.list(resource_path("", "v1", "pods", namespace))
+                  if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                  and any((volume.get("persistentVolumeClaim") or {}).get("claimName") == pvc
+                          for volume in (pod.get("spec") or {}).get("volumes") or []))
+
+
+def _delete_restored(k8s, store, params, existing, check_mode):
     if existing is None:
         return {"changed": False, "volume": {}}
     if not existing["restored_from"]:
@@ -244,6 +252,13 @@ def _delete_restored(store, params, existing, check_mode):
         raise ConflictError("pvc: PersistentVolumeClaim %s/%s was restored from snapshot %s, not %s; refusing to "
                             "delete it" % (existing["namespace"], existing["pvc"], existing["restored_from"],
                                            record["snapshot_id"]))
+    users = pods_using(k8s, existing["namespace"], existing["pvc"])
+    if users:
+        # The delete would only mark it Terminating and wait for them (pvc-protection): say so up front.
+        raise ConflictError("pvc: PersistentVolumeClaim %s/%s is in use by pod%s %s; stop the workloads that mount "
+                            "it first (Kubernetes keeps a claim until no pod uses it)" % (
+                                existing["namespace"], existing["pvc"], "s" if len(users) > 1 else "",
+                                ", ".join(users[:10])))
     if not check_mode:
         store.delete_volume(existing)
         if params["wait"]:

@@ -86,6 +86,16 @@ def test_restore_into_another_namespace_then_delete_only_what_was_restored():
     assert volumes.restore_volume(cluster, restore_params(record))["changed"] is False
     with pytest.raises(ConflictError, match="was not restored by lifeboat"):
         volumes.restore_volume(cluster, restore_params(record, namespace="shop", state="absent"))
+    # A running pod that mounts the claim would keep it Terminating: refused up front, nothing deleted.
+    mounts = {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}
+    cluster.add("", "pods", {"metadata": {"name": "db-0", "namespace": "copy"}, "spec": mounts,
+                             "status": {"phase": "Running"}})
+    cluster.add("", "pods", {"metadata": {"name": "verify-1", "namespace": "copy"}, "spec": mounts,
+                             "status": {"phase": "Succeeded"}})
+    with pytest.raises(ConflictError, match="^pvc: PersistentVolumeClaim copy/data is in use by pod db-0; stop"):
+        volumes.restore_volume(cluster, restore_params(record, state="absent"))
+    assert cluster.named("", "persistentvolumeclaims", "copy") == ["data"]
+    cluster.objects[("", "pods", "copy", "db-0")]["status"]["phase"] = "Failed"
     removed = volumes.restore_volume(cluster, restore_params(record, state="absent"))
     assert removed["changed"] and cluster.named("", "persistentvolumeclaims", "copy") == []
     assert volumes.restore_volume(cluster, restore_params(record, state="absent"))["changed"] is False

@@ -166,4 +166,4 @@ def test_restore_refuses_a_foreign_record():
 def test_delete_refuses_a_pvc_restored_from_another_snapshot():
     existing = {"namespace": "ns", "pvc": "data", "restored_from": "other-handle"}
     with pytest.raises(ConflictError, match="restored from snapshot other-handle, not handle-1"):
-        volumes._delete_restored(None, {"snapshot": RECORD}, existing, check_mode=False)
+        volumes._delete_restored(None, None, {"snapshot": RECORD}, existing, check_mode=False)

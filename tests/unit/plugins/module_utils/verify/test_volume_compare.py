@@ -1,5 +1,5 @@
 """volume_compare: the hostpath method over real directories, the Job method's specs and its no-node path,
-and input checks. (The Jobs themselves run on the test bed's node... where it has one.)"""
+and input checks. (The Jobs themselves run in pods on the test bed's node: integration target role_dr_drill.)"""
 
 import pytest
 
