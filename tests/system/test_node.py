@@ -37,8 +37,8 @@ def test_pods_mount_csi_volumes_and_exec_and_logs_reach_the_kubelet():
         kubectl("apply", "-n", ns, "-f", "-", stdin=json.dumps({
             "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Mi"}}}}))
-        kubectl("apply", "-n", ns, "-f", "-", stdin=json.dumps(pod("writer", "data", False,
-                                                                     "echo written-in-a-pod > /v/f && sleep 3600")))
+        writer = pod("writer", "data", False, "echo written-in-a-pod > /v/f && sleep 3600")
+        kubectl("apply", "-n", ns, "-f", "-", stdin=json.dumps(writer))
         kubectl("wait", "-n", ns, "pod/writer", "--for=condition=Ready", "--timeout=60s")
         # exec and logs go apiserver -> kubelet, authenticated by the apiserver's kubelet client certificate.
         assert kubectl("exec", "-n", ns, "writer", "--", "cat", "/v/f").strip() == "written-in-a-pod"

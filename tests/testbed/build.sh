@@ -47,19 +47,22 @@ build cri-reset k8s ./cmd/cri-reset
 # containerd 1.6 + runc (kubelet 1.36 accepts containerd 1.x with a warning; 1.37 will not), the CNI
 # plugins, and a static busybox for the bed's images. Debian's current versions; the unpacked tree is
 # cached per key, and status.txt records what was unpacked.
-node_packages="containerd runc containernetworking-plugins busybox-static"
+node_packages=(containerd runc containernetworking-plugins busybox-static)
 if [ ! -x "$out/node/usr/bin/containerd" ]; then
-  echo "testbed build: Debian packages $node_packages ..." >&2
+  echo "testbed build: Debian packages ${node_packages[*]} ..." >&2
   rm -rf "$out/node.tmp" "$out/debs" && mkdir -p "$out/node.tmp" "$out/debs"
   # _apt cannot write into root's cache; the files are checked against the signed index all the same.
   # Without a package index on the host, fetch one into the cache (the host's own index is left alone).
-  lists=(-o APT::Sandbox::User=root)
-  if ! ( cd "$out/debs" && apt-get download "${lists[@]}" $node_packages >&2 ); then
+  apt_options=(-o APT::Sandbox::User=root)
+  if ! ( cd "$out/debs" && apt-get download "${apt_options[@]}" "${node_packages[@]}" >&2 ); then
     echo "testbed build: no usable package index on the host; fetching one into the cache" >&2
     mkdir -p "$out/apt-lists/partial" "$out/apt-cache/archives/partial"
-    lists+=(-o Dir::State::Lists="$out/apt-lists" -o Dir::Cache="$out/apt-cache")
-    apt-get update "${lists[@]}" >&2 && ( cd "$out/debs" && apt-get download "${lists[@]}" $node_packages >&2 ) \
-      || { echo "testbed build: apt-get download $node_packages FAILED" >&2; exit 1; }
+    apt_options+=(-o Dir::State::Lists="$out/apt-lists" -o Dir::Cache="$out/apt-cache")
+    if ! apt-get update "${apt_options[@]}" >&2 \
+        || ! ( cd "$out/debs" && apt-get download "${apt_options[@]}" "${node_packages[@]}" >&2 ); then
+      echo "testbed build: apt-get download ${node_packages[*]} FAILED" >&2
+      exit 1
+    fi
   fi
   for deb in "$out"/debs/*.deb; do
     dpkg-deb -x "$deb" "$out/node.tmp"
