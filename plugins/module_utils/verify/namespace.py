@@ -60,10 +60,19 @@ def _workload(res_dir, obj, pods):
             "available": available, "reason": None if available else _why_unavailable(spec, pods)}
 
 
+# A LabelSelector's matchExpressions operators, as the planner's selector requirements.
+_SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+
+
 def _selected(selector, pod):
-    wanted = (selector or {}).get("matchLabels") or {}
-    labels = pod["metadata"].get("labels") or {}
-    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+    """Whether a workload's LabelSelector (matchLabels and matchExpressions) selects the pod."""
+    selector = selector or {}
+    requirements = [(k, "=", v) for k, v in (selector.get("matchLabels") or {}).items()]
+    requirements += [(e.get("key"), _SELECTOR_OPERATORS.get(e.get("operator"), "?"), set(e.get("values") or ()))
+                     for e in selector.get("matchExpressions") or []]
+    # An empty selector selects nothing here (workloads always have one); an unknown operator matches nothing.
+    return bool(requirements) and all(op != "?" for _k, op, _v in requirements) and \
+        planner.selector_matches(requirements, pod["metadata"].get("labels"))
 
 
 def pod_problem(pod):

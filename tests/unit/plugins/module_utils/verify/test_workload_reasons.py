@@ -77,3 +77,17 @@ def test_waiting_stops_at_once_on_a_reason_waiting_cannot_cure():
         info.namespace_info(fake, {"namespace": "shop", "wait": True, "wait_timeout": 600})
     assert str(caught.value) == ('namespace shop will not settle by waiting: Deployment web (0/1 ready: '
                                  'ErrImageNeverPull: image "x:1" missing)')
+
+
+@pytest.mark.parametrize("selector, selected", [
+    ({"matchLabels": {"app": "web"}}, True),
+    ({"matchLabels": {"app": "api"}}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "edge"]}]}, True),
+    ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
+    ({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]}, True),
+    ({"matchExpressions": [{"key": "canary", "operator": "Exists"}]}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "Gt", "values": ["1"]}]}, False),
+    ({}, False),
+])
+def test_a_workload_finds_its_pods_by_its_label_selector(selector, selected):
+    assert info._selected(selector, pod("p", {"app": "web", "tier": "front"}, {})) is selected
