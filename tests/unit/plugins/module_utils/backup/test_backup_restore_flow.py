@@ -16,7 +16,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import namespace as namespace_info
 
-from ..fake_cluster import FakeCluster
+from ..fake_cluster import CATALOG, FakeCluster
 
 SOURCE = "shop"
 
@@ -87,6 +87,25 @@ def test_backup_stores_the_namespace_and_what_it_uses_and_says_complete(stored):
     assert entry["written_by"] == "lifeboat.k8s" and entry["velero_compatible"]
     velero = json.loads(store.get_bytes("backups/nightly/velero-backup.json"))
     assert velero["status"]["phase"] == "Completed" and velero["spec"]["includedNamespaces"] == [SOURCE]
+
+
+def test_a_crd_under_a_k8s_io_group_is_backed_up_with_its_resources_and_an_api_without_one_adds_nothing(tmp_path):
+    """Gateway API's group ends in .k8s.io and is served by CRDs; metrics.k8s.io is aggregated (no CRD)."""
+    cluster = shop(FakeCluster(catalog=CATALOG + (
+        ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True),
+        ("metrics.k8s.io", "v1beta1", "podmetrics", "PodMetrics", True))))
+    cluster.add("gateway.networking.k8s.io", "httproutes", {"metadata": {"name": "web", "namespace": SOURCE}})
+    cluster.add("metrics.k8s.io", "podmetrics", {"metadata": {"name": "web-1", "namespace": SOURCE}})
+    cluster.add("apiextensions.k8s.io", "customresourcedefinitions", {
+        "metadata": {"name": "httproutes.gateway.networking.k8s.io"},
+        "spec": {"group": "gateway.networking.k8s.io", "names": {"plural": "httproutes", "kind": "HTTPRoute"},
+                 "scope": "Namespaced"}})
+    result = backups.run_backup(cluster, FileStore(str(tmp_path / "store")), backup_params())
+    assert result["backup"]["phase"] == "Completed"
+    assert result["backup"]["counts"]["customresourcedefinitions.apiextensions.k8s.io"] == 2
+    crd_gets = sorted(p.rsplit("/", 1)[1] for m, p in cluster.requests
+                      if m == "GET" and "/customresourcedefinitions/" in p)
+    assert crd_gets == ["httproutes.gateway.networking.k8s.io", "podmetrics.metrics.k8s.io", "widgets.example.com"]
 
 
 def test_a_second_backup_under_the_name_changes_nothing_and_check_mode_writes_nothing(stored, tmp_path):
