@@ -41,6 +41,8 @@ description:
     reported with the object and the API's message.
   - A second run reports no change.
   - Things worth knowing, such as PVCs that got a new, empty volume, are shown as warnings.
+requirements:
+  - jsonpatch >= 1.32 (for transforms)
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:
@@ -126,7 +128,12 @@ options:
         description: A JMESPath expression that must be true for the object.
         type: str
       patch:
-        description: RFC 6902 operations, each a dict such as C(op=replace), C(path=/spec/replicas), C(value=0).
+        description:
+          - RFC 6902 operations, each a dict such as C(op=replace), C(path=/spec/replicas), C(value=0), applied
+            by the C(jsonpatch) library.
+          - Every operation is checked before anything is restored (its members and JSON pointer syntax); an
+            operation that does not apply to an object (a missing path, an index past the end, a failed C(test))
+            fails the restore naming the rule and the operation, never quoting the object.
         type: list
         elements: dict
         required: true

@@ -27,6 +27,13 @@ try:
 except ImportError as e:
     JMESPATH_IMPORT_ERROR = e
 
+try:
+    import jsonpatch
+    import jsonpointer
+    JSONPATCH_IMPORT_ERROR = None
+except ImportError as e:  # pragma: no cover - reported when a transform is given
+    JSONPATCH_IMPORT_ERROR = e
+
 # Restore order; everything not listed goes alphabetically between these and WORKLOADS.
 PRIORITY = [
     "customresourcedefinitions.apiextensions.k8s.io", "namespaces", "storageclasses.storage.k8s.io",
@@ -274,12 +281,7 @@ class Transform:
             raise InvalidInputError("%s.name_regex: %s" % (option, e))
         self.selector = parse_selector(rule.get("label_selector"), option + ".label_selector")
         self.jmespath = compile_jmespath(rule.get("jmespath"), option + ".jmespath")
-        self.patch = rule.get("patch") or []
-        for i, op in enumerate(self.patch):
-            if not isinstance(op, dict) or op.get("op") not in ("add", "remove", "replace", "move", "copy", "test") \
-                    or not isinstance(op.get("path"), str):
-                raise InvalidInputError("%s.patch[%d]: expected {op: add|remove|replace|move|copy|test, path: /...}"
-                                        % (option, i))
+        self.patch = json_patch_operations(rule.get("patch") or [], option + ".patch")
 
     def matches(self, res_dir, obj):
         meta = obj.get("metadata") or {}
@@ -296,84 +298,87 @@ class Transform:
         return True
 
     def apply(self, obj):
-        return json_patch(obj, self.patch, self.option)
+        return json_patch(obj, self.patch, self.option + ".patch")
 
 
-def _pointer(path, option):
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise InvalidInputError("%s: JSON pointer %r must start with '/'" % (option, path))
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+# RFC 6902 through the jsonpatch library. Every operation is checked before any is applied (its members and
+# pointer syntax, which the library checks only when it gets to it); what depends on the object (a path that
+# does not exist, an index past the end, a failed test) is checked per object and names the operation.
+PATCH_MEMBERS = {"add": ("value",), "replace": ("value",), "test": ("value",), "remove": (),
+                 "move": ("from",), "copy": ("from",)}
 
 
-def _parent(doc, tokens, option, path):
-    node = doc
-    for token in tokens[:-1]:
+def json_patch_operations(operations, option="patch"):
+    """Validate RFC 6902 operations up front; returns one jsonpatch.JsonPatch per operation."""
+    if JSONPATCH_IMPORT_ERROR is not None:
+        from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import MissingLibraryError
+        raise MissingLibraryError("jsonpatch", JSONPATCH_IMPORT_ERROR)
+    if not isinstance(operations, list):
+        raise InvalidInputError("%s: expected a list of RFC 6902 operations" % option)
+    compiled = []
+    for index, op in enumerate(operations):
+        where = "%s[%d]" % (option, index)
+        if not isinstance(op, dict) or op.get("op") not in PATCH_MEMBERS:
+            raise InvalidInputError("%s: expected {op: add|remove|replace|move|copy|test, path: /...}" % where)
+        for member in ("path",) + PATCH_MEMBERS[op["op"]]:
+            if member not in op:
+                raise InvalidInputError("%s: %s needs %r" % (where, op["op"], member))
+        if op["op"] == "remove" and op["path"] == "":
+            raise InvalidInputError("%s: remove needs a path below the root ('' is the whole object)" % where)
+        for member in ("path", "from"):
+            if member in op:
+                if not isinstance(op[member], str):
+                    raise InvalidInputError("%s: %s must be a JSON pointer string" % (where, member))
+                try:
+                    jsonpointer.JsonPointer(op[member])
+                except jsonpointer.JsonPointerException as e:
+                    raise InvalidInputError("%s: %s %r is not a JSON pointer: %s" % (where, member, op[member], e))
         try:
-            node = node[int(token)] if isinstance(node, list) else node[token]
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise InvalidInputError("%s: path %r does not exist in the object" % (option, path))
-    return node
-
-
-def _get(doc, path, option):
-    tokens = _pointer(path, option)
-    if not tokens:
-        return doc
-    parent = _parent(doc, tokens, option, path)
-    try:
-        return parent[int(tokens[-1])] if isinstance(parent, list) else parent[tokens[-1]]
-    except (KeyError, IndexError, ValueError, TypeError):
-        raise InvalidInputError("%s: path %r does not exist in the object" % (option, path))
-
-
-def _remove(doc, path, option):
-    value = _get(doc, path, option)
-    tokens = _pointer(path, option)
-    parent = _parent(doc, tokens, option, path)
-    if isinstance(parent, list):
-        del parent[int(tokens[-1])]
-    else:
-        del parent[tokens[-1]]
-    return value
-
-
-def _add(doc, path, value, option):
-    tokens = _pointer(path, option)
-    parent = _parent(doc, tokens, option, path)
-    key = tokens[-1]
-    if isinstance(parent, list):
-        if key == "-":
-            parent.append(value)
-        else:
-            parent.insert(int(key), value)
-    elif isinstance(parent, dict):
-        parent[key] = value
-    else:
-        raise InvalidInputError("%s: cannot add below %r" % (option, path))
+            compiled.append((where, op, jsonpatch.JsonPatch([op])))
+        except jsonpatch.JsonPatchException as e:
+            raise InvalidInputError("%s: %s" % (where, e))
+    return compiled
 
 
 def json_patch(doc, operations, option="patch"):
-    """Apply RFC 6902 operations to a copy of doc."""
+    """Apply RFC 6902 operations (raw, or as validated by json_patch_operations) to a copy of doc."""
+    if operations and not isinstance(operations[0], tuple):
+        operations = json_patch_operations(operations, option)
     doc = copy.deepcopy(doc)
-    for op in operations:
-        path = op["path"]
-        kind = op["op"]
-        if kind == "add":
-            _add(doc, path, copy.deepcopy(op.get("value")), option)
-        elif kind == "remove":
-            _remove(doc, path, option)
-        elif kind == "replace":
-            _remove(doc, path, option)
-            _add(doc, path, copy.deepcopy(op.get("value")), option)
-        elif kind == "move":
-            _add(doc, path, _remove(doc, op["from"], option), option)
-        elif kind == "copy":
-            _add(doc, path, copy.deepcopy(_get(doc, op["from"], option)), option)
-        elif kind == "test" and _get(doc, path, option) != op.get("value"):
-            raise InvalidInputError("%s: test of %r failed" % (option, path))
+    for where, op, patch in operations:
+        # Checked here so that messages never quote the object (the library's do: a Secret's data).
+        missing = _missing_location(doc, op)
+        if missing:
+            raise InvalidInputError("%s: %s: %s does not exist in the object" % (where, op["op"], missing))
+        try:
+            doc = patch.apply(doc, in_place=True)
+        except jsonpatch.JsonPatchTestFailed:
+            raise InvalidInputError("%s: test of %r failed" % (where, op["path"]))
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
+            reason = str(e) if "{" not in str(e) and "[" not in str(e) else "does not apply to this object"
+            raise InvalidInputError("%s: %s %r: %s" % (where, op["op"], op["path"], reason))
     return doc
+
+
+_ABSENT = object()
+
+
+def _missing_location(doc, op):
+    """What the operation needs and the object lacks (e.g. "path '/a/b'"), or None."""
+    needed = [("path %r" % op["path"], op["path"])] if op["op"] in ("remove", "replace", "test") else []
+    if op["op"] in ("move", "copy"):
+        needed.append(("from %r" % op["from"], op["from"]))
+    if op["op"] in ("add", "move", "copy") and op["path"]:
+        parent = jsonpointer.JsonPointer.from_parts(jsonpointer.JsonPointer(op["path"]).parts[:-1]).path
+        needed.append(("%r, the parent of path %r," % (parent, op["path"]), parent))
+    for member, pointer in needed:
+        try:
+            found = jsonpointer.resolve_pointer(doc, pointer, _ABSENT)
+        except jsonpointer.JsonPointerException:
+            found = _ABSENT
+        if found is _ABSENT:
+            return member
+    return None
 
 
 # ---------------------------------------------------------------- comparing with what exists

@@ -137,13 +137,47 @@ def test_json_patch_operations():
 
 
 @pytest.mark.parametrize("op,message", [
-    ({"op": "remove", "path": "/nope/x"}, "does not exist"),
-    ({"op": "replace", "path": "data/a", "value": 1}, "must start with '/'"),
+    ({"op": "remove", "path": "/nope/x"}, "remove: path '/nope/x' does not exist in the object"),
+    ({"op": "replace", "path": "data/a", "value": 1}, "path 'data/a' is not a JSON pointer"),
     ({"op": "test", "path": "/data/a", "value": "9"}, "test of '/data/a' failed"),
+    # RFC 6902 edge cases the hand-written implementation got wrong:
+    ({"op": "add", "path": "/list/5", "value": 9}, "add '/list/5': can't insert outside of list"),
+    ({"op": "add", "path": "/list/x", "value": 9}, "'x' is not a valid sequence index"),
+    ({"op": "add", "path": "/list/-1", "value": 9}, "'-1' is not a valid sequence index"),
+    ({"op": "add", "path": "/list/01", "value": 9}, "'01' is not a valid sequence index"),
+    ({"op": "add", "path": "/data/b"}, "add needs 'value'"),
+    ({"op": "move", "path": "/b"}, "move needs 'from'"),
+    ({"op": "remove", "path": ""}, "remove needs a path below the root"),
+    ({"op": "add", "path": "/nope/a", "value": 1}, "'/nope', the parent of path '/nope/a', does not exist"),
+    ({"op": "copy", "from": "/data/zz", "path": "/x"}, "copy: from '/data/zz' does not exist in the object"),
+    ({"op": "move", "from": "/data", "path": "/data/x"}, "Cannot move values into their own children"),
+    ({"op": "frob", "path": "/x"}, "expected {op: add|remove|replace|move|copy|test"),
 ])
-def test_json_patch_errors_name_the_rule(op, message):
-    with pytest.raises(InvalidInputError, match=r"transforms\[2\]: .*" + message):
-        planner.json_patch({"data": {"a": "1"}}, [op], "transforms[2]")
+def test_json_patch_errors_name_the_rule_and_operation(op, message):
+    with pytest.raises(InvalidInputError) as caught:
+        planner.json_patch({"data": {"a": "1"}, "list": [1, 2]}, [op], "transforms[2].patch")
+    assert str(caught.value).startswith("transforms[2].patch[0]: ")
+    assert message in str(caught.value)
+
+
+def test_json_patch_follows_the_rfc_where_it_allows_more():
+    doc = {"list": [1, 2]}
+    assert planner.json_patch(doc, [{"op": "add", "path": "/list/2", "value": 3}]) == {"list": [1, 2, 3]}
+    assert planner.json_patch(doc, [{"op": "replace", "path": "", "value": {"z": 1}}]) == {"z": 1}
+
+
+def test_json_patch_messages_never_quote_the_object():
+    secret = {"data": {"password": "hunter2-do-not-print"}}
+    for op in ({"op": "remove", "path": "/data/nope"}, {"op": "add", "path": "/data/password/x", "value": 1},
+               {"op": "replace", "path": "/nope/x", "value": 1}):
+        with pytest.raises(InvalidInputError) as caught:
+            planner.json_patch(secret, [op])
+        assert "hunter2" not in str(caught.value)
+
+
+def test_transform_operations_are_checked_before_any_object_is_touched():
+    with pytest.raises(InvalidInputError, match=r"^transforms\[1\]\.patch\[1\]: add needs 'value'"):
+        planner.Transform({"patch": [{"op": "remove", "path": "/a"}, {"op": "add", "path": "/b"}]}, 1)
 
 
 def test_transform_conditions():
