@@ -34,11 +34,14 @@ def snapshot():
         mounts = sorted(set(line.split()[1] for line in f))
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
     commands = []
-    for stat in glob.glob("/proc/[0-9]*/comm"):
+    for stat in glob.glob("/proc/[0-9]*/stat"):
         try:
             with open(stat) as f:
-                name = f.read().strip()
+                name, _sep, rest = f.read().partition(" (")[2].rpartition(") ")
         except OSError:
+            continue
+        # A zombie holds nothing; it waits for PID 1 (not always a prompt reaper) to collect it.
+        if rest.split()[:1] == ["Z"]:
             continue
         if name in COMMANDS or name.startswith("containerd-shim"):
             commands.append(name)
