@@ -20,6 +20,7 @@ RESOURCES = [
     "configmaps", "secrets", "serviceaccounts", "roles.rbac.authorization.k8s.io",
     "rolebindings.rbac.authorization.k8s.io", "persistentvolumeclaims", "deployments.apps", "statefulsets.apps",
     "services", "networkpolicies.networking.k8s.io", "resourcequotas", "widgets.lifeboat.example.com",
+    "httproutes.gateway.networking.k8s.io",
 ]
 META_STRIPPED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "namespace")
 SERVER_ANNOTATIONS = (
