@@ -91,6 +91,72 @@ options:
     description:
       - A JMESPath expression evaluated on each object; the object is kept when it is true.
     type: str
+  backup_actions:
+    description:
+      - Rules that run on each item before it is stored, after the built-in backup item actions. Each has a
+        condition (all given parts must hold for the item as the actions before it left it) and one thing to do,
+        C(json_patch) and C(merge_patch) (both may be given), C(skip) or C(include).
+      - Every rule is checked before anything is read or written; a rule that cannot work fails the task naming
+        it (C(backup_actions[N]) or its I(name)) and its operation.
+      - The result's C(actions) says how many items each action skipped and added; C(skipped_objects) lists
+        the first 100 skipped, with the action's name and reason.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the rule in results and messages (default C(backup_actions[N])).
+        type: str
+      resources:
+        description: Resources the rule applies to, as in I(include_resources).
+        type: list
+        elements: str
+      namespaces:
+        description: Namespaces the rule applies to.
+        type: list
+        elements: str
+      name_regex:
+        description: A regular expression the item's name must match (searched, not anchored).
+        type: str
+      label_selector:
+        description: A label selector the item must match, such as C(app=web,tier!=cache).
+        type: str
+      jmespath:
+        description: A JMESPath expression that must be true for the item.
+        type: str
+      json_patch:
+        description:
+          - "RFC 6902 operations applied by the C(jsonpatch) library, such as
+            C({op: replace, path: /data/password, value: REDACTED}). Operations are checked up front; one that
+            does not apply to an item (a missing path, a failed C(test)) fails the task naming the rule and the
+            operation, never quoting the item."
+        type: list
+        elements: dict
+      merge_patch:
+        description: An RFC 7386 merge patch - mappings merge, C(null) removes a field, anything else replaces.
+        type: dict
+      skip:
+        description: Leave the item out of the backup; C(true) or the reason to report.
+        type: raw
+      include:
+        description:
+          - "A JMESPath expression over the item that gives additional items to back up with it, each as
+            C({resource, name, namespace}) (C(namespace) defaults to the item's), for example
+            C(spec.template.spec.volumes[?configMap].{resource: 'configmaps', name: configMap.name})."
+          - Additional items are backed up even when I(label_selector) or I(filter) leave them out; their
+            resource type must be one the backup selects and their namespace one of I(namespaces); cluster-scoped
+            ones follow I(include_cluster_resources). An item that cannot be added is named in a warning.
+        type: str
+  disable_actions:
+    description:
+      - Built-in backup item actions to switch off, by name.
+      - C(pvc-volume-and-class) (a PVC brings its PV and StorageClass), C(pv-storage-class) (a PV brings its
+        StorageClass), C(rolebinding-clusterrole) (a RoleBinding brings the ClusterRole it grants),
+        C(custom-resource-definition) (a custom resource brings its CRD, as the cluster's CRDs say),
+        C(velero-csi-snapshot-name) (a PVC with a CSI snapshot record is annotated for Velero's restore).
+    type: list
+    elements: str
+    choices: [pvc-volume-and-class, pv-storage-class, rolebinding-clusterrole, custom-resource-definition,
+              velero-csi-snapshot-name]
   volume_snapshots:
     description:
       - Snapshot records from M(lifeboat.k8s.volume_snapshot), stored with the backup so that
@@ -128,6 +194,7 @@ options:
     choices: [GOVERNANCE, COMPLIANCE]
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.item_actions
   - lifeboat.k8s.storage
   - lifeboat.k8s.sealing.ENCRYPTION_KEY
   - lifeboat.k8s.sealing.SIGNING_KEY
@@ -277,8 +344,22 @@ replaced_incomplete:
   returned: when a backup was written
   type: bool
   sample: false
+actions:
+  description: The item actions that ran, in order, and per action how many items it skipped and added
+    (also kept in the backup's manifest).
+  returned: when a backup was written or planned
+  type: dict
+  sample: {run: [pvc-volume-and-class, custom-resource-definition, redact], effects: {redact: {skipped: 0, added: 0},
+           pvc-volume-and-class: {skipped: 0, added: 2}}}
+skipped_objects:
+  description: The first 100 items an action left out of the backup, each with the action's name and reason.
+  returned: when a backup was written or planned
+  type: list
+  elements: dict
+  sample: [{resource: secrets, namespace: shop, name: scratch, message: "no-scratch: skipped by this rule"}]
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import builtin_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import run_backup
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
@@ -304,6 +385,20 @@ def main():
         label_selector=dict(type="str"),
         include_cluster_resources=dict(type="str", default="auto", choices=["auto", "true", "false"]),
         filter=dict(type="str"),
+        backup_actions=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"),
+            resources=dict(type="list", elements="str"),
+            namespaces=dict(type="list", elements="str"),
+            name_regex=dict(type="str"),
+            label_selector=dict(type="str"),
+            jmespath=dict(type="str"),
+            json_patch=dict(type="list", elements="dict"),
+            merge_patch=dict(type="dict"),
+            skip=dict(type="raw"),
+            include=dict(type="str"),
+        )),
+        disable_actions=dict(type="list", elements="str", choices=builtin_names("backup")),
+        item_action_commands=dict(type="list", elements="raw"),
         volume_snapshots=dict(type="list", elements="dict"),
         ttl=dict(type="str"),
         allow_partial=dict(type="bool", default=False),

@@ -28,7 +28,8 @@ description:
     RBAC, config, services, the rest, workloads last); server-owned fields are stripped; objects the cluster
     recreates are skipped (objects whose controller owner is in the backup, Service endpoints, service
     account tokens, finished pods); Services lose their cluster IPs and node ports; namespaces are mapped in
-    objects, PV claimRefs and binding subjects."
+    objects, PV claimRefs and binding subjects. Each rule is a named restore item action (see
+    I(disable_actions)); the user's I(restore_actions) and I(item_action_commands) run after them."
   - PVCs that have a snapshot record in the backup are recreated from it (see M(lifeboat.k8s.volume_restore))
     and their PVs are not restored.
   - "Restores Velero's backups too (a C(velero-backup.json) and no manifest; phase Completed or
@@ -42,7 +43,7 @@ description:
   - A second run reports no change.
   - Things worth knowing, such as PVCs that got a new, empty volume, are shown as warnings.
 requirements:
-  - jsonpatch >= 1.32 (for transforms)
+  - jsonpatch >= 1.32 (for json_patch rules)
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:
@@ -103,40 +104,50 @@ options:
       - Keep the node ports of NodePort and LoadBalancer Services.
     type: bool
     default: false
-  transforms:
+  restore_actions:
     description:
-      - Rules that change objects before they are created. Each has a condition, all parts of which must
-        match the backed-up object, and RFC 6902 operations applied to the object to create.
+      - "Rules that change or skip objects before they are created, after the built-in restore item actions.
+        Either a list of rules, or a Velero resource-modifier document (C(version: v1),
+        C(resourceModifierRules)) as a mapping or as its YAML text, taken verbatim."
+      - "A rule has a condition - C(resources) (as in I(include_resources)), C(namespaces), C(name_regex),
+        C(label_selector), C(jmespath); all given parts must hold for the object as it was backed up (its source
+        namespace and labels) - and what to do: C(json_patch) (RFC 6902 operations, by the C(jsonpatch) library;
+        C(patch) is its old name), C(merge_patch) (RFC 7386), or C(skip) (C(true) or a reason). An optional
+        C(name) names the rule in results and messages (default C(restore_actions[N]))."
+      - "Velero documents: C(conditions) (C(groupResource) as a glob such as C(*.apps), C(resourceNameRegex),
+        C(namespaces), C(labelSelector) with C(matchLabels)/C(matchExpressions), C(matches)), C(patches) whose
+        values Velero's way (C(\"true\") stays a string, C(true) and numbers are JSON), and C(mergePatches).
+        As in Velero, a failed C(test) operation means the rule does not apply, and a rule with both
+        C(patches) and C(mergePatches) applies only the patches (with a warning). Strategic merge patches
+        (C(strategicPatches)) are not supported: they need the Go types' merge strategies, and are refused."
+      - Every rule is checked before anything is restored (its keys, regular expressions, selectors, JMESPath
+        and JSON pointers); an operation that does not apply to an object (a missing path, or in lifeboat's
+        rules a failed C(test)) fails the restore naming the rule and the operation, never quoting the object.
+      - A rule may change an object but not its apiVersion, kind or namespace (the mapping decides that).
+      - The alias I(transforms) keeps playbooks written for earlier versions working.
+    type: raw
+    aliases: [transforms]
+  disable_actions:
+    description:
+      - Built-in restore item actions to switch off, by name. They run in this order -
+        C(non-restorable-kinds) (Events, Nodes and Velero's own objects are skipped),
+        C(source-cluster-snapshots) (VolumeSnapshots and their contents are skipped),
+        C(owned-by-restored-controller), C(service-account-tokens), C(cluster-root-ca) (the
+        C(kube-root-ca.crt) ConfigMap), C(service-endpoints), C(finished-pods), C(service-cluster-ip),
+        C(service-node-ports) (also kept by I(preserve_node_ports)), C(pvc-bookkeeping) (binding, provisioner
+        and Velero annotations), C(pvc-from-snapshot), C(pvc-volume-binding), C(pv-claim-ref),
+        C(binding-subjects) (subjects follow the namespace mapping), C(pod-node-and-token),
+        C(job-controller-uid).
+      - For example C([service-cluster-ip]) keeps each Service's cluster IP (the create fails if the IP is
+        taken), C([finished-pods]) restores Succeeded and Failed pods.
+      - Stripping server-owned metadata and status and mapping the object's own namespace are not actions;
+        every restore does them.
     type: list
-    elements: dict
-    suboptions:
-      resources:
-        description: Resources the rule applies to, as in I(include_resources).
-        type: list
-        elements: str
-      name_regex:
-        description: A regular expression the object's name must match.
-        type: str
-      namespaces:
-        description: Backed-up namespaces the rule applies to.
-        type: list
-        elements: str
-      label_selector:
-        description: A label selector the object must match.
-        type: str
-      jmespath:
-        description: A JMESPath expression that must be true for the object.
-        type: str
-      patch:
-        description:
-          - RFC 6902 operations, each a dict such as C(op=replace), C(path=/spec/replicas), C(value=0), applied
-            by the C(jsonpatch) library.
-          - Every operation is checked before anything is restored (its members and JSON pointer syntax); an
-            operation that does not apply to an object (a missing path, an index past the end, a failed C(test))
-            fails the restore naming the rule and the operation, never quoting the object.
-        type: list
-        elements: dict
-        required: true
+    elements: str
+    choices: [non-restorable-kinds, source-cluster-snapshots, owned-by-restored-controller, service-account-tokens,
+              cluster-root-ca, service-endpoints, finished-pods, service-cluster-ip, service-node-ports,
+              pvc-bookkeeping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref, binding-subjects,
+              pod-node-and-token, job-controller-uid]
   restore_volumes:
     description:
       - Recreate PVCs that have a snapshot record from their snapshots.
@@ -182,6 +193,7 @@ options:
         default: 512Mi
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.item_actions
   - lifeboat.k8s.storage
   - lifeboat.k8s.sealing.ENCRYPTION_KEY
   - lifeboat.k8s.sealing.SIGNING_KEY
@@ -211,10 +223,18 @@ EXAMPLES = r"""
     name: shop-20261122
     kubeconfig: ~/.kube/dr-cluster
     existing: update
-    transforms:
-      - resources: [deployments.apps]
-        patch:
+    restore_actions:
+      - name: scaled-down
+        resources: [deployments.apps]
+        json_patch:
           - {op: replace, path: /spec/replicas, value: 0}
+
+- name: Restore with a Velero resource-modifier file, keeping Service cluster IPs
+  lifeboat.k8s.object_restore:
+    name: shop-20261122
+    namespace_mapping: {shop: shop-copy}
+    restore_actions: "{{ lookup('ansible.builtin.file', 'resource-modifiers.yaml') }}"
+    disable_actions: [service-cluster-ip]
 """
 
 RETURN = r"""
@@ -256,11 +276,13 @@ failures:
   elements: dict
   sample: [{resource: configmaps, namespace: shop-copy, name: app, message: "POST ...: 422 ..."}]
 skipped_objects:
-  description: Every object that was not restored, and why.
+  description: Every object that was not restored, and why - the name of the action that skipped it, then its
+    reason.
   returned: when state=present
   type: list
   elements: dict
-  sample: [{resource: replicasets.apps, namespace: shop-copy, name: web-5d4f, message: "owned by Deployment web, which recreates it"}]
+  sample: [{resource: replicasets.apps, namespace: shop-copy, name: web-5d4f,
+            message: "owned-by-restored-controller: owned by Deployment web, which recreates it"}]
 refused_objects:
   description: Cluster-scoped objects of the backup that were not restored because I(cluster_resources) does
     not allow them.
@@ -269,6 +291,11 @@ refused_objects:
   elements: dict
   sample: [{resource: clusterrolebindings.rbac.authorization.k8s.io, namespace: null, name: admin-all,
             message: "refused: cluster-scoped clusterrolebindings.rbac.authorization.k8s.io is not in cluster_resources"}]
+actions:
+  description: Per item action that skipped something, how many items it skipped.
+  returned: when state=present
+  type: dict
+  sample: {owned-by-restored-controller: {skipped: 4, added: 0}}
 volumes:
   description: The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)).
   returned: when state=present
@@ -277,6 +304,7 @@ volumes:
   sample: []
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import builtin_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import DEFAULT_CLUSTER_RESOURCES
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import run_restore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
@@ -305,14 +333,9 @@ def main():
         existing=dict(type="str", default="keep", choices=["keep", "update"]),
         restore_status=dict(type="list", elements="str"),
         preserve_node_ports=dict(type="bool", default=False),
-        transforms=dict(type="list", elements="dict", options=dict(
-            resources=dict(type="list", elements="str"),
-            name_regex=dict(type="str"),
-            namespaces=dict(type="list", elements="str"),
-            label_selector=dict(type="str"),
-            jmespath=dict(type="str"),
-            patch=dict(type="list", elements="dict", required=True),
-        )),
+        restore_actions=dict(type="raw", aliases=["transforms"]),
+        disable_actions=dict(type="list", elements="str", choices=builtin_names("restore")),
+        item_action_commands=dict(type="list", elements="raw"),
         restore_volumes=dict(type="bool", default=True),
         ignore_partial_failure=dict(type="bool", default=False),
         cluster_resources=dict(type="list", elements="str", default=list(DEFAULT_CLUSTER_RESOURCES)),

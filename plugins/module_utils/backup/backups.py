@@ -24,11 +24,6 @@ try:
 except ImportError:  # installed with the kubernetes library
     durationpy = None
 
-try:
-    from jmespath import exceptions as jmespath_exceptions
-except ImportError:  # compile_jmespath reports the missing library first
-    jmespath_exceptions = None
-
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     FORMAT_VERSION,
     ArchiveError,
@@ -37,16 +32,23 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     sha256_file,
     write_json_gz,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import BUILTIN, Pipeline
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
     Problems,
     describe_error,
     discover,
+    get_items,
     list_concurrently,
     select,
-    used_cluster_objects,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import LOCK_FILE, BackupLock, is_stale, read_holder
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import compile_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
+    compile_jmespath,
+    parse_selector,
+    search_jmespath,
+    selector_matches,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import (
     AGE_SUFFIX,
@@ -72,9 +74,9 @@ PHASES = ("Completed", "PartiallyFailed")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-REFERRING = ("persistentvolumeclaims", "rolebindings.rbac.authorization.k8s.io")
 MAX_TTL_SECONDS = 100 * 365 * 86400
 UNREADABLE = {"status": {"phase": "unreadable"}}
+MAX_REPORTED = 100
 SNAPSHOT_OBJECTS = ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io")
 
 
@@ -227,6 +229,7 @@ def run_backup(k8s, store, params, check_mode=False):
     if not namespaces:
         raise InvalidInputError("namespaces: give at least one namespace to back up")
     keep = _keeper(params)
+    Pipeline.check("backup", params)
     ttl = parse_ttl(params.get("ttl"))
     _check_snapshot_records(params.get("volume_snapshots") or [])
     sealing = Encryption.from_params(params), Signer.from_params(params)
@@ -245,6 +248,7 @@ def run_backup(k8s, store, params, check_mode=False):
             manifest = _write_local(k8s, params, namespaces, keep, ttl, workdir, *sealing)
         manifest["phase"] = "Planned"
         return {"changed": True, "backup": summary(manifest, store), "warnings": manifest["warnings"],
+                "actions": manifest["actions"], "skipped_objects": manifest["skipped_objects"],
                 "diff": {"before": {}, "after": {"backup": name}}}
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
@@ -278,6 +282,7 @@ def run_backup(k8s, store, params, check_mode=False):
                         retention=retention)
     result = {"changed": True, "backup": summary(manifest, store), "replaced_incomplete": bool(leftovers),
               "api_retries": k8s.retries, "warnings": list(manifest["warnings"]),
+              "actions": manifest["actions"], "skipped_objects": manifest["skipped_objects"],
               "diff": {"before": {}, "after": {"backup": name}}}
     if manifest["errors"]:
         missing = "; ".join(describe_error(e) for e in manifest["errors"])
@@ -384,12 +389,16 @@ def _keeper(params):
         return lambda obj: True
 
     def keep(obj):
-        try:
-            return bool(expression.search(obj))
-        except jmespath_exceptions.JMESPathError as e:  # e.g. comparing a string with a number
-            raise InvalidInputError("filter: %r cannot be evaluated on %s %s: %s" % (
-                params["filter"], obj.get("kind"), (obj.get("metadata") or {}).get("name"), e))
+        return bool(search_jmespath(expression, obj, "filter"))
     return keep
+
+
+class BackupRun:
+    """What backup item actions may ask about the run (their context.run)."""
+
+    def __init__(self, namespaces, csi_records):
+        self.namespaces = namespaces
+        self.csi_records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
 
 
 def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer):
@@ -403,45 +412,51 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
     counts = {}
     per_namespace = dict((ns, 0) for ns in namespaces)
     resource_list = {}
-    references = []  # namespaced objects that name cluster objects (PVCs, RoleBindings)
-    used_dirs = set()
     snapshots = params.get("volume_snapshots") or []
     # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
     # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
     csi_records = [r for r in snapshots if r.get("driver", "csi") == "csi" and r.get("name")]
-    snapshot_of = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
+    run = BackupRun(namespaces, csi_records)
     volume_names = {}  # (namespace, pvc) -> its PV
     emitted_snapshot_objects = {}  # (dir, namespace, name) -> object: few, and read again below
+    additional = {}  # ItemRef -> the action that named it first
+    skipped = []  # the first MAX_REPORTED items actions skipped
 
     def emit(resource, obj):
+        outcome = pipeline.run(ItemContext(resource.dir, run, source=obj), obj)
+        for action_name, ref in outcome.additional:
+            additional.setdefault(ref, action_name)
+        for warning in outcome.warnings:
+            problems.warn(warning)
+        meta = obj["metadata"]
+        if outcome.skip:
+            if len(skipped) < MAX_REPORTED:
+                skipped.append({"resource": resource.dir, "namespace": meta.get("namespace"), "name": meta["name"],
+                                "message": outcome.skip})
+            return
+        obj = outcome.item
         meta = obj["metadata"]
         if resource.dir == "persistentvolumeclaims":
-            claim = (meta.get("namespace"), meta["name"])
-            volume_names[claim] = (obj.get("spec") or {}).get("volumeName")
-            if claim in snapshot_of:
-                obj = velero.mark_claim(obj, snapshot_of[claim])
+            volume_names[(meta.get("namespace"), meta["name"])] = (obj.get("spec") or {}).get("volumeName")
         elif resource.dir in SNAPSHOT_OBJECTS:
             emitted_snapshot_objects[(resource.dir, meta.get("namespace"), meta["name"])] = obj
         writer.add_item(resource.dir, obj)
         counts[resource.dir] = counts.get(resource.dir, 0) + 1
-        meta = obj["metadata"]
         gvk = "%s/%s" % (resource.api_version, resource.kind)
         resource_list.setdefault(gvk, []).append(
             "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
         if resource.namespaced:
             per_namespace[meta.get("namespace")] = per_namespace.get(meta.get("namespace"), 0) + 1
-            if resource.dir in REFERRING:
-                references.append((resource.dir, obj))
-            else:
-                used_dirs.add(resource.dir)
 
-    with encryption.writer(local_path(workdir, names["archive"])) as archive:
-        writer = ArchiveWriter(archive)
-        try:
-            _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems)
-            _collect_snapshot_objects(k8s, resources, csi_records, emitted_snapshot_objects, emit, problems)
-        finally:
-            writer.close()
+    with Pipeline.from_params("backup", params, problems.warnings) as pipeline:
+        with encryption.writer(local_path(workdir, names["archive"])) as archive:
+            writer = ArchiveWriter(archive)
+            try:
+                _collect(k8s, params, namespaces, keep, chosen, resources, emit, additional, problems)
+                _collect_snapshot_objects(k8s, resources, csi_records, emitted_snapshot_objects, emit, problems)
+            finally:
+                writer.close()
+        actions = {"run": pipeline.names(), "effects": pipeline.summary()}
     for ns in namespaces:
         if not per_namespace.get(ns):
             problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
@@ -463,6 +478,7 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
                                                      "include_cluster_resources", "filter")),
         "counts": dict(sorted(counts.items())), "total_items": sum(counts.values()),
         "volume_snapshots": len(snapshots), "warnings": problems.warnings, "errors": problems.errors,
+        "actions": actions, "skipped_objects": skipped,
     }
     if encryption.enabled:
         manifest["encryption"] = encryption.describe()
@@ -509,20 +525,76 @@ def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, proble
                 emit(contents, content)
 
 
-def _collect(k8s, params, namespaces, keep, chosen, resources, emit, references, used_dirs, problems):
+def _collect(k8s, params, namespaces, keep, chosen, resources, emit, additional, problems):
+    """List what the filters select, then get the additional items the actions named (and what those
+    name in turn) that the listing did not already take."""
     jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
     list_concurrently(k8s, jobs, params.get("label_selector"), keep, emit, problems)
     mode = params.get("include_cluster_resources", "auto")
     if mode == "true":
         cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
         list_concurrently(k8s, cluster_jobs, params.get("label_selector"), keep, emit, problems)
-    # Always the Namespace objects; with auto also what the namespaces use.
-    refs = references + [(d, {}) for d in sorted(used_dirs)] if mode == "auto" else []
     # The Namespace objects come whatever include_resources says: a restore needs their labels.
-    lookup = chosen + [r for r in resources if r.dir == "namespaces" and r not in chosen]
-    wanted = used_cluster_objects(k8s, lookup, refs, namespaces, problems)
-    for resource, obj in wanted:
-        emit(resource, obj)
+    lookup = dict((r.dir, r) for r in chosen)
+    lookup.update((r.dir, r) for r in resources if r.dir == "namespaces")
+    for ns in namespaces:
+        additional.setdefault(ItemRef("namespaces", None, ns), "namespaces")
+    builtin = set(cls.name for cls in BUILTIN["backup"]) | set(("namespaces",))
+    listed = _listed_check(params, keep, mode, namespaces)
+    done = set()
+    while True:
+        jobs = []
+        for ref in sorted(set(additional) - done):
+            done.add(ref)
+            job, why_not = _additional_job(ref, lookup, namespaces, mode)
+            if job is None:
+                if why_not and additional[ref] not in builtin:
+                    problems.warn("%s: %s is not backed up: %s" % (additional[ref], ref.describe(), why_not))
+            elif not listed(job[0], job[1], None):
+                jobs.append(job)
+        if not jobs:
+            return
+        for resource, obj in get_items(k8s, jobs, problems):
+            if not listed(resource, obj["metadata"].get("namespace"), obj):
+                emit(resource, obj)
+
+
+def _additional_job(ref, lookup, namespaces, mode):
+    """(resource, namespace, name) to get for an additional item, or (None, why not)."""
+    resource = lookup.get(ref.resource)
+    if resource is None:
+        return None, "not a resource type this backup selects (see include_resources, exclude_resources)"
+    if not resource.namespaced:
+        if mode == "false" and resource.dir != "namespaces":
+            return None, "include_cluster_resources is false"
+        return (resource, None, ref.name), None
+    if ref.namespace not in namespaces:
+        return None, "namespace %s is not one of the backup's namespaces" % ref.namespace
+    return (resource, ref.namespace, ref.name), None
+
+
+def _listed_check(params, keep, mode, namespaces):
+    """listed(resource, namespace, obj): did the listing already take this item? With obj None: could it
+    have (then obj decides, once got)? Checking filters instead of remembering every item keeps memory flat."""
+    try:
+        selector = parse_selector(params.get("label_selector"))
+    except InvalidInputError:
+        selector = None  # a selector only the server understands: trust the listing
+    has_filters = bool(params.get("label_selector") or params.get("filter"))
+
+    def listed(resource, namespace, obj):
+        if resource.namespaced:
+            could = namespace in namespaces
+        else:
+            could = mode == "true" and resource.dir != "namespaces"
+        if not could:
+            return False
+        if obj is None:
+            return not has_filters  # without filters the listing took everything of its type
+        if selector is None:
+            return True
+        return selector_matches(selector, obj["metadata"].get("labels")) and keep(obj)
+    return listed
 
 
 def _cluster_id(k8s, problems):

@@ -2,8 +2,8 @@
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Collecting a namespace's objects: discovery of every listable resource type
-(core, aggregated, CRDs), concurrent paginated listing, filters, and the
-cluster-scoped objects the namespace uses."""
+(core, aggregated, CRDs), concurrent paginated listing, filters, and getting
+the additional items that backup item actions name."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +12,7 @@ __metaclass__ = type
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -160,57 +160,20 @@ def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
                     emit(resource, obj)
 
 
-# Groups the apiserver serves itself (never from a CRD): no CRD lookup for their types.
-BUILTIN_GROUPS = frozenset((
-    "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "discovery.k8s.io",
-    "rbac.authorization.k8s.io", "storage.k8s.io", "coordination.k8s.io", "events.k8s.io", "node.k8s.io",
-    "scheduling.k8s.io", "certificates.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
-    "apiregistration.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "flowcontrol.apiserver.k8s.io",
-    "resource.k8s.io", "storagemigration.k8s.io", "internal.apiserver.k8s.io"))
-
-
-def used_cluster_objects(k8s, resources, namespaced_items, namespaces, problems):
-    """Cluster-scoped objects the namespaces use: Namespaces, PVs of their PVCs,
-    StorageClasses, CRDs of their custom resources, ClusterRoles bound into them."""
-    by_dir = dict((r.dir, r) for r in resources)
-    wanted = set(("namespaces", ns) for ns in namespaces)
-    for res_dir, obj in namespaced_items:
-        spec = obj.get("spec") or {}
-        group = res_dir.partition(".")[2]
-        if res_dir == "persistentvolumeclaims":
-            if spec.get("volumeName"):
-                wanted.add(("persistentvolumes", spec["volumeName"]))
-            if spec.get("storageClassName"):
-                wanted.add(("storageclasses.storage.k8s.io", spec["storageClassName"]))
-        elif res_dir == "rolebindings.rbac.authorization.k8s.io":
-            ref = obj.get("roleRef") or {}
-            if ref.get("kind") == "ClusterRole":
-                wanted.add(("clusterroles.rbac.authorization.k8s.io", ref.get("name")))
-        elif group not in BUILTIN_GROUPS:
-            # A CRD is named <plural>.<group>; whether one serves this type, the cluster says (a GET that
-            # finds none, as for an aggregated API, adds nothing). Names cannot tell: Gateway API's
-            # gateway.networking.k8s.io is a CRD group.
-            wanted.add(("customresourcedefinitions.apiextensions.k8s.io", res_dir))
-    found = _get_cluster_objects(k8s, by_dir, sorted(wanted), problems)
-    # PVs name their StorageClass too.
-    extra = set(("storageclasses.storage.k8s.io", (o.get("spec") or {}).get("storageClassName"))
-                for r, o in found if r.dir == "persistentvolumes") - wanted
-    return found + _get_cluster_objects(k8s, by_dir, sorted(extra), problems)
-
-
-def _get_cluster_objects(k8s, by_dir, wanted, problems):
-    """GET each (resource dir, name); only what the namespaces use, so a narrow ClusterRole suffices."""
-    jobs = [(by_dir[d], name) for d, name in wanted if d in by_dir and name]
+def get_items(k8s, jobs, problems):
+    """GET each (resource, namespace, name): only what the items need, so a narrow ClusterRole suffices.
+    Returns [(resource, obj)] of those that exist."""
     found = []
-    for (resource, name), obj, error in parallel_map(lambda j: k8s.get_or_none(j[0].path(None, j[1])), jobs):
+    fetched = parallel_map(lambda job: k8s.get_or_none(job[0].path(job[1], job[2])), jobs)
+    for (resource, namespace, name), obj, error in fetched:
         if error is not None:
             if not isinstance(error, ApiError):
                 raise error
             hint = ""
             if error.status == 403:
                 hint = "; grant get on %s/%s to this identity, or set include_cluster_resources: false" % (
-                    resource.dir, name)
-            problems.error(resource.dir, None, "%s: %s%s" % (name, error.message, hint))
+                    resource.dir, name) if namespace is None else "; grant get on %s to this identity" % resource.dir
+            problems.error(resource.dir, namespace, "%s: %s%s" % (name, error.message, hint))
         elif obj is not None:
             found.append((resource, _clean(resource, obj)))
     return found

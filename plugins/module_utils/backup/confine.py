@@ -18,7 +18,7 @@ import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import DNS_LABEL
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.planner import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 # Cluster-scoped resources restored by default: what namespaced objects need to work and what

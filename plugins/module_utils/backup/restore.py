@@ -4,11 +4,12 @@
 """Restoring a backup into a cluster.
 
 Nothing in the cluster is touched until the manifest's checksums (and, with a
-signing key, its signature) are verified, the whole archive has been read,
-checked against the manifest (confine.py) and planned, and the snapshot
-records have been checked against the archive and, where the driver can, the
-snapshots' real sources. Objects are then created tier
-by tier (planner.tier), concurrently within a tier. One bad object does not
+signing key, its signature) are verified, the user's actions are checked (and
+their commands started), the whole archive has been read and checked against
+the manifest (confine.py), the snapshot records have been checked against the
+archive and, where the driver can, the snapshots' real sources, and every
+object has been planned (restore_plan.py: the restore item actions). Objects
+are then created tier by tier (ordering.tier), concurrently within a tier. One bad object does not
 stop the rest: each failure is reported with the object and the API's message.
 """
 
@@ -18,7 +19,8 @@ __metaclass__ = type
 
 import io
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering, restore_plan
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     ArchiveError,
     Limits,
@@ -40,6 +42,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, Signer, open_sealed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable, is_subset
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
+    parse_selector,
+    resource_matches,
+    selector_matches,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import DRIVERS, block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import error_text, parallel_map
@@ -60,12 +68,13 @@ OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 class Item:
     """One backed-up object and what the restore does with it."""
 
-    def __init__(self, res_dir, source, target=None, skip=None, refused=False):
+    def __init__(self, res_dir, source, target=None, skip=None, refused=False, record=None):
         self.res_dir = res_dir
         self.source = source
         self.target = target
         self.skip = skip
         self.refused = refused
+        self.record = record  # the snapshot record its volume comes back from (a PVC)
         self.outcome = None
         self.message = None
 
@@ -107,26 +116,29 @@ def run_restore(k8s, store, params, check_mode=False):
         warnings.append("backup %s is signed, but its signature was not checked (no signing_key given)" % name)
     mapping = check_namespaces(manifest, params)
     confinement = Confinement(manifest, params, mapping)
-    transforms = [planner.Transform(rule, i) for i, rule in enumerate(params.get("transforms") or [])]
-    selector = planner.parse_selector(params.get("label_selector"))
+    selector = parse_selector(params.get("label_selector"))
     sealed = manifest.get("encryption")
-    with PrivateWorkdir("restore") as workdir:
-        problem = verify(store, manifest, workdir)
-        if problem:
-            raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
-        files = files_of(name, bool(sealed))
-        with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
-                         files["archive"]) as archive:
-            items = plan(read_items(archive, limits), params, mapping, transforms, selector, confinement)
-        if by_velero:
-            records = _velero_records(store, name, limits, items, warnings)
-        else:
-            with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
-                             files["volume_snapshots"]) as side_file:
-                records = read_json_gz(side_file, files["volume_snapshots"], limits)
-    snapshots = confinement.check_records(records, sorted(DRIVERS))
-    _check_snapshot_origins(k8s, snapshots, confinement)
-    restorer = Restorer(k8s, params, mapping, snapshots, check_mode)
+    with Pipeline.from_params("restore", params, warnings) as pipeline:
+        with PrivateWorkdir("restore") as workdir:
+            problem = verify(store, manifest, workdir)
+            if problem:
+                raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
+            files = files_of(name, bool(sealed))
+            with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
+                             files["archive"]) as archive:
+                entries = select(read_items(archive, limits), params, selector, confinement)
+            if by_velero:
+                records = _velero_records(store, name, limits, entries, warnings)
+            else:
+                with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
+                                 files["volume_snapshots"]) as side_file:
+                    records = read_json_gz(side_file, files["volume_snapshots"], limits)
+        snapshots = confinement.check_records(records, sorted(DRIVERS))
+        _check_snapshot_origins(k8s, snapshots, confinement)
+        items, planning_warnings = plan(k8s, entries, params, mapping, snapshots, pipeline, confinement)
+        warnings.extend(planning_warnings)
+        actions = pipeline.summary()
+    restorer = Restorer(k8s, params, mapping, check_mode)
     restorer.warnings.extend(warnings)
     if manifest.get("phase") != "Completed":
         restorer.warnings.append("backup %s is %s: it lacks %s" % (
@@ -134,6 +146,7 @@ def run_restore(k8s, store, params, check_mode=False):
             or "what its errors say"))
     result = restorer.run(items, manifest)
     result["api_retries"] = k8s.retries
+    result["actions"] = actions
     return result
 
 
@@ -168,10 +181,9 @@ def _side_file(store, name, filename, limits):
     return read_json_gz(io.BytesIO(data), filename, limits)
 
 
-def _velero_records(store, name, limits, items, warnings):
+def _velero_records(store, name, limits, entries, warnings):
     """Snapshot records of a Velero backup's CSI snapshots, from its volume information."""
-    claims = dict(((i.source["metadata"].get("namespace"), i.source["metadata"]["name"]), i.source)
-                  for i in items if i.res_dir == "persistentvolumeclaims")
+    claims = dict(((n, o["metadata"]["name"]), o) for d, n, o in entries if d == "persistentvolumeclaims")
     try:
         records, problems = velero.records_from(
             _side_file(store, name, velero.velero_files(name)["volume_info"], limits), claims)
@@ -252,66 +264,50 @@ def check_namespaces(manifest, params):
     return mapping
 
 
-def plan(entries, params, mapping, transforms, selector, confinement):
-    """Read every archive entry, check it (confinement) and decide what happens to it (no cluster access)."""
+def select(entries, params, selector, confinement):
+    """Read every archive entry, check it (confinement) and keep what the filters select (no cluster access)."""
     include = params.get("include_resources")
     exclude = params.get("exclude_resources")
     namespaces = params.get("namespaces")
-    raw = []
+    selected = []
     for res_dir, namespace, name, obj in entries:
         if not confinement.check_entry(res_dir, namespace, name, obj) or confinement.problems:
             continue  # read on: the refusal lists every problem, then nothing is restored
-        if include and not planner.resource_matches(res_dir, obj.get("kind"), include):
+        if include and not resource_matches(res_dir, obj.get("kind"), include):
             continue
-        if exclude and planner.resource_matches(res_dir, obj.get("kind"), exclude):
+        if exclude and resource_matches(res_dir, obj.get("kind"), exclude):
             continue
         meta = obj["metadata"]
         scope = namespace or (meta["name"] if res_dir == "namespaces" else None)
         if namespaces and scope is not None and scope not in namespaces:
             continue
-        if selector and res_dir != "namespaces" and not planner.selector_matches(selector, meta.get("labels")):
+        if selector and res_dir != "namespaces" and not selector_matches(selector, meta.get("labels")):
             continue
-        raw.append((res_dir, namespace, obj))
+        selected.append((res_dir, namespace, obj))
     confinement.raise_problems()
-    uids = set(o["metadata"].get("uid") for _d, _n, o in raw)
-    services = set((n, o["metadata"]["name"]) for d, n, o in raw if d == "services")
-    restored_pvcs = set((n, o["metadata"]["name"]) for d, n, o in raw if d == "persistentvolumeclaims")
-    restore_status = params.get("restore_status") or []
-    items = []
-    for res_dir, namespace, obj in raw:
-        # Kinds never restored are skipped as such, not listed as refused (Velero's Nodes, the backup's
-        # own VolumeSnapshotContents).
-        never = planner.never_restored(res_dir)
-        if never:
-            items.append(Item(res_dir, obj, skip=never))
-            continue
-        refusal = confinement.cluster_refusal(res_dir, obj, restored_pvcs) if namespace is None else None
-        if refusal:
-            items.append(Item(res_dir, obj, skip=refusal, refused=True))
-            continue
-        reason = planner.skip_reason(res_dir, obj, uids, services)
-        if reason:
-            items.append(Item(res_dir, obj, skip=reason))
-            continue
-        target = planner.prepare(res_dir, obj, mapping,
-                                 keep_status=planner.resource_matches(res_dir, obj.get("kind"), restore_status),
-                                 preserve_node_ports=params.get("preserve_node_ports"))
-        for transform in transforms:
-            if transform.matches(res_dir, obj):
-                target = transform.apply(target)
-        items.append(Item(res_dir, obj, target))
-    return items
+    return selected
+
+
+def plan(k8s, entries, params, mapping, records, pipeline, confinement):
+    """Every selected entry as an Item: prepared and passed through the restore item actions, or skipped
+    (naming the action) or refused. Reads the target cluster only (whether a PV exists)."""
+    restored_pvcs = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "persistentvolumeclaims")
+    run = restore_plan.RestoreRun(entries, mapping, {"preserve_node_ports": params.get("preserve_node_ports")},
+                                  records if params.get("restore_volumes", True) else (), k8s)
+    return restore_plan.plan_items(
+        entries, run, pipeline,
+        Item,
+        restore_status=params.get("restore_status") or [],
+        refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, restored_pvcs))
 
 
 class Restorer:
-    def __init__(self, k8s, params, mapping, snapshots, check_mode):
+    def __init__(self, k8s, params, mapping, check_mode):
         self.k8s = k8s
         self.params = params
         self.mapping = mapping
         self.check_mode = check_mode
         self.existing_policy = params.get("existing") or "keep"
-        self.snapshots = dict(((s["source"].get("namespace"), s["source"]["pvc"]), s) for s in snapshots) \
-            if params.get("restore_volumes", True) else {}
         self.warnings = []
         self.volumes = []
         self.existing = {}
@@ -327,8 +323,8 @@ class Restorer:
         tiers = {}
         for item in todo:
             if item.outcome is None:
-                tiers.setdefault(planner.tier(item.res_dir), []).append(item)
-        pvc_rank = planner.tier("persistentvolumeclaims")
+                tiers.setdefault(ordering.tier(item.res_dir), []).append(item)
+        pvc_rank = ordering.tier("persistentvolumeclaims")
         for rank in sorted(tiers):
             if rank > pvc_rank:
                 self._restore_volumes()  # right after PVs and PVCs, before what mounts them
@@ -342,38 +338,8 @@ class Restorer:
     # ------------------------------------------------------------ volumes
 
     def _plan_volumes(self, items):
-        """PVCs with a snapshot come back from it; their PVs are not restored.
-        Other PVCs keep their PV if it can be restored, else get a new, empty volume."""
-        pvcs = dict(((i.source["metadata"]["namespace"], i.source["metadata"]["name"]), i)
-                    for i in items if i.res_dir == "persistentvolumeclaims")
-        self.volume_items = []
-        for item in items:
-            if item.res_dir == "persistentvolumeclaims":
-                record = self.snapshots.get((item.source["metadata"]["namespace"], item.source["metadata"]["name"]))
-                if record:
-                    item.record = record
-                    self.volume_items.append(item)
-        for item in items:
-            if item.res_dir != "persistentvolumes":
-                continue
-            claim = (item.source.get("spec") or {}).get("claimRef") or {}
-            claimed = pvcs.get((claim.get("namespace"), claim.get("name")))
-            if claimed is not None and getattr(claimed, "record", None):
-                item.outcome, item.message = "skipped", "its claim is restored from a snapshot"
-            elif self.k8s.get_or_none(item.path(item.name)) is not None:
-                item.outcome, item.message = "skipped", "a PersistentVolume of this name exists in the cluster"
-                if claimed is not None:
-                    claimed.target.get("spec", {}).pop("volumeName", None)
-                    self.warnings.append("PVC %s/%s gets a new, empty volume: its PV exists and there is no "
-                                         "snapshot of it in the backup" % (claimed.namespace, claimed.name))
-        for item in items:
-            if item.res_dir == "persistentvolumeclaims" and not getattr(item, "record", None):
-                volume = (item.target.get("spec") or {}).get("volumeName")
-                if volume and not any(i.res_dir == "persistentvolumes" and i.name == volume and i.outcome is None
-                                      for i in items):
-                    item.target["spec"].pop("volumeName", None)
-                    self.warnings.append("PVC %s/%s gets a new, empty volume: neither its PV nor a snapshot is in "
-                                         "the backup" % (item.namespace, item.name))
+        """PVCs with a snapshot record (the pvc-from-snapshot action) come back through the block store."""
+        self.volume_items = [i for i in items if i.record]
         for item in self.volume_items:
             item.outcome = "pending-volume"
 
@@ -498,9 +464,9 @@ class Restorer:
             self.k8s.request("PUT", item.path(item.name) + "/status", body)
 
     def _compare(self, item, existing, dry_run=False):
-        desired = planner.comparable(item.target)
+        desired = comparable(item.target)
         desired["metadata"]["labels"].pop(RESTORED_BY, None)
-        if planner.is_subset(desired, existing):
+        if is_subset(desired, existing):
             item.outcome = "unchanged"
         elif self.existing_policy == "keep":
             item.outcome, item.message = "skipped", "exists and differs from the backup (existing: keep)"

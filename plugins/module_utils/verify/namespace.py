@@ -12,7 +12,14 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
+    label_selector_requirements,
+    selector_matches,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
     Problems,
     describe_error,
@@ -33,9 +40,15 @@ WORKLOAD_KINDS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps")
 HOPELESS_REASONS = ("ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError")
 
 
-def digest(res_dir, obj, namespace):
+def as_restored(res_dir, obj, run, pipeline):
+    """The object as a restore with the built-in actions would write it, or None if it would skip it."""
+    outcome = pipeline.run(ItemContext(res_dir, run, source=obj), prepare_core(res_dir, obj, run.mapping))
+    return None if outcome.skip else outcome.item
+
+
+def digest(res_dir, restored, namespace):
     """SHA-256 of the object as a restore would write it, with its namespace as a placeholder."""
-    body = planner.comparable(planner.prepare(res_dir, obj, {namespace: PLACEHOLDER}))
+    body = comparable(restored)
     annotations = body["metadata"]["annotations"]
     for key in list(annotations):
         if key in VOLATILE_ANNOTATIONS or key.startswith("lifeboat.k8s/"):
@@ -60,19 +73,14 @@ def _workload(res_dir, obj, pods):
             "available": available, "reason": None if available else _why_unavailable(spec, pods)}
 
 
-# A LabelSelector's matchExpressions operators, as the planner's selector requirements.
-_SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-
-
 def _selected(selector, pod):
     """Whether a workload's LabelSelector (matchLabels and matchExpressions) selects the pod."""
-    selector = selector or {}
-    requirements = [(k, "=", v) for k, v in (selector.get("matchLabels") or {}).items()]
-    requirements += [(e.get("key"), _SELECTOR_OPERATORS.get(e.get("operator"), "?"), set(e.get("values") or ()))
-                     for e in selector.get("matchExpressions") or []]
-    # An empty selector selects nothing here (workloads always have one); an unknown operator matches nothing.
-    return bool(requirements) and all(op != "?" for _k, op, _v in requirements) and \
-        planner.selector_matches(requirements, pod["metadata"].get("labels"))
+    try:
+        requirements = label_selector_requirements(selector or {})
+    except LifeboatError:
+        return False  # an unknown operator matches nothing
+    # An empty selector selects nothing here (workloads always have one).
+    return bool(requirements) and selector_matches(requirements, pod["metadata"].get("labels"))
 
 
 def pod_problem(pod):
@@ -119,16 +127,17 @@ def describe(k8s, namespace, resources, warnings):
     # A type that cannot be listed makes the comparison blind to it: say so.
     warnings = list(warnings) + problems.warnings + [
         "not compared: %s" % describe_error(e) for e in problems.errors]
-    uids = set(o["metadata"].get("uid") for _d, o in objects)
-    services = set((namespace, o["metadata"]["name"]) for d, o in objects if d == "services")
+    run = RestoreRun([(d, namespace, o) for d, o in objects], {namespace: PLACEHOLDER})
+    pipeline = Pipeline(builtin_actions("restore"))
     counts, restorable, digests = {}, {}, {}
     pvcs, workloads = [], []
     pods = [o for d, o in objects if d == "pods"]
     for res_dir, obj in sorted(objects, key=lambda item: (item[0], item[1]["metadata"]["name"])):
         counts[res_dir] = counts.get(res_dir, 0) + 1
-        if planner.skip_reason(res_dir, obj, uids, services) is None:
+        restored = as_restored(res_dir, obj, run, pipeline)
+        if restored is not None:
             restorable[res_dir] = restorable.get(res_dir, 0) + 1
-            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(res_dir, obj, namespace)
+            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(res_dir, restored, namespace)
         if res_dir == "persistentvolumeclaims":
             pvcs.append({"name": obj["metadata"]["name"], "phase": (obj.get("status") or {}).get("phase"),
                          "volume_name": obj["spec"].get("volumeName"),

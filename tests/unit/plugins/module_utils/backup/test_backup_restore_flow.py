@@ -58,7 +58,7 @@ def backup_params(**overrides):
 def restore_params(**overrides):
     params = dict(name="nightly", state="present", namespace_mapping={SOURCE: "copy"}, namespaces=None,
                   include_resources=None, exclude_resources=None, label_selector=None, existing="keep",
-                  restore_status=None, preserve_node_ports=False, transforms=None, restore_volumes=True,
+                  restore_status=None, preserve_node_ports=False, restore_actions=None, restore_volumes=True,
                   ignore_partial_failure=False, cluster_resources=list(DEFAULT_CLUSTER_RESOURCES), limits=None,
                   encryption_key=None, encryption_key_file=None, signing_key=None, signing_key_file=None,
                   wait=True, wait_timeout=5)
@@ -200,8 +200,8 @@ def test_filters_and_transforms_shape_what_is_restored(stored):
     target = FakeCluster()
     restore.run_restore(target, store, restore_params(
         include_resources=["configmaps", "namespaces"],
-        transforms=[{"resources": ["configmaps"], "patch": [{"op": "replace", "path": "/data/color",
-                                                             "value": "green"}]}]))
+        restore_actions=[{"resources": ["configmaps"],
+                          "patch": [{"op": "replace", "path": "/data/color", "value": "green"}]}]))
     assert target.named("apps", "deployments", "copy") == []
     assert target.objects[("", "configmaps", "copy", "settings")]["data"] == {"color": "green"}
     only_labelled = FakeCluster()
@@ -271,3 +271,54 @@ def test_namespace_info_digests_match_between_the_source_and_its_copy(stored):
     changed = namespace_info.namespace_info(copy_changed, {"namespace": "copy", "wait": False})
     assert changed["digests"]["configmaps"]["settings"] != original["digests"]["configmaps"]["settings"]
     assert changed["digests"]["widgets.example.com"] == original["digests"]["widgets.example.com"]
+
+
+def test_backup_actions_redact_skip_and_pull_in_items_the_selector_leaves_out(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    cluster = shop()
+    cluster.add("", "secrets", {"metadata": {"name": "scratch", "namespace": SOURCE}, "data": {}})
+    result = backups.run_backup(cluster, store, backup_params(label_selector="app=web", backup_actions=[
+        {"name": "with-db-secret", "resources": ["configmaps"], "name_regex": "^settings$",
+         "include": "{resource: 'secrets', name: 'db'}"},
+        {"name": "redact", "resources": ["secrets"], "json_patch": [{"op": "replace", "path": "/data/pw",
+                                                                     "value": "UkVEQUNURUQ="}]},
+        {"name": "no-scratch", "resources": ["secrets"], "name_regex": "^scratch$", "skip": True}]))
+    assert result["actions"]["effects"] == {"with-db-secret": {"skipped": 0, "added": 1}}
+    assert result["backup"]["counts"]["secrets"] == 1, "the unlabelled secret came in through the rule"
+    restored = FakeCluster()
+    restore.run_restore(restored, store, restore_params())
+    assert restored.objects[("", "secrets", "copy", "db")]["data"] == {"pw": "UkVEQUNURUQ="}
+    # Without the selector the scratch secret is listed, and the rule leaves it out, saying so.
+    everything = backups.run_backup(cluster, store, backup_params(name="all", backup_actions=[
+        {"name": "no-scratch", "resources": ["secrets"], "name_regex": "^scratch$", "skip": True}]))
+    assert everything["skipped_objects"] == [{"resource": "secrets", "namespace": SOURCE, "name": "scratch",
+                                              "message": "no-scratch: skipped by this rule"}]
+    assert everything["backup"]["counts"]["secrets"] == 1
+
+
+def test_bad_backup_actions_change_nothing(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    cluster = shop()
+    with pytest.raises(InvalidInputError, match=r"^backup_actions\[0\]\.json_patch\[0\]: add needs 'value'"):
+        backups.run_backup(cluster, store, backup_params(backup_actions=[
+            {"json_patch": [{"op": "add", "path": "/x"}]}]))
+    with pytest.raises(InvalidInputError, match="^disable_actions: 'nope' is no built-in backup action"):
+        backups.run_backup(cluster, store, backup_params(disable_actions=["nope"]))
+    assert store.list_objects("backups/") == []
+    assert not [m for m, _p in cluster.requests if m in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def test_restore_actions_and_disable_actions(stored):
+    store = stored[0]
+    target = FakeCluster()
+    result = restore.run_restore(target, store, restore_params(
+        disable_actions=["service-cluster-ip"],
+        restore_actions={"version": "v1", "resourceModifierRules": [{
+            "conditions": {"groupResource": "configmaps", "resourceNameRegex": "^settings$"},
+            "mergePatches": [{"patchData": '{"metadata": {"labels": {"app": null}}}'}]}]}))
+    assert target.objects[("", "services", "copy", "web")]["spec"]["clusterIP"] == "10.0.0.7"
+    assert "app" not in (target.objects[("", "configmaps", "copy", "settings")]["metadata"].get("labels") or {})
+    assert {"resource": "replicasets.apps", "namespace": SOURCE, "name": "web-1",
+            "message": "owned-by-restored-controller: owned by Deployment web, which recreates it"} in \
+        result["skipped_objects"]
+    assert result["actions"]["owned-by-restored-controller"]["skipped"] == 1

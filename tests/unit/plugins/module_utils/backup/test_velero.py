@@ -18,7 +18,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
     files_of,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock, is_stale, read_holder
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import planner
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
 
@@ -117,9 +119,14 @@ def test_records_from_velero_volume_info():
 
 
 def test_velero_bookkeeping_is_not_restored():
+    line = Pipeline(builtin_actions("restore"))
+    run = RestoreRun([], {})
     for res_dir in ("events", "events.events.k8s.io", "nodes", "backups.velero.io"):
-        assert planner.skip_reason(res_dir, {"metadata": {"name": "x"}}, set(), set())
-    prepared = planner.prepare("persistentvolumeclaims", PVC, {})
+        obj = {"metadata": {"name": "x"}}
+        assert line.run(ItemContext(res_dir, run, source=obj), obj).skip.startswith("non-restorable-kinds: ")
+    outcome = line.run(ItemContext("persistentvolumeclaims", run, source=PVC),
+                       prepare_core("persistentvolumeclaims", PVC, {}))
+    prepared = outcome.item
     assert velero.VOLUME_SNAPSHOT_NAME not in (prepared["metadata"].get("annotations") or {})
     assert prepared["metadata"]["labels"] == {"app": "shop"}
 

@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The built-in restore item actions: Velero's restore rules, one named action per concern
+(DESIGN.md, "Restore rules"). They run in the order of RESTORE_ACTIONS, before user rules and
+external commands; disable_actions switches any of them off.
+
+Not actions, because no restore is correct without them (restore.prepare_core): stripping
+server-owned metadata and status, and mapping the object's own namespace.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
+    ActionResult,
+    ResourceSelector,
+    RestoreItemAction,
+)
+
+
+def _meta(item):
+    return item.setdefault("metadata", {})
+
+
+class NonRestorableKinds(RestoreItemAction):
+    name = "non-restorable-kinds"
+    description = "Skips records of the source cluster's machinery and Velero's own objects (as Velero's restore)."
+    KINDS = ("nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
+             "resticrepositories.velero.io", "backuprepositories.velero.io", "csinodes.storage.k8s.io",
+             "volumeattachments.storage.k8s.io")
+    applies_to = ResourceSelector(resources=KINDS)
+
+    def execute(self, item, context):
+        return ActionResult(item, skip="a record of the source cluster, never restored (as Velero's restore does)")
+
+
+class SourceClusterSnapshots(RestoreItemAction):
+    name = "source-cluster-snapshots"
+    description = ("Skips VolumeSnapshots and VolumeSnapshotContents: volumes come back from the backup's snapshot "
+                   "records through the driver that took them.")
+    applies_to = ResourceSelector(resources=("volumesnapshots.snapshot.storage.k8s.io",
+                                             "volumesnapshotcontents.snapshot.storage.k8s.io"))
+
+    def execute(self, item, context):
+        return ActionResult(item, skip="snapshot of the source cluster: volumes come back from the backup's "
+                                       "snapshot records")
+
+
+class OwnedByRestoredController(RestoreItemAction):
+    name = "owned-by-restored-controller"
+    description = "Skips objects whose controller owner is in the backup (ReplicaSets, Pods of Jobs...): it recreates them."
+
+    def execute(self, item, context):
+        for ref in context.source.get("metadata", {}).get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("uid") in context.run.uids:
+                return ActionResult(item, skip="owned by %s %s, which recreates it" % (ref.get("kind"), ref.get("name")))
+        return ActionResult(item)
+
+
+class ServiceAccountTokens(RestoreItemAction):
+    name = "service-account-tokens"
+    description = ("Skips service account token Secrets and drops them from ServiceAccounts: the cluster mints "
+                   "new ones.")
+    applies_to = ResourceSelector(resources=("secrets", "serviceaccounts"))
+
+    def execute(self, item, context):
+        if context.resource == "secrets":
+            if item.get("type") == "kubernetes.io/service-account-token":
+                return ActionResult(item, skip="service account token: the cluster mints new ones")
+            return ActionResult(item)
+        prefix = _meta(item).get("name", "") + "-token-"
+        secrets = [s for s in item.get("secrets") or [] if not s.get("name", "").startswith(prefix)]
+        if secrets:
+            item["secrets"] = secrets
+        else:
+            item.pop("secrets", None)
+        return ActionResult(item)
+
+
+class ClusterRootCA(RestoreItemAction):
+    name = "cluster-root-ca"
+    description = "Skips the kube-root-ca.crt ConfigMap: the cluster publishes its own into every namespace."
+    applies_to = ResourceSelector(resources=("configmaps",))
+
+    def execute(self, item, context):
+        if context.source["metadata"].get("name") == "kube-root-ca.crt":
+            return ActionResult(item, skip="published into every namespace by the cluster")
+        return ActionResult(item)
+
+
+class ServiceEndpoints(RestoreItemAction):
+    name = "service-endpoints"
+    description = "Skips Endpoints and EndpointSlices of restored Services: the cluster recreates them."
+    applies_to = ResourceSelector(resources=("endpoints", "endpointslices.discovery.k8s.io"))
+
+    def execute(self, item, context):
+        meta = context.source["metadata"]
+        if context.resource == "endpoints" and (meta.get("namespace"), meta.get("name")) in context.run.services:
+            return ActionResult(item, skip="endpoints of a Service: the cluster recreates them")
+        if context.resource == "endpointslices.discovery.k8s.io" and (meta.get("labels") or {}).get(
+                "endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io":
+            return ActionResult(item, skip="endpoint slice of a Service: the cluster recreates it")
+        return ActionResult(item)
+
+
+class FinishedPods(RestoreItemAction):
+    name = "finished-pods"
+    description = "Skips pods that had Succeeded or Failed."
+    applies_to = ResourceSelector(resources=("pods",))
+
+    def execute(self, item, context):
+        if (context.source.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return ActionResult(item, skip="finished pod")
+        return ActionResult(item)
+
+
+class ServiceClusterIP(RestoreItemAction):
+    name = "service-cluster-ip"
+    description = "Drops a Service's clusterIP and clusterIPs (not a headless one's) so the cluster allocates new ones."
+    applies_to = ResourceSelector(resources=("services",))
+
+    def execute(self, item, context):
+        spec = item.get("spec") or {}
+        if spec.get("clusterIP") != "None":
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        return ActionResult(item)
+
+
+class ServiceNodePorts(RestoreItemAction):
+    name = "service-node-ports"
+    description = "Drops a Service's node ports and healthCheckNodePort, unless preserve_node_ports is set."
+    applies_to = ResourceSelector(resources=("services",))
+
+    def execute(self, item, context):
+        if context.run.options.get("preserve_node_ports"):
+            return ActionResult(item)
+        spec = item.get("spec") or {}
+        spec.pop("healthCheckNodePort", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+        return ActionResult(item)
+
+
+class PvcBookkeeping(RestoreItemAction):
+    name = "pvc-bookkeeping"
+    description = ("Drops a PVC's binding and provisioner annotations and Velero's snapshot labels and "
+                   "annotations: they describe the source cluster.")
+    applies_to = ResourceSelector(resources=("persistentvolumeclaims",))
+    ANNOTATIONS = (
+        "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
+        "volume.kubernetes.io/selected-node", "volume.beta.kubernetes.io/storage-provisioner",
+        "volume.kubernetes.io/storage-provisioner",
+        # Velero's: a snapshot of the source cluster (also written for Velero's restore), its backup bookkeeping.
+        "velero.io/volume-snapshot-name", "backup.velero.io/must-include-additional-items",
+    )
+    LABELS = ("velero.io/backup-name", "velero.io/volume-snapshot-name")
+
+    def execute(self, item, context):
+        for key in self.ANNOTATIONS:
+            (_meta(item).get("annotations") or {}).pop(key, None)
+        for key in self.LABELS:
+            (_meta(item).get("labels") or {}).pop(key, None)
+        return ActionResult(item)
+
+
+class PvcFromSnapshot(RestoreItemAction):
+    name = "pvc-from-snapshot"
+    description = ("A PVC with a snapshot record in the backup is recreated from that snapshot through the block "
+                   "store driver that took it (restore_volumes: false does the same as disabling this).")
+    applies_to = ResourceSelector(resources=("persistentvolumeclaims",))
+
+    def execute(self, item, context):
+        record = context.run.snapshot_record(context.source)
+        return ActionResult(item, volume_record=record)
+
+
+class PvcVolumeBinding(RestoreItemAction):
+    name = "pvc-volume-binding"
+    description = ("A PVC keeps its volumeName only if its PV is restored too; otherwise it gets a new, empty "
+                   "volume, with a warning.")
+    applies_to = ResourceSelector(resources=("persistentvolumeclaims",))
+
+    def execute(self, item, context):
+        spec = item.get("spec") or {}
+        volume = spec.get("volumeName")
+        if not volume or context.run.snapshot_record(context.source) or \
+                context.run.restored("persistentvolumes", volume):
+            return ActionResult(item)
+        spec.pop("volumeName")
+        meta = context.source["metadata"]
+        why = "its PV exists and there is no snapshot of it in the backup" \
+            if context.run.in_backup("persistentvolumes", volume) else "neither its PV nor a snapshot is in the backup"
+        return ActionResult(item, warnings=["PVC %s/%s gets a new, empty volume: %s" % (
+            context.run.mapped(meta.get("namespace")), meta.get("name"), why)])
+
+
+class PvClaimRef(RestoreItemAction):
+    name = "pv-claim-ref"
+    description = ("A PV is not restored when its claim comes back from a snapshot or a PV of its name exists; "
+                   "otherwise its claimRef loses the old claim's uid and follows the namespace mapping.")
+    applies_to = ResourceSelector(resources=("persistentvolumes",))
+
+    def execute(self, item, context):
+        claim = (item.get("spec") or {}).get("claimRef")
+        if claim and context.run.claim_from_snapshot(claim.get("namespace"), claim.get("name")):
+            return ActionResult(item, skip="its claim is restored from a snapshot")
+        if context.run.exists("persistentvolumes", context.source["metadata"]["name"]):
+            return ActionResult(item, skip="a PersistentVolume of this name exists in the cluster")
+        if claim:
+            for field in ("uid", "resourceVersion"):
+                claim.pop(field, None)
+            claim["namespace"] = context.run.mapped(claim.get("namespace"))
+        return ActionResult(item)
+
+
+class BindingSubjects(RestoreItemAction):
+    name = "binding-subjects"
+    description = "RoleBinding and ClusterRoleBinding subjects follow the namespace mapping."
+    applies_to = ResourceSelector(resources=("rolebindings.rbac.authorization.k8s.io",
+                                             "clusterrolebindings.rbac.authorization.k8s.io"))
+
+    def execute(self, item, context):
+        for subject in item.get("subjects") or []:
+            if subject.get("namespace"):
+                subject["namespace"] = context.run.mapped(subject["namespace"])
+        return ActionResult(item)
+
+
+class PodNodeAndToken(RestoreItemAction):
+    name = "pod-node-and-token"
+    description = ("A pod loses its nodeName, priority and service account token volume: the scheduler and "
+                   "admission set them again.")
+    applies_to = ResourceSelector(resources=("pods",))
+
+    def execute(self, item, context):
+        spec = item.get("spec") or {}
+        spec.pop("nodeName", None)
+        spec.pop("priority", None)
+        tokens = set(v["name"] for v in spec.get("volumes") or []
+                     if v.get("name", "").startswith("kube-api-access-") and "projected" in v)
+        if tokens:
+            spec["volumes"] = [v for v in spec["volumes"] if v["name"] not in tokens]
+            for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                if container.get("volumeMounts"):
+                    container["volumeMounts"] = [m for m in container["volumeMounts"] if m.get("name") not in tokens]
+        return ActionResult(item)
+
+
+class JobControllerUid(RestoreItemAction):
+    name = "job-controller-uid"
+    description = "A Job loses the controller-uid labels and the selector its controller generated."
+    applies_to = ResourceSelector(resources=("jobs.batch",))
+    LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+    def execute(self, item, context):
+        spec = item.get("spec") or {}
+        template_meta = (spec.get("template") or {}).get("metadata") or {}
+        for labels in (_meta(item).get("labels") or {}, template_meta.get("labels") or {}):
+            for label in self.LABELS:
+                labels.pop(label, None)
+        if not spec.get("manualSelector"):
+            spec.pop("selector", None)
+        return ActionResult(item)
+
+
+# The order they run in.
+RESTORE_ACTIONS = (
+    NonRestorableKinds, SourceClusterSnapshots, OwnedByRestoredController, ServiceAccountTokens, ClusterRootCA,
+    ServiceEndpoints, FinishedPods, ServiceClusterIP, ServiceNodePorts, PvcBookkeeping, PvcFromSnapshot,
+    PvcVolumeBinding, PvClaimRef, BindingSubjects, PodNodeAndToken, JobControllerUid,
+)
