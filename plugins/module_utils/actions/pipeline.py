@@ -41,10 +41,12 @@ def user_rules(kind, params, warnings):
     """backup_actions, or restore_actions (also given as transforms, or as a Velero document)."""
     if kind == "backup":
         return rules.read_rules(params.get("backup_actions"), "backup_actions", "backup")
-    value = rules.parse_document(params.get("restore_actions"), "restore_actions")
+    # Messages name the option as the playbook wrote it (Ansible keeps an alias beside the option).
+    option = "transforms" if params.get("transforms") is not None else "restore_actions"
+    value = rules.parse_document(params.get(option), option)
     if rules.is_velero_document(value):
-        return rules.read_velero_document(value, "restore_actions", warnings)
-    return rules.read_rules(value, "restore_actions", "restore")
+        return rules.read_velero_document(value, option, warnings)
+    return rules.read_rules(value, option, "restore")
 
 
 class Outcome:

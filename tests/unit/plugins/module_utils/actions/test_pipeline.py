@@ -103,3 +103,11 @@ def _documented_choices(module, option):
 @pytest.mark.parametrize("module,kind", [("object_backup", "backup"), ("object_restore", "restore")])
 def test_the_modules_document_every_built_in_in_registry_order(module, kind):
     assert _documented_choices(module, "disable_actions") == pipeline.builtin_names(kind)
+
+
+def test_messages_name_the_option_as_the_playbook_wrote_it():
+    bad = [{"patch": [{"op": "add", "path": "/x"}]}]
+    with pytest.raises(InvalidInputError, match=r"^transforms\[0\]\.patch\[0\]: add needs 'value'"):
+        pipeline.user_rules("restore", {"transforms": bad, "restore_actions": bad}, [])
+    with pytest.raises(InvalidInputError, match=r"^restore_actions\[0\]\.patch\[0\]"):
+        pipeline.user_rules("restore", {"restore_actions": bad}, [])
