@@ -92,11 +92,14 @@ def plan_items(entries, run, pipeline, make_item, restore_status=(), refusal=Non
     order. refusal(res_dir, obj) says why a cluster-scoped object may not be restored, or None."""
     items = []
     warnings = []
+    needed = {}  # ItemRef -> the action that named it: at restore, items that must be restored too
     for res_dir, namespace, obj in sorted(entries, key=lambda entry: ordering.tier(entry[0])):
         target = prepare_core(res_dir, obj, run.mapping,
                               keep_status=resource_matches(res_dir, obj.get("kind"), restore_status))
         outcome = pipeline.run(ItemContext(res_dir, run, source=obj), target)
         warnings.extend(outcome.warnings)
+        for action_name, ref in outcome.additional:
+            needed.setdefault(ref, action_name)
         if outcome.skip:
             items.append(make_item(res_dir, obj, None, outcome.skip, False, None))
             continue
@@ -107,4 +110,10 @@ def plan_items(entries, run, pipeline, make_item, restore_status=(), refusal=Non
         if namespace is None:
             run.planned.add((res_dir, obj["metadata"]["name"]))
         items.append(make_item(res_dir, obj, outcome.item, None, False, outcome.volume_record))
+    # Restore order already puts what objects need first; a needed item the restore does not hold is said.
+    held = set((d, n, o["metadata"]["name"]) for d, n, o in entries)
+    for ref, action_name in sorted(needed.items()):
+        if tuple(ref) not in held:
+            warnings.append("%s: needs %s, which this restore does not hold (see its filters)" % (
+                action_name, ref.describe()))
     return items, warnings

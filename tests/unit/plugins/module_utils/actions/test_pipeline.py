@@ -111,3 +111,11 @@ def test_messages_name_the_option_as_the_playbook_wrote_it():
         pipeline.user_rules("restore", {"transforms": bad, "restore_actions": bad}, [])
     with pytest.raises(InvalidInputError, match=r"^restore_actions\[0\]\.patch\[0\]"):
         pipeline.user_rules("restore", {"restore_actions": bad}, [])
+
+
+def test_at_restore_a_needed_item_the_restore_does_not_hold_is_said():
+    line = pipeline.Pipeline([Recorder("needs-config", [], resources=["configmaps"],
+                                       additional=[ItemRef("secrets", "shop", "db"), ItemRef("configmaps", "shop", "c")])])
+    entries = [("configmaps", "shop", CM)]
+    _items, warnings = plan_items(entries, RestoreRun(entries, {}), line, lambda *args: args)
+    assert warnings == ["needs-config: needs secrets shop/db, which this restore does not hold (see its filters)"]
