@@ -160,6 +160,7 @@ volume:
       sample: {volume_snapshot: lifeboat-restore-data-db-0, volume_snapshot_content: lifeboat-restore-5e0c}
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import restore_volume
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
@@ -172,7 +173,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import 
 
 def main():
     argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=["csi"]),
+        driver=dict(type="str", default="csi", choices=driver_names()),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         snapshot=dict(type="dict"),
         snapshot_name=dict(type="str"),

@@ -155,6 +155,7 @@ snapshots:
   sample: []
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
@@ -167,7 +168,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import 
 
 def main():
     argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=["csi"]),
+        driver=dict(type="str", default="csi", choices=driver_names()),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),

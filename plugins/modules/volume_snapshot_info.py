@@ -77,6 +77,7 @@ snapshots:
       tags: {reason: pre-upgrade}
 """
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_info
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
@@ -88,7 +89,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import 
 
 def main():
     argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=["csi"]),
+        driver=dict(type="str", default="csi", choices=driver_names()),
         namespace=dict(type="str"),
         name=dict(type="str"),
         pvc=dict(type="str"),

@@ -48,8 +48,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors impo
     resource_matches,
     selector_matches,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import RESTORED_FROM
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import DRIVERS, block_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import error_text, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -133,7 +132,7 @@ def run_restore(k8s, store, params, check_mode=False):
                 with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
                                  files["volume_snapshots"]) as side_file:
                     records = read_json_gz(side_file, files["volume_snapshots"], limits)
-        snapshots = confinement.check_records(records, sorted(DRIVERS))
+        snapshots = confinement.check_records(records, driver_names())
         _check_snapshot_origins(k8s, snapshots, confinement)
         items, planning_warnings = plan(k8s, entries, params, mapping, snapshots, pipeline, confinement)
         warnings.extend(planning_warnings)
@@ -204,7 +203,7 @@ def remove_restore(k8s, store, params, check_mode=False):
     sources = (manifest or {}).get("namespaces") or list(mapping)
     targets = sorted(set(mapping.get(ns, ns) for ns in sources))
     deleted, left_alone = [], []
-    volumes = block_store("csi", k8s)
+    blocks = [block_store(driver, k8s) for driver in driver_names()]
     for ns in targets:
         path = resource_path("", "v1", "namespaces", None, ns)
         current = k8s.get_or_none(path)
@@ -216,10 +215,11 @@ def remove_restore(k8s, store, params, check_mode=False):
         deleted.append(ns)
         if check_mode:
             continue
-        # Restored PVCs own cluster-scoped helper snapshot contents (Retain): delete them with their PVCs.
-        for pvc in k8s.list(resource_path("", "v1", "persistentvolumeclaims", ns)):
-            if (pvc["metadata"].get("annotations") or {}).get(RESTORED_FROM):
-                volumes.delete_volume({"namespace": ns, "pvc": pvc["metadata"]["name"]})
+        # Restored volumes may own cluster-scoped helpers (CSI snapshot contents, PVs): each driver
+        # deletes what it restored, before the namespace goes.
+        for block in blocks:
+            for volume in block.restored_volumes(ns):
+                block.delete_volume(volume)
         k8s.delete(path)
     if deleted and not check_mode and params.get("wait", True):
         wait_until(lambda: all(k8s.get_or_none(resource_path("", "v1", "namespaces", None, ns)) is None
@@ -374,8 +374,8 @@ class Restorer:
                   "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
                   "annotations": item.target["metadata"].get("annotations")}
         try:
-            store = block_store(record.get("driver", "csi"), self.k8s)
-            existing = store.find_volume(target)
+            block = block_store(record.get("driver", "csi"), self.k8s)
+            existing = block.find_volume(target)
             if existing:
                 if existing["restored_from"] == record["snapshot_id"]:
                     item.outcome = "unchanged"
@@ -385,11 +385,11 @@ class Restorer:
                         record["snapshot_id"])
                 self.volumes.append(dict(existing, outcome=item.outcome))
                 return
-            restore_plan = store.plan_restore(record, target)
+            restore_plan = block.plan_restore(record, target)
             if self.check_mode:
                 item.outcome = "created"
                 return
-            volume = store.restore_volume(record, target, restore_plan)
+            volume = block.restore_volume(record, target, restore_plan)
             item.outcome = "created"
             self.volumes.append(dict(volume, outcome="created"))
         except LifeboatError as e:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The block store driver interface.
+"""The block store driver interface (Ark's block store plugin kind).
 
 Modelled on the Kubernetes snapshot controller's volume plugin interface and
 on Ark's block store plugins. Records are plain dicts that round-trip through
@@ -19,35 +19,63 @@ __metaclass__ = type
 import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
 
 class BlockStore:
-    """What every block store driver implements."""
+    """What every block store driver implements, and all that services call.
+
+    The vocabulary of the snapshot controller's volume plugin interface and of Ark's block
+    store plugins is in each docstring. Drivers are registered in registry.py; a service gets
+    one with registry.block_store(name, k8s) and never imports a driver. A driver raises the
+    collection's errors (InvalidInputError, NotFoundError, ConflictError...), never Ansible's.
+
+    Plans: check_snapshot_source and plan_restore validate everything a change needs and return
+    an opaque plan, so a batch is checked before its first change; create_snapshot and
+    restore_volume carry that plan out (check mode uses planned_snapshot instead).
+    """
 
     name = None
 
+    def __init__(self, k8s, config=None):
+        """Ark's Init(config): the Kubernetes client (drivers on Kubernetes objects need it) and the
+        driver's own options (an endpoint, credentials), already checked by the module."""
+        self.k8s = k8s
+        self.config = dict(config or {})
+
+    # ------------------------------------------------------------ snapshots
+
     def find_snapshot(self, name, namespace):
-        """The snapshot with this identity, or None: the idempotency key."""
+        """FindSnapshot by identity: the snapshot with this name, or None (the idempotency key)."""
         raise NotImplementedError
 
     def find_snapshots(self, namespace=None, name=None, tags=None, pvc=None):
-        """Every snapshot matching all the given filters."""
+        """FindSnapshot by tags: every snapshot matching all the given filters."""
         raise NotImplementedError
 
     def check_snapshot_source(self, volume, snapshot_class=None):
-        """Raise if a snapshot of volume cannot be taken; return what create needs."""
+        """Raise if a snapshot of volume ({namespace, pvc}) cannot be taken; return the plan for
+        create_snapshot."""
         raise NotImplementedError
 
-    def create_snapshot(self, volume, name, tags, snapshot_class=None):
-        """Start a snapshot and return its record."""
+    def planned_snapshot(self, volume, name, tags, plan):
+        """The record create_snapshot would return, for check mode (snapshot_id None)."""
+        raise NotImplementedError
+
+    def create_snapshot(self, volume, name, tags, plan):
+        """SnapshotCreate: start a snapshot as planned and return its record."""
         raise NotImplementedError
 
     def describe_snapshot(self, record):
-        """A refreshed record (ready, size, error), or None if it is gone."""
+        """DescribeSnapshot: a refreshed record (ready, size, error), or None if it is gone."""
         raise NotImplementedError
 
+    def snapshot_error(self, record):
+        """The error of a snapshot that has failed for good, or None (still working, or ready)."""
+        return None if record.get("ready") else record.get("error")
+
     def delete_snapshot(self, record):
-        """Delete; True if something was deleted. Idempotent."""
+        """SnapshotDelete: delete; True if something was deleted. Idempotent."""
         raise NotImplementedError
 
     def check_snapshot_origin(self, record):
@@ -56,8 +84,16 @@ class BlockStore:
         forged record could otherwise restore another namespace's data). None if it cannot tell."""
         return None
 
-    def restore_volume(self, record, target):
-        """Create a volume from a snapshot; return the volume record."""
+    # ------------------------------------------------------------ volumes
+
+    def plan_restore(self, record, target):
+        """Raise if a volume cannot be restored from this snapshot record at target ({namespace, pvc,
+        storage_class, size, access_modes, labels, annotations}); return the plan for restore_volume."""
+        raise NotImplementedError
+
+    def restore_volume(self, record, target, plan):
+        """SnapshotRestore: create the volume (and the PVC that claims it) as planned; return the
+        volume record."""
         raise NotImplementedError
 
     def find_volume(self, target):
@@ -68,8 +104,17 @@ class BlockStore:
         """A refreshed volume record."""
         raise NotImplementedError
 
+    def restored_volumes(self, namespace):
+        """The volumes this driver restored in a namespace (for undoing a restore)."""
+        raise NotImplementedError
+
+    def volume_problem(self, volume):
+        """Why a restored volume does not become usable, from what the storage reports, or None."""
+        return None
+
     def delete_volume(self, volume):
-        """Delete a volume this driver restored and its helpers; True if deleted."""
+        """VolumeDelete: delete a volume this driver restored and its helpers, never anything else;
+        True if deleted."""
         raise NotImplementedError
 
 
@@ -87,3 +132,7 @@ def check_tags(tags, option="tags"):
             raise InvalidInputError("%s: value %r of %r is not a valid Kubernetes label value "
                                     "(63 characters at most: letters, digits, '-', '_', '.')" % (option, value, key))
     return dict(tags or {})
+
+
+def pvc_path(namespace, name=None):
+    return resource_path("", "v1", "persistentvolumeclaims", namespace, name)

@@ -24,7 +24,7 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore, pvc_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
@@ -59,10 +59,6 @@ def vsclass_path(name=None):
     return resource_path(GROUP, VERSION, "volumesnapshotclasses", None, name)
 
 
-def pvc_path(namespace, name=None):
-    return resource_path("", "v1", "persistentvolumeclaims", namespace, name)
-
-
 def sc_path(name=None):
     return resource_path("storage.k8s.io", "v1", "storageclasses", None, name)
 
@@ -70,8 +66,8 @@ def sc_path(name=None):
 class CsiBlockStore(BlockStore):
     name = "csi"
 
-    def __init__(self, k8s):
-        self.k8s = k8s
+    def __init__(self, k8s, config=None):
+        super(CsiBlockStore, self).__init__(k8s, config)
         self._contents = None  # VolumeSnapshotContents, listed once for check_snapshot_origin
 
     # ------------------------------------------------------------ snapshots
@@ -143,8 +139,8 @@ class CsiBlockStore(BlockStore):
         raise InvalidInputError("snapshot_class: not given, and there is no default VolumeSnapshotClass for "
                                 "driver %s" % driver)
 
-    def create_snapshot(self, volume, name, tags, snapshot_class=None, checked=None):
-        checked = checked or self.check_snapshot_source(volume, snapshot_class)
+    def create_snapshot(self, volume, name, tags, plan):
+        checked = plan
         labels = dict(tags or {})
         labels[MANAGED_BY] = "lifeboat"
         body = {
@@ -157,8 +153,8 @@ class CsiBlockStore(BlockStore):
         }
         return self._record(self.k8s.create(vs_path(volume["namespace"]), body))
 
-    def planned_snapshot(self, volume, name, tags, checked):
-        """The record create_snapshot would return (for check mode)."""
+    def planned_snapshot(self, volume, name, tags, plan):
+        checked = plan
         return {
             "driver": self.name, "snapshot_id": None, "name": name, "namespace": volume["namespace"],
             "source": checked["source"], "tags": dict(tags or {}), "ready": False, "size_bytes": None,
@@ -175,7 +171,7 @@ class CsiBlockStore(BlockStore):
         return self.k8s.delete(vs_path(record["namespace"], record["name"]))
 
     def snapshot_error(self, record):
-        """The snapshot's error message if it has failed for good, else None."""
+        """The snapshot controller retries some errors (TRANSIENT): those are not failures yet."""
         message = record.get("error")
         if not message or record.get("ready"):
             return None
@@ -336,8 +332,7 @@ class CsiBlockStore(BlockStore):
         cls = self.k8s.get_or_none(vsclass_path(name))
         return name if cls and cls.get("driver") == driver else None
 
-    def restore_volume(self, record, target, plan=None):
-        plan = plan or self.plan_restore(record, target)
+    def restore_volume(self, record, target, plan):
         created = None
         for path, body in plan:
             try:
@@ -352,6 +347,11 @@ class CsiBlockStore(BlockStore):
                         body["kind"], _display(meta), record["snapshot_id"]))
                 created = existing
         return self._volume(created)
+
+    def restored_volumes(self, namespace):
+        """PVCs of the namespace that carry RESTORED_FROM: restored by this driver."""
+        return [self._volume(pvc) for pvc in self.k8s.list(pvc_path(namespace))
+                if (pvc["metadata"].get("annotations") or {}).get(RESTORED_FROM)]
 
     def delete_volume(self, volume):
         """Delete a restored PVC and its helper snapshot objects; never anything else."""

@@ -13,8 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore, pvc_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags, pvc_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -24,15 +24,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
-
-DRIVERS = {"csi": CsiBlockStore}
-
-
-def block_store(driver, k8s):
-    if driver not in DRIVERS:
-        raise InvalidInputError("driver: %r is not supported here; choose one of %s" % (driver, ", ".join(DRIVERS)))
-    return DRIVERS[driver](k8s)
-
 
 def require_namespace(k8s, namespace, option="namespace"):
     if k8s.get_or_none(resource_path("", "v1", "namespaces", None, namespace)) is None:
@@ -84,8 +75,7 @@ def snapshot_volumes(k8s, params, check_mode=False):
                                                    checks[snap])
     else:
         created = parallel_map(lambda m: store.create_snapshot(
-            {"namespace": params["namespace"], "pvc": m[0]}, m[1], tags, params.get("snapshot_class"),
-            checked=checks[m[1]]), missing)
+            {"namespace": params["namespace"], "pvc": m[0]}, m[1], tags, checks[m[1]]), missing)
         for (pvc, snap), record, _err in created:
             if record:
                 records[snap] = record
