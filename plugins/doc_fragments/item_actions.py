@@ -21,7 +21,8 @@ options:
         answer per item - the item to go on with, additional items, or a reason to skip it."
       - A crash, an answer that is not the protocol's JSON, an error answer or no answer within the timeout
         fails the task naming the command and the item, before anything is written or restored.
-      - Commands run after the built-in actions and the user's rules, in the order given.
+      - Commands run after the built-in actions and the user's rules, in the order given. A command sees every
+        item it applies to, Secrets included; narrow its C(applies_to).
     type: list
     elements: raw
 """

@@ -543,20 +543,25 @@ def _collect(k8s, params, namespaces, keep, chosen, resources, emit, additional,
     listed = _listed_check(params, keep, mode, namespaces)
     done = set()
     while True:
-        jobs = []
+        jobs = {}  # (resource, namespace, name) -> the ref that asked for it
         for ref in sorted(set(additional) - done):
             done.add(ref)
             job, why_not = _additional_job(ref, lookup, namespaces, mode)
             if job is None:
                 if why_not and additional[ref] not in builtin:
                     problems.warn("%s: %s is not backed up: %s" % (additional[ref], ref.describe(), why_not))
-            elif not listed(job[0], job[1], None):
-                jobs.append(job)
+            elif additional[ref] not in builtin or not listed(job[0], job[1], None):
+                jobs[job] = ref  # what users name is got, so that a name that exists nowhere is said
         if not jobs:
             return
-        for resource, obj in get_items(k8s, jobs, problems):
+        found = get_items(k8s, sorted(jobs, key=lambda j: (j[0].dir, j[1] or "", j[2])), problems)
+        for resource, obj in found:
             if not listed(resource, obj["metadata"].get("namespace"), obj):
                 emit(resource, obj)
+        got = set((r.dir, o["metadata"].get("namespace"), o["metadata"]["name"]) for r, o in found)
+        for (resource, namespace, name), ref in jobs.items():
+            if (resource.dir, namespace, name) not in got and additional[ref] not in builtin:
+                problems.warn("%s: %s is not backed up: it does not exist" % (additional[ref], ref.describe()))
 
 
 def _additional_job(ref, lookup, namespaces, mode):

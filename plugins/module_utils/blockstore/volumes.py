@@ -25,6 +25,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 
+
 def require_namespace(k8s, namespace, option="namespace"):
     if k8s.get_or_none(resource_path("", "v1", "namespaces", None, namespace)) is None:
         raise NotFoundError("%s: namespace %r does not exist" % (option, namespace))

@@ -322,3 +322,17 @@ def test_restore_actions_and_disable_actions(stored):
             "message": "owned-by-restored-controller: owned by Deployment web, which recreates it"} in \
         result["skipped_objects"]
     assert result["actions"]["owned-by-restored-controller"]["skipped"] == 1
+
+
+def test_items_a_rule_names_that_cannot_be_backed_up_are_named_in_warnings(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    result = backups.run_backup(shop(), store, backup_params(backup_actions=[
+        {"name": "wants", "resources": ["configmaps"], "name_regex": "^settings$",
+         "include": "[{resource: 'secrets', name: 'gone'}, {resource: 'configmaps', name: 'x', namespace: 'other'},"
+                    " {resource: 'frobs', name: 'f'}]"}]))
+    warnings = [w for w in result["warnings"] if w.startswith("wants: ")]
+    assert warnings == [
+        "wants: configmaps other/x is not backed up: namespace other is not one of the backup's namespaces",
+        "wants: frobs shop/f is not backed up: not a resource type this backup selects (see include_resources, "
+        "exclude_resources)",
+        "wants: secrets shop/gone is not backed up: it does not exist"]
