@@ -56,10 +56,6 @@ class ResourceSelector:
             return False
         return selector_matches(self.label_selector, meta.get("labels"))
 
-    def describe(self):
-        return {"resources": self.resources, "namespaces": self.namespaces,
-                "label_selector": ",".join("%s %s %s" % r for r in self.label_selector)}
-
 
 class ItemContext:
     """What an action knows about the item besides the item: its resource directory, the object as

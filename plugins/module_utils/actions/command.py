@@ -33,7 +33,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 
 PROTOCOL = "lifeboat.k8s/item-action/v1"
 DEFAULT_TIMEOUT = 30
-KINDS = {"backup": "BackupItemAction", "restore": "RestoreItemAction"}
 _EOF = object()
 
 
@@ -41,7 +40,7 @@ class CommandFailed(LifeboatError):
     pass
 
 
-def read_commands(commands, kind, option="item_action_commands"):
+def read_commands(commands, option="item_action_commands"):
     """The option's entries as (option, argv, timeout), checked; nothing is started yet."""
     specs = []
     for index, entry in enumerate(commands or []):
@@ -81,11 +80,10 @@ def start_commands(specs, kind):
 class CommandAction:
     """One running executable; execute() is one request and response."""
 
-    def __init__(self, where, argv, timeout, kind, process, stderr):
+    def __init__(self, where, argv, timeout, process, stderr):
         self.where = where
         self.argv = argv
         self.timeout = timeout
-        self.kind_option = kind
         self.process = process
         self.stderr = stderr
         self.lines = queue.Queue()
@@ -104,7 +102,7 @@ class CommandAction:
             stderr.close()
             raise InvalidInputError("%s: cannot run %s: %s" % (where, argv[0], e.strerror or e))
         base = BackupCommandAction if kind == "backup" else RestoreCommandAction
-        action = base(where, argv, timeout, kind, process, stderr)
+        action = base(where, argv, timeout, process, stderr)
         try:
             action._handshake()
         except BaseException:

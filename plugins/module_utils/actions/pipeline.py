@@ -71,14 +71,14 @@ class Pipeline:
         """Refuse bad disable_actions, rules and command entries without starting anything."""
         builtin_actions(kind, params.get("disable_actions"))
         user_rules(kind, params, [])
-        command.read_commands(params.get("item_action_commands"), kind)
+        command.read_commands(params.get("item_action_commands"))
 
     @classmethod
     def from_params(cls, kind, params, warnings):
         """Everything checked and every command started before the first item; close() it after."""
         actions = builtin_actions(kind, params.get("disable_actions"))
         actions += user_rules(kind, params, warnings)
-        specs = command.read_commands(params.get("item_action_commands"), kind)
+        specs = command.read_commands(params.get("item_action_commands"))
         return cls(actions + command.start_commands(specs, kind))
 
     def __enter__(self):

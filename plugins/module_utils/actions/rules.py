@@ -55,11 +55,14 @@ class Condition:
     """All given parts must hold for the backed-up object."""
 
     def __init__(self, option, resources=(), resource_glob=None, namespaces=(), name_regex=None,
-                 label_selector=(), jmespath=None, matches=None):
+                 label_selector=(), jmespath=None, matches=None, namespaces_spare_cluster_scoped=False):
         self.option = option
         self.resources = list(resources)
         self.resource_glob = resource_glob
         self.namespaces = list(namespaces)
+        # Velero's namespaces condition (globs allowed) does not apply to cluster-scoped objects; in
+        # lifeboat's rules, namespaces means namespaced objects of those namespaces.
+        self.namespaces_spare_cluster_scoped = namespaces_spare_cluster_scoped
         try:
             self.name_regex = re.compile(name_regex) if name_regex else None
         except re.error as e:
@@ -74,12 +77,12 @@ class Condition:
             return False
         if self.resource_glob is not None and not self.resource_glob.match(res_dir):
             return False
-        # Velero's namespaces condition (globs allowed) does not apply to cluster-scoped objects.
-        if self.namespaces and meta.get("namespace") and \
-                not any(fnmatch.fnmatchcase(meta["namespace"], n) for n in self.namespaces):
-            return False
-        if self.namespaces and not meta.get("namespace") and self.resource_glob is None:
-            return False  # lifeboat's own rules: namespaces means namespaced objects of those namespaces
+        if self.namespaces:
+            if not meta.get("namespace"):
+                if not self.namespaces_spare_cluster_scoped:
+                    return False
+            elif not any(fnmatch.fnmatchcase(meta["namespace"], n) for n in self.namespaces):
+                return False
         if self.name_regex and not self.name_regex.search(meta.get("name", "")):
             return False
         if self.label_selector and not selector_matches(self.label_selector, meta.get("labels")):
@@ -124,9 +127,6 @@ class Rule:
             item = merge_patch(item, patch)
         additional = _included(self, item, context) if self.include is not None else []
         return ActionResult(item, additional=additional)
-
-    def close(self):
-        pass
 
 
 class BackupRule(Rule, BackupItemAction):
@@ -284,7 +284,7 @@ def _velero_rule(rule, option, warnings):
         raise InvalidInputError("%s.conditions.namespaces: expected a list" % option)
     condition = Condition(option + ".conditions", resource_glob=_glob(conditions["groupResource"], option),
                           namespaces=[n for n in namespaces if n != "*"], name_regex=conditions.get("resourceNameRegex"),
-                          label_selector=selector, matches=match_patch)
+                          label_selector=selector, matches=match_patch, namespaces_spare_cluster_scoped=True)
     patches, merges = rule.get("patches"), rule.get("mergePatches")
     if not patches and not merges:
         raise InvalidInputError("%s: no patch data found (give patches or mergePatches)" % option)

@@ -33,7 +33,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     write_json_gz,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
-from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import BUILTIN, Pipeline
+from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
     Problems,
     describe_error,
@@ -539,7 +539,7 @@ def _collect(k8s, params, namespaces, keep, chosen, resources, emit, additional,
     lookup.update((r.dir, r) for r in resources if r.dir == "namespaces")
     for ns in namespaces:
         additional.setdefault(ItemRef("namespaces", None, ns), "namespaces")
-    builtin = set(cls.name for cls in BUILTIN["backup"]) | set(("namespaces",))
+    builtin = set(builtin_names("backup") + ["namespaces"])
     listed = _listed_check(params, keep, mode, namespaces)
     done = set()
     while True:

@@ -291,14 +291,13 @@ def select(entries, params, selector, confinement):
 def plan(k8s, entries, params, mapping, records, pipeline, confinement):
     """Every selected entry as an Item: prepared and passed through the restore item actions, or skipped
     (naming the action) or refused. Reads the target cluster only (whether a PV exists)."""
-    restored_pvcs = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "persistentvolumeclaims")
     run = restore_plan.RestoreRun(entries, mapping, {"preserve_node_ports": params.get("preserve_node_ports")},
                                   records if params.get("restore_volumes", True) else (), k8s)
     return restore_plan.plan_items(
         entries, run, pipeline,
         Item,
         restore_status=params.get("restore_status") or [],
-        refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, restored_pvcs))
+        refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, run.claims))
 
 
 class Restorer:

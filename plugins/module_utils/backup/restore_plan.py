@@ -51,9 +51,9 @@ class RestoreRun:
         self.uids = set(o["metadata"].get("uid") for _d, _n, o in entries)
         self.services = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "services")
         self.backed_up = set((d, o["metadata"]["name"]) for d, n, o in entries if n is None)
-        claims = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "persistentvolumeclaims")
+        self.claims = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "persistentvolumeclaims")
         self.records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in records
-                            if (r["source"].get("namespace"), r["source"]["pvc"]) in claims)
+                            if (r["source"].get("namespace"), r["source"]["pvc"]) in self.claims)
         self.k8s = k8s
         self.planned = set()
         self._exists = {}

@@ -127,10 +127,10 @@ def test_a_command_that_cannot_start_or_says_nothing(tmp_path):
 ])
 def test_entries_are_checked_before_anything_starts(entries, message):
     with pytest.raises(InvalidInputError, match=message):
-        command.read_commands(entries, "restore")
+        command.read_commands(entries)
 
 
 def test_entries_accept_a_line_or_an_argv_list():
-    assert command.read_commands(["/bin/act --fast 'a b'", {"command": ["/bin/x"], "timeout": 2}], "backup") == [
+    assert command.read_commands(["/bin/act --fast 'a b'", {"command": ["/bin/x"], "timeout": 2}]) == [
         ("item_action_commands[0]", ["/bin/act", "--fast", "a b"], 30.0),
         ("item_action_commands[1]", ["/bin/x"], 2.0)]
