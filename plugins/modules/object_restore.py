@@ -153,6 +153,78 @@ options:
       - Recreate PVCs that have a snapshot record from their snapshots.
     type: bool
     default: true
+  block_store_options:
+    description:
+      - How the C(openstorage) and C(aws_ebs) drivers reach their storage system, for volumes whose snapshot
+        records those drivers made (each volume is restored by the driver that took its snapshot). The same
+        options as M(lifeboat.k8s.volume_restore)'s, kept apart from the S3 options of the backup's storage.
+    type: dict
+    suboptions:
+      openstorage_endpoint:
+        description:
+          - The OpenStorage v1 REST API that Portworx serves, C(http://<host>:9001). Used by the C(openstorage) driver.
+          - Can also be set with E(OPENSTORAGE_ENDPOINT).
+        type: str
+      openstorage_token:
+        description:
+          - Bearer token for a Portworx cluster with security enabled. Can also be set with E(OPENSTORAGE_TOKEN).
+        type: str
+      openstorage_ca_cert:
+        description:
+          - CA bundle to verify an C(https://) I(openstorage_endpoint) with. Can also be set with E(OPENSTORAGE_CA_CERT).
+        type: path
+      openstorage_validate_certs:
+        description:
+          - Whether to verify the OpenStorage endpoint's TLS certificate.
+        type: bool
+        default: true
+      openstorage_timeout:
+        description:
+          - Seconds one OpenStorage API request may take.
+        type: int
+        default: 60
+      region:
+        description:
+          - The AWS region of the EBS volumes and snapshots (C(aws_ebs) driver). Can also be set with E(AWS_REGION)
+            or E(AWS_DEFAULT_REGION).
+        type: str
+        aliases: [aws_region]
+      endpoint_url:
+        description:
+          - URL of the EC2 API, for test beds and private endpoints. Default is AWS.
+          - Can also be set with E(AWS_URL) or E(EC2_URL).
+        type: str
+        aliases: [aws_endpoint_url, ec2_url]
+      access_key:
+        description:
+          - AWS access key ID. Can also be set with E(AWS_ACCESS_KEY_ID).
+        type: str
+        aliases: [aws_access_key_id, aws_access_key]
+      secret_key:
+        description:
+          - AWS secret access key. Can also be set with E(AWS_SECRET_ACCESS_KEY).
+        type: str
+        aliases: [aws_secret_access_key, aws_secret_key]
+      session_token:
+        description:
+          - AWS session token for temporary credentials. Can also be set with E(AWS_SESSION_TOKEN).
+        type: str
+        aliases: [aws_session_token]
+      profile:
+        description:
+          - A named AWS profile. Can also be set with E(AWS_PROFILE).
+        type: str
+        aliases: [aws_profile]
+      aws_ca_bundle:
+        description:
+          - CA bundle to verify the EC2 endpoint with. Can also be set with E(AWS_CA_BUNDLE). (amazon.aws's
+            C(validate_certs) is not offered, as here that name belongs to the Kubernetes connection.)
+        type: path
+  volume_options:
+    description:
+      - Per driver, how the storage system makes each restored volume, as M(lifeboat.k8s.volume_restore)'s
+        I(volume_options), keyed by driver name (an C(aws_ebs) key holding C(availability_zone) and C(volume_type), say).
+    type: dict
   ignore_partial_failure:
     description:
       - Succeed when some objects failed (the result still lists them and says C(PartiallyFailed)).
@@ -309,6 +381,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import run_restore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    BLOCK_STORE_ARG_SPEC,
     ENCRYPTION_KEY_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     SIGNING_KEY_ARG_SPEC,
@@ -337,6 +410,8 @@ def main():
         disable_actions=dict(type="list", elements="str", choices=builtin_names("restore")),
         item_action_commands=dict(type="list", elements="raw"),
         restore_volumes=dict(type="bool", default=True),
+        block_store_options=dict(type="dict", options=BLOCK_STORE_ARG_SPEC),
+        volume_options=dict(type="dict"),
         ignore_partial_failure=dict(type="bool", default=False),
         cluster_resources=dict(type="list", elements="str", default=list(DEFAULT_CLUSTER_RESOURCES)),
         limits=dict(type="dict", options=dict(

@@ -17,6 +17,12 @@ description:
   - With the C(csi) driver, restoring into the snapshot's own namespace uses its VolumeSnapshot as the
     PVC's C(dataSource). Anywhere else a VolumeSnapshotContent is pre-provisioned with the recorded snapshot
     handle (C(deletionPolicy=Retain)) together with a VolumeSnapshot bound to it in the target namespace.
+  - With the C(openstorage) and C(aws_ebs) drivers a volume is created from the snapshot in the storage
+    system (labelled with a key of the snapshot and the target, so a rerun finds it), then a
+    PersistentVolume for it (C(Retain), bound to the PVC by C(claimRef); for EBS pinned to the volume's
+    zone) and the PVC naming it. C(state=absent) deletes the PVC, that PersistentVolume and that storage
+    volume, and nothing that does not carry those marks.
+  - A snapshot record made by one driver is refused by another.
   - Idempotent on the target PVC. A target PVC that exists but was not restored from this snapshot is an
     error, never overwritten.
   - C(state=absent) deletes the PVC this module restored and its helper snapshot objects, never anything
@@ -30,7 +36,7 @@ options:
       - The block store driver.
     type: str
     default: csi
-    choices: [csi]
+    choices: [aws_ebs, csi, openstorage]
   state:
     description:
       - C(present) restores the volume if missing; C(absent) deletes a volume restored by this module.
@@ -78,8 +84,16 @@ options:
     description:
       - Labels for the restored PVC.
     type: dict
+  volume_options:
+    description:
+      - How the storage system makes the new volume. C(aws_ebs) takes C(availability_zone) (default the
+        source volume's zone), C(volume_type) (default C(gp3)), C(iops), C(throughput), C(encrypted) and
+        C(kms_key_id); C(openstorage) takes C(spec), an OpenStorage VolumeSpec (C(ha_level), C(io_priority),
+        C(format)...; default the snapshot's). Not used by C(csi).
+    type: dict
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.block_store
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
@@ -164,6 +178,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry i
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import restore_volume
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    BLOCK_STORE_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     WAIT_ARG_SPEC,
     LifeboatModule,
@@ -184,8 +199,10 @@ def main():
         size=dict(type="str"),
         access_modes=dict(type="list", elements="str"),
         labels=dict(type="dict"),
+        volume_options=dict(type="dict"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(BLOCK_STORE_ARG_SPEC)
     argument_spec.update(WAIT_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
                             mutually_exclusive=[("snapshot", "snapshot_name")])

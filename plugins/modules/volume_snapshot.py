@@ -20,6 +20,13 @@ description:
     namespace. What a later restore needs (storage class, size, access modes) is recorded on it, so the
     returned record is enough to restore the volume even after the PVC is gone, in another namespace or
     in another cluster that reaches the same storage.
+  - With the C(openstorage) driver (Portworx, through the OpenStorage REST API) and the C(aws_ebs) driver
+    (EBS, through the EC2 API) the snapshot lives in the storage system, labelled (tagged) with its name,
+    namespace and what a restore needs; the PVC's PersistentVolume must be on that storage (CSI driver
+    C(pxd.portworx.com) or in-tree C(portworxVolume); C(ebs.csi.aws.com) or C(awsElasticBlockStore)),
+    or give I(volume_id).
+  - C(aws_ebs) can copy the completed snapshot to other regions (I(copy_to_region)), so a backup outlives
+    the loss of a region.
   - A snapshot whose driver reports an error is deleted (it cannot be used) and the task fails with the
     driver's message, so a rerun starts afresh.
 author:
@@ -30,7 +37,7 @@ options:
       - The block store driver.
     type: str
     default: csi
-    choices: [csi]
+    choices: [aws_ebs, csi, openstorage]
   state:
     description:
       - C(present) creates the snapshot(s) if missing; C(absent) deletes them.
@@ -49,8 +56,26 @@ options:
     required: true
   pvc:
     description:
-      - The PersistentVolumeClaim to snapshot. Mutually exclusive with I(pvc_selector).
+      - The PersistentVolumeClaim to snapshot. Mutually exclusive with I(pvc_selector) and I(volume_id).
     type: str
+  volume_id:
+    description:
+      - Snapshot this storage volume (an EBS volume id, a Portworx volume id) instead of a PVC's.
+        C(openstorage) and C(aws_ebs) only. Mutually exclusive with I(pvc) and I(pvc_selector).
+    type: str
+  csi_driver_map:
+    description:
+      - Which block store driver snapshots the volumes of which CSI driver, keyed by CSI driver name; for
+        example C(ebs.csi.aws.com) to C(aws_ebs) and C(pxd.portworx.com) to C(openstorage). A PVC whose PersistentVolume's CSI
+        driver is a key is snapshotted by the driver it maps to; every other PVC by I(driver).
+    type: dict
+  copy_to_region:
+    description:
+      - Regions to copy each completed snapshot to (C(aws_ebs)). A copy is tagged with its source snapshot's
+        id, so a rerun finds it instead of copying again; its record is in the snapshot's C(copies).
+        With I(state=absent) the copies in these regions are deleted too. Needs I(wait).
+    type: list
+    elements: str
   pvc_selector:
     description:
       - A label selector (C(app=shop,tier in (db))); every matching PVC of I(namespace) is snapshotted.
@@ -58,7 +83,8 @@ options:
     type: str
   snapshot_class:
     description:
-      - The VolumeSnapshotClass to use. Default is the class marked default for the volume's CSI driver.
+      - The VolumeSnapshotClass to use (C(csi) only). Default is the class marked default for the volume's
+        CSI driver.
     type: str
   tags:
     description:
@@ -66,6 +92,7 @@ options:
     type: dict
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.block_store
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
@@ -88,6 +115,24 @@ EXAMPLES = r"""
     namespace: shop
     pvc_selector: app.kubernetes.io/part-of=shop
     wait_timeout: 900
+
+- name: Snapshot an EBS-backed PVC and keep a copy in another region
+  lifeboat.k8s.volume_snapshot:
+    driver: aws_ebs
+    region: eu-west-1
+    name: shop-db-nightly
+    namespace: shop
+    pvc: data-db-0
+    copy_to_region: [eu-central-1]
+
+- name: Snapshot a Portworx volume through the OpenStorage API
+  lifeboat.k8s.volume_snapshot:
+    driver: openstorage
+    openstorage_endpoint: http://portworx-api.kube-system:9001
+    openstorage_token: "{{ px_token }}"
+    name: shop-db-nightly
+    namespace: shop
+    pvc: data-db-0
 
 - name: Delete the snapshot again
   lifeboat.k8s.volume_snapshot:
@@ -144,9 +189,14 @@ snapshot:
       type: str
       sample: null
     driver_data:
-      description: Driver-specific details (for csi the VolumeSnapshotContent and class).
+      description: Driver-specific details (for csi the VolumeSnapshotContent and class; for aws_ebs the region).
       type: dict
       sample: {volume_snapshot_content: snapcontent-1f0c, snapshot_class: csi-hostpath-snapclass}
+    copies:
+      description: With I(copy_to_region), the copies' records (each as this one, in its region).
+      type: list
+      elements: dict
+      sample: []
 snapshots:
   description: The snapshot records, one per matching PVC (with I(pvc_selector)), each as I(snapshot).
   returned: when pvc_selector is used
@@ -159,6 +209,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry i
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    BLOCK_STORE_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     WAIT_ARG_SPEC,
     LifeboatModule,
@@ -174,13 +225,17 @@ def main():
         namespace=dict(type="str", required=True),
         pvc=dict(type="str"),
         pvc_selector=dict(type="str"),
+        volume_id=dict(type="str"),
+        csi_driver_map=dict(type="dict"),
+        copy_to_region=dict(type="list", elements="str"),
         snapshot_class=dict(type="str"),
         tags=dict(type="dict"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(BLOCK_STORE_ARG_SPEC)
     argument_spec.update(WAIT_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
-                            mutually_exclusive=[("pvc", "pvc_selector")])
+                            mutually_exclusive=[("pvc", "pvc_selector", "volume_id")])
     module.run(lambda m: snapshot_volumes(K8sClient(auth_params(m.params)), m.params, m.check_mode))
 
 

@@ -23,7 +23,7 @@ options:
       - The block store driver.
     type: str
     default: csi
-    choices: [csi]
+    choices: [aws_ebs, csi, openstorage]
   namespace:
     description:
       - Only snapshots in this namespace. Default is every namespace.
@@ -42,6 +42,7 @@ options:
     type: dict
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.block_store
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.INFO_MODULE
   - lifeboat.k8s.attributes.ACTIONGROUPS
@@ -81,6 +82,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry i
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_info
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    BLOCK_STORE_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     LifeboatModule,
     auth_params,
@@ -96,6 +98,7 @@ def main():
         tags=dict(type="dict"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(BLOCK_STORE_ARG_SPEC)
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
     module.run(lambda m: snapshot_info(K8sClient(auth_params(m.params)), m.params))
 

@@ -85,7 +85,8 @@ def test_s3_put_and_get():
 
 def test_ec2_volume_snapshot_and_restore():
     ec2 = boto3.client("ec2", endpoint_url=os.environ["LIFEBOAT_EC2_ENDPOINT"], region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+                       aws_access_key_id=os.environ["LIFEBOAT_EC2_ACCESS_KEY_ID"],
+                       aws_secret_access_key=os.environ["LIFEBOAT_EC2_SECRET_ACCESS_KEY"])
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)
     snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"], Description="testbed")
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot["SnapshotId"]])

@@ -44,6 +44,7 @@ build kube-scheduler k8s k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
 build kubelet k8s k8s.io/kubernetes/cmd/kubelet "$stamp"
 build pause k8s ./cmd/pause
 build cri-reset k8s ./cmd/cri-reset
+build openstorage-emulator k8s ./cmd/openstorage-emulator
 # containerd 1.6 + runc (kubelet 1.36 accepts containerd 1.x with a warning; 1.37 will not), the CNI
 # plugins, and a static busybox for the bed's images. Debian's current versions; the unpacked tree is
 # cached per key, and status.txt records what was unpacked.

@@ -38,10 +38,12 @@ REGION = "us-east-1"
 S3_PORTS = ("s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port", "master.port.grpc",
             "filer.port", "filer.port.grpc", "volume.port", "volume.port.grpc", "admin.port", "admin.port.grpc")
 DRIVER = "hostpath.csi.k8s.io"
+OPENSTORAGE_TOKEN = "lifeboat-testbed-openstorage-token"
+EC2_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key
 # Start order; down stops in reverse.
 COMPONENTS = [
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hostpath-csi",
-    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2", "containerd", "kubelet",
+    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2", "openstorage", "containerd", "kubelet",
 ]
 # Started on request (`testbed velero`); `down` stops them first.
 OPTIONAL = ["velero"]
@@ -291,8 +293,8 @@ def api_ready(port):
         return r.status == 200
 
 
-def http_ok(url):
-    with urllib.request.urlopen(url, timeout=3) as r:
+def http_ok(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=3) as r:
         return r.status < 500
 
 
@@ -359,8 +361,8 @@ def cmd_up():
     t_start = time.monotonic()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
-    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "ec2", "kubelet",
-                                      "kubelet_healthz") + S3_PORTS}
+    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "ec2", "openstorage",
+                                      "kubelet", "kubelet_healthz") + S3_PORTS}
     with open(path("build-dir"), "w") as f:
         f.write(out)  # down needs the node's binaries
     with open(path("ports.json"), "w") as f:
@@ -461,7 +463,17 @@ def cmd_up():
               + ["-%s=%d" % (flag, ports[flag]) for flag in S3_PORTS])
 
         say("starting the EC2 endpoint (moto)")
-        start("ec2", [os.path.join(tools, "moto_server"), "-H", "127.0.0.1", "-p", str(ports["ec2"])])
+        # IAM authentication from the fourth call on: the first three make the bed's EC2 identity, so a
+        # wrong key is refused as AWS refuses it.
+        start("ec2", [os.path.join(tools, "moto_server"), "-H", "127.0.0.1", "-p", str(ports["ec2"])],
+              env={"INITIAL_NO_AUTH_ACTION_COUNT": str(EC2_SETUP_CALLS)})
+
+        say("starting the OpenStorage API emulator (Portworx's REST API; an emulator, not Portworx)")
+        os.makedirs(path("openstorage"))
+        start("openstorage", [os.path.join(bindir, "openstorage-emulator"), "-listen",
+                              "127.0.0.1:%d" % ports["openstorage"], "-data", path("openstorage"),
+                              "-token", OPENSTORAGE_TOKEN])
+        openstorage_url = "http://127.0.0.1:%d" % ports["openstorage"]
 
         s3_url = "http://127.0.0.1:%d" % ports["s3.port"]
         ec2_url = "http://127.0.0.1:%d" % ports["ec2"]
@@ -469,13 +481,18 @@ def cmd_up():
             "KUBECONFIG": kc, "K8S_AUTH_KUBECONFIG": kc,
             "LIFEBOAT_S3_ENDPOINT": s3_url, "LIFEBOAT_S3_BUCKET": S3_BUCKET,
             "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": REGION,
-            "LIFEBOAT_EC2_ENDPOINT": ec2_url, "LIFEBOAT_CSI_STATE_DIR": path("csi-data"),
+            "LIFEBOAT_EC2_ENDPOINT": ec2_url, "LIFEBOAT_OPENSTORAGE_ENDPOINT": openstorage_url,
+            "LIFEBOAT_OPENSTORAGE_TOKEN": OPENSTORAGE_TOKEN, "LIFEBOAT_OPENSTORAGE_DATA": path("openstorage", "volumes"),
+            "LIFEBOAT_CSI_STATE_DIR": path("csi-data"),
             "LIFEBOAT_TESTBED_DIR": RUN, "LIFEBOAT_VENV": os.path.dirname(tools),
             "LIFEBOAT_KUBECONFIG_TOKEN": path("kubeconfig-token"), "LIFEBOAT_KUBECONFIG_EXEC": path("kubeconfig-exec"),
             "LIFEBOAT_APISERVER": "https://127.0.0.1:%d" % ports["apiserver"], "LIFEBOAT_PKI": path("pki"),
         }
         start_node(out, bindir, ports, kubectl)
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
+        env.update(ec2_identity(tools, ec2_url))
+        wait_for("openstorage", lambda: http_ok(openstorage_url + "/v1/osd-volumes/versions",
+                                                {"Authorization": "Bearer " + OPENSTORAGE_TOKEN}))
         wait_for("s3", lambda: make_bucket(tools, env), timeout=90)
         wait_for("kubelet", lambda: node_ready(kubectl), timeout=90)
         for name in ("hostpath-csi", "csi-provisioner", "snapshot-controller", "csi-snapshotter",
@@ -550,6 +567,24 @@ def make_bucket(tools, env):
     res = subprocess.run([os.path.join(tools, "python"), "-c", code], env=dict(os.environ, **env),
                          capture_output=True, text=True, timeout=30, check=False)
     return res.returncode == 0
+
+
+def ec2_identity(tools, ec2_url):
+    """An IAM user allowed everything, made with the calls moto answers before it enforces IAM."""
+    code = ("import boto3,json\n"
+            "iam=boto3.client('iam',endpoint_url=%r,region_name=%r,aws_access_key_id='setup',"
+            "aws_secret_access_key='setup')\n"
+            "iam.create_user(UserName='lifeboat')\n"
+            "iam.put_user_policy(UserName='lifeboat',PolicyName='all',PolicyDocument=json.dumps("
+            "{'Version':'2012-10-17','Statement':[{'Effect':'Allow','Action':'*','Resource':'*'}]}))\n"
+            "k=iam.create_access_key(UserName='lifeboat')['AccessKey']\n"
+            "print(json.dumps([k['AccessKeyId'],k['SecretAccessKey']]))\n") % (ec2_url, REGION)
+    res = subprocess.run([os.path.join(tools, "python"), "-c", code], capture_output=True, text=True, timeout=60,
+                         check=False)
+    if res.returncode:
+        raise BedError("could not make the EC2 identity: %s" % res.stderr[-2000:])
+    key, secret = json.loads(res.stdout)
+    return {"LIFEBOAT_EC2_ACCESS_KEY_ID": key, "LIFEBOAT_EC2_SECRET_ACCESS_KEY": secret}
 
 
 def shell_quote(s):

@@ -133,7 +133,7 @@ def run_restore(k8s, store, params, check_mode=False):
                                  files["volume_snapshots"]) as side_file:
                     records = read_json_gz(side_file, files["volume_snapshots"], limits)
         snapshots = confinement.check_records(records, driver_names())
-        _check_snapshot_origins(k8s, snapshots, confinement)
+        _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
         items, planning_warnings = plan(k8s, entries, params, mapping, snapshots, pipeline, confinement)
         warnings.extend(planning_warnings)
         actions = pipeline.summary()
@@ -203,7 +203,7 @@ def remove_restore(k8s, store, params, check_mode=False):
     sources = (manifest or {}).get("namespaces") or list(mapping)
     targets = sorted(set(mapping.get(ns, ns) for ns in sources))
     deleted, left_alone = [], []
-    blocks = [block_store(driver, k8s) for driver in driver_names()]
+    blocks = [block_store(driver, k8s, params.get("block_store_options")) for driver in driver_names()]
     for ns in targets:
         path = resource_path("", "v1", "namespaces", None, ns)
         current = k8s.get_or_none(path)
@@ -231,14 +231,14 @@ def remove_restore(k8s, store, params, check_mode=False):
     return result
 
 
-def _check_snapshot_origins(k8s, records, confinement):
+def _check_snapshot_origins(k8s, records, confinement, config=None):
     """A record may name another namespace's snapshot (the bucket is not the cluster): ask each
     driver where the snapshot really came from, where it can tell."""
     drivers = {}
     for record in records:
         driver = record.get("driver", "csi")
         if driver not in drivers:
-            drivers[driver] = block_store(driver, k8s)
+            drivers[driver] = block_store(driver, k8s, config)
         problem = drivers[driver].check_snapshot_origin(record)
         if problem:
             source = record["source"]
@@ -310,6 +310,14 @@ class Restorer:
         self.warnings = []
         self.volumes = []
         self.existing = {}
+        self.blocks = {}
+
+    def _block(self, record):
+        """The block store that took a snapshot record (one per driver, shared by the restore's threads)."""
+        driver = record.get("driver", "csi")
+        if driver not in self.blocks:
+            self.blocks[driver] = block_store(driver, self.k8s, self.params.get("block_store_options"))
+        return self.blocks[driver]
 
     def run(self, items, manifest):
         self.backup_name = manifest["name"]
@@ -359,7 +367,7 @@ class Restorer:
                 # A volume that does not come back is a failed restore, with the driver's reason.
                 for item in pending:
                     if not is_bound(item):
-                        problem = block_store(item.record.get("driver", "csi"), self.k8s).volume_problem(
+                        problem = self._block(item.record).volume_problem(
                             {"namespace": item.namespace, "pvc": item.name})
                         item.outcome = "failed"
                         item.message = "not Bound after %ss (wait_timeout)%s" % (
@@ -373,7 +381,8 @@ class Restorer:
                   "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
                   "annotations": item.target["metadata"].get("annotations")}
         try:
-            block = block_store(record.get("driver", "csi"), self.k8s)
+            block = self._block(record)
+            target["volume_options"] = (self.params.get("volume_options") or {}).get(block.name)
             existing = block.find_volume(target)
             if existing:
                 if existing["restored_from"] == record["snapshot_id"]:

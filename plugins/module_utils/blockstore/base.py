@@ -21,6 +21,11 @@ import re
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
+# Marks every driver puts on what it creates; only objects carrying them are ever deleted.
+MANAGED_BY = "app.kubernetes.io/managed-by"
+RESTORED_FROM = "lifeboat.k8s/restored-from"
+RESTORE_DRIVER = "lifeboat.k8s/restore-driver"  # which driver restored a PVC (absent: csi, before drivers)
+
 
 class BlockStore:
     """What every block store driver implements, and all that services call.
@@ -36,10 +41,11 @@ class BlockStore:
     """
 
     name = None
+    OPTIONS = ()  # the connection options (module option names) this driver reads from its config
 
     def __init__(self, k8s, config=None):
         """Ark's Init(config): the Kubernetes client (drivers on Kubernetes objects need it) and the
-        driver's own options (an endpoint, credentials), already checked by the module."""
+        driver's own options (an endpoint, credentials: the OPTIONS), already checked by the module."""
         self.k8s = k8s
         self.config = dict(config or {})
 
@@ -83,6 +89,14 @@ class BlockStore:
         can still see the snapshot, it must have been taken of the volume the record names (a
         forged record could otherwise restore another namespace's data). None if it cannot tell."""
         return None
+
+    def find_copy(self, record, region):
+        """The copy of a snapshot in another region, or None."""
+        return None
+
+    def copy_snapshot(self, record, region):
+        """Copy a ready snapshot to another region (so the backup outlives a region); return the copy's record."""
+        raise InvalidInputError("copy_to_region: the %s driver cannot copy snapshots to other regions" % self.name)
 
     # ------------------------------------------------------------ volumes
 
@@ -136,3 +150,14 @@ def check_tags(tags, option="tags"):
 
 def pvc_path(namespace, name=None):
     return resource_path("", "v1", "persistentvolumeclaims", namespace, name)
+
+
+def pvc_warning(k8s, namespace, pvc):
+    """The latest warning event of a PVC, as "reason: message", or None."""
+    selector = "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=%s" % pvc
+    path = resource_path("", "v1", "events", namespace)
+    warnings = [e for e in k8s.list(path, field_selector=selector) if e.get("type") == "Warning"]
+    if not warnings:
+        return None
+    latest = max(warnings, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return "%s: %s" % (latest.get("reason"), latest.get("message"))

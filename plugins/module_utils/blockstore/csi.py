@@ -24,7 +24,14 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore, pvc_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import (
+    MANAGED_BY,
+    RESTORE_DRIVER,
+    RESTORED_FROM,
+    BlockStore,
+    pvc_path,
+    pvc_warning,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
@@ -36,9 +43,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity impor
 
 GROUP = "snapshot.storage.k8s.io"
 VERSION = "v1"
-MANAGED_BY = "app.kubernetes.io/managed-by"
 SOURCE = "lifeboat.k8s/source"
-RESTORED_FROM = "lifeboat.k8s/restored-from"
 HELPER_SNAPSHOT = "lifeboat.k8s/restore-snapshot"
 HELPER_CONTENT = "lifeboat.k8s/restore-content"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
@@ -252,6 +257,7 @@ class CsiBlockStore(BlockStore):
         # The claim's own annotations come along (object_restore passes the backed-up ones).
         annotations = dict(target.get("annotations") or {})
         annotations[RESTORED_FROM] = record["snapshot_id"]
+        annotations[RESTORE_DRIVER] = self.name
         objects = []
         same_namespace = (record.get("namespace") == namespace and self._same_snapshot(record))
         if same_namespace:
@@ -349,9 +355,10 @@ class CsiBlockStore(BlockStore):
         return self._volume(created)
 
     def restored_volumes(self, namespace):
-        """PVCs of the namespace that carry RESTORED_FROM: restored by this driver."""
+        """PVCs of the namespace that carry RESTORED_FROM and no other driver's RESTORE_DRIVER."""
         return [self._volume(pvc) for pvc in self.k8s.list(pvc_path(namespace))
-                if (pvc["metadata"].get("annotations") or {}).get(RESTORED_FROM)]
+                if (pvc["metadata"].get("annotations") or {}).get(RESTORED_FROM)
+                and (pvc["metadata"].get("annotations") or {}).get(RESTORE_DRIVER, self.name) == self.name]
 
     def delete_volume(self, volume):
         """Delete a restored PVC and its helper snapshot objects; never anything else."""
@@ -359,7 +366,7 @@ class CsiBlockStore(BlockStore):
         if pvc is None:
             return False
         annotations = pvc["metadata"].get("annotations") or {}
-        if RESTORED_FROM not in annotations:
+        if RESTORED_FROM not in annotations or annotations.get(RESTORE_DRIVER, self.name) != self.name:
             raise ConflictError("PersistentVolumeClaim %s/%s was not restored by lifeboat; refusing to delete it" % (
                 volume["namespace"], volume["pvc"]))
         self.k8s.delete(pvc_path(volume["namespace"], volume["pvc"]))
@@ -384,13 +391,7 @@ class CsiBlockStore(BlockStore):
             error = ((snapshot.get("status") or {}).get("error") or {}).get("message")
             if error:
                 return "VolumeSnapshot %s: %s" % (source.get("name"), error)
-        selector = "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=%s" % volume["pvc"]
-        path = resource_path("", "v1", "events", volume["namespace"])
-        warnings = [e for e in self.k8s.list(path, field_selector=selector) if e.get("type") == "Warning"]
-        if not warnings:
-            return None
-        latest = max(warnings, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-        return "%s: %s" % (latest.get("reason"), latest.get("message"))
+        return pvc_warning(self.k8s, volume["namespace"], volume["pvc"])
 
     def _volume(self, pvc):
         meta = pvc["metadata"]

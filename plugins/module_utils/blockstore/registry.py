@@ -8,18 +8,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.aws_ebs import AwsEbsBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.openstorage import OpenStorageBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
-DRIVERS = dict((cls.name, cls) for cls in (CsiBlockStore,))
+DRIVERS = dict((cls.name, cls) for cls in (CsiBlockStore, OpenStorageBlockStore, AwsEbsBlockStore))
 
 
 def driver_names():
     return sorted(DRIVERS)
 
 
+def driver_options():
+    """Every connection option some driver reads from its config, by name."""
+    return sorted(set(option for cls in DRIVERS.values() for option in cls.OPTIONS))
+
+
 def block_store(driver, k8s, config=None, option="driver"):
     if driver not in DRIVERS:
         raise InvalidInputError("%s: %r is not a block store driver here; choose one of %s" % (
             option, driver, ", ".join(driver_names())))
-    return DRIVERS[driver](k8s, config)
+    config = config or {}
+    return DRIVERS[driver](k8s, dict((k, config.get(k)) for k in DRIVERS[driver].OPTIONS))

@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags, pvc_path
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -34,59 +34,91 @@ def require_namespace(k8s, namespace, option="namespace"):
 # ---------------------------------------------------------------- volume_snapshot
 
 def _snapshot_targets(k8s, params):
-    """[(pvc, snapshot name)] this task is about, and whether it is a batch."""
+    """[(pvc or volume id, snapshot name)] this task is about, and whether it is a batch."""
     name, namespace = params["name"], params["namespace"]
     if params.get("pvc_selector") is not None:
         # An empty selector selects every PVC of the namespace, as in Kubernetes.
         claims = sorted(c["metadata"]["name"] for c in
                         k8s.list(pvc_path(namespace), label_selector=params["pvc_selector"] or None))
         return [(claim, ("%s-%s" % (name, claim))[:253]) for claim in claims], True
-    return [(params.get("pvc"), name)], False
+    return [(params.get("pvc") or params.get("volume_id"), name)], False
+
+
+def _volume(params, what):
+    if params.get("volume_id"):
+        return {"namespace": params["namespace"], "pvc": None, "volume_id": what}
+    return {"namespace": params["namespace"], "pvc": what}
+
+
+def _drivers(k8s, params, targets):
+    """{snapshot name: driver}: params' driver, or for a PVC whose PersistentVolume's CSI driver is in
+    csi_driver_map, the block store driver it maps to."""
+    mapping = params.get("csi_driver_map") or {}
+    unknown = sorted(set(mapping.values()) - set(driver_names()))
+    if unknown:
+        raise InvalidInputError("csi_driver_map: %s not a block store driver here; choose from %s" % (
+            ", ".join(unknown), ", ".join(driver_names())))
+    drivers = {}
+    for what, snap in targets:
+        drivers[snap] = params["driver"]
+        if mapping and not params.get("volume_id"):
+            pvc = k8s.get_or_none(pvc_path(params["namespace"], what)) or {}
+            pv_name = (pvc.get("spec") or {}).get("volumeName")
+            pv = k8s.get_or_none(resource_path("", "v1", "persistentvolumes", None, pv_name)) if pv_name else None
+            csi_driver = (((pv or {}).get("spec") or {}).get("csi") or {}).get("driver")
+            drivers[snap] = mapping.get(csi_driver, params["driver"])
+    return drivers
 
 
 def snapshot_volumes(k8s, params, check_mode=False):
-    store = block_store(params["driver"], k8s)
     tags = check_tags(params.get("tags"))
+    regions = params.get("copy_to_region") or []
     if params["state"] == "absent":
         # A namespace that is gone has no snapshots left to delete.
         targets, batch = _snapshot_targets(k8s, params)
-        return _delete_snapshots(store, params, targets, batch, check_mode)
+        stores = _stores(k8s, params, _drivers(k8s, params, targets))
+        return _delete_snapshots(stores, params, targets, batch, regions, check_mode)
     require_namespace(k8s, params["namespace"])
     targets, batch = _snapshot_targets(k8s, params)
-    if not batch and not params.get("pvc"):
-        raise InvalidInputError("pvc: required with state=present (or give pvc_selector)")
+    if not batch and not targets[0][0]:
+        raise InvalidInputError("pvc: required with state=present (or give pvc_selector or volume_id)")
+    if regions and not params["wait"]:
+        raise InvalidInputError("copy_to_region: copies are made of completed snapshots; it needs wait: true")
+    stores = _stores(k8s, params, _drivers(k8s, params, targets))
 
     existing = dict(zip([t[1] for t in targets], raise_first(parallel_map(
-        lambda t: store.find_snapshot(t[1], params["namespace"]), targets))))
-    for pvc, snap in targets:
+        lambda t: stores[t[1]].find_snapshot(t[1], params["namespace"]), targets))))
+    key = "volume_id" if params.get("volume_id") else "pvc"
+    for what, snap in targets:
         found = existing[snap]
-        if found and found["source"].get("pvc") != pvc:
-            raise ConflictError("name: snapshot %s/%s already exists for PVC %r, not %r" % (
-                params["namespace"], snap, found["source"].get("pvc"), pvc))
-    missing = [(pvc, snap) for pvc, snap in targets if existing[snap] is None]
+        if found and found["source"].get(key) != what:
+            raise ConflictError("name: snapshot %s/%s already exists for %s %r, not %r" % (
+                params["namespace"], snap, key, found["source"].get(key), what))
+    missing = [(what, snap) for what, snap in targets if existing[snap] is None]
 
     # Validate every missing one before creating any, so bad input changes nothing.
     checks = dict(zip([m[1] for m in missing], raise_first(parallel_map(
-        lambda m: store.check_snapshot_source({"namespace": params["namespace"], "pvc": m[0]},
-                                              params.get("snapshot_class")), missing))))
+        lambda m: stores[m[1]].check_snapshot_source(_volume(params, m[0]), params.get("snapshot_class")),
+        missing))))
     records = dict((snap, rec) for snap, rec in existing.items() if rec)
     if check_mode:
-        for pvc, snap in missing:
-            records[snap] = store.planned_snapshot({"namespace": params["namespace"], "pvc": pvc}, snap, tags,
-                                                   checks[snap])
+        for what, snap in missing:
+            records[snap] = stores[snap].planned_snapshot(_volume(params, what), snap, tags, checks[snap])
     else:
-        created = parallel_map(lambda m: store.create_snapshot(
-            {"namespace": params["namespace"], "pvc": m[0]}, m[1], tags, checks[m[1]]), missing)
-        for (pvc, snap), record, _err in created:
+        created = parallel_map(lambda m: stores[m[1]].create_snapshot(
+            _volume(params, m[0]), m[1], tags, checks[m[1]]), missing)
+        for (what, snap), record, _err in created:
             if record:
                 records[snap] = record
         raise_first(created)
         if params["wait"]:
-            records.update(_wait_ready(store, [records[snap] for _pvc, snap in targets], params["wait_timeout"]))
-    ordered = [records[snap] for _pvc, snap in targets]
-    result = {"changed": bool(missing)}
-    if missing:
-        result["diff"] = {"before": {}, "after": {"snapshots": [r["name"] for r in ordered]}}
+            records.update(_wait_ready(stores, [(snap, records[snap]) for _what, snap in targets],
+                                       params["wait_timeout"]))
+    copied = _copy_to_regions(stores, records, regions, params, check_mode) if regions else False
+    ordered = [records[snap] for _what, snap in targets]
+    result = {"changed": bool(missing) or copied}
+    if missing or copied:
+        result["diff"] = {"before": {}, "after": {"snapshots": [r["name"] for r in ordered], "regions": regions}}
     if batch:
         result["snapshots"] = ordered
     else:
@@ -94,57 +126,100 @@ def snapshot_volumes(k8s, params, check_mode=False):
     return result
 
 
-def _wait_ready(store, records, timeout):
-    """Wait until every snapshot is ready; delete and report those that fail."""
-    latest = dict((r["name"], r) for r in records)
+def _stores(k8s, params, drivers):
+    """{snapshot name: block store}, one store per driver."""
+    by_driver = {}
+    for driver in sorted(set(drivers.values()) | set([params["driver"]])):
+        by_driver[driver] = block_store(driver, k8s, params)
+    return dict((snap, by_driver[driver]) for snap, driver in drivers.items())
+
+
+def _copy_to_regions(stores, records, regions, params, check_mode):
+    """Copy every ready snapshot to each region (once: a copy is found again); the copies' records go
+    into each record's `copies`. True if a copy was made."""
+    todo = [(snap, region) for snap in records for region in regions]
+    found = dict(zip(todo, raise_first(parallel_map(
+        lambda t: stores[t[0]].find_copy(records[t[0]], t[1]), todo))))
+    missing = [t for t in todo if found[t] is None]
+    if missing and not check_mode:
+        made = parallel_map(lambda t: stores[t[0]].copy_snapshot(records[t[0]], t[1]), missing)
+        for t, copy, _err in made:
+            if copy:
+                found[t] = copy
+        raise_first(made)
+
+        def ready():
+            for t in missing:
+                if not found[t]["ready"]:
+                    found[t] = stores[t[0]].describe_snapshot(found[t]) or found[t]
+                    if stores[t[0]].snapshot_error(found[t]):
+                        raise LifeboatError("copy_to_region: copy of %s to %s failed: %s" % (
+                            records[t[0]]["snapshot_id"], t[1], stores[t[0]].snapshot_error(found[t])))
+            return all(found[t]["ready"] for t in missing)
+        wait_until(ready, params["wait_timeout"], "snapshot copies to complete in " + ", ".join(regions))
+    for snap in records:
+        records[snap] = dict(records[snap], copies=[found[(snap, region)] for region in regions
+                                                    if found[(snap, region)]])
+    return bool(missing)
+
+
+def _wait_ready(stores, pairs, timeout):
+    """Wait until every snapshot ([(snapshot name, record)]) is ready; delete and report those that fail."""
+    latest = dict(pairs)
 
     def check():
-        pending = [r for r in latest.values() if not r["ready"]]
-        for record, fresh, _err in parallel_map(store.describe_snapshot, pending):
+        pending = [snap for snap, r in latest.items() if not r["ready"]]
+        for snap, fresh, _err in parallel_map(lambda n: stores[n].describe_snapshot(latest[n]), pending):
             if fresh is None:
                 raise NotFoundError("snapshot %s/%s disappeared while waiting for it" % (
-                    record["namespace"], record["name"]))
-            latest[fresh["name"]] = fresh
-        failed = [r for r in latest.values() if store.snapshot_error(r)]
+                    latest[snap]["namespace"], snap))
+            latest[snap] = fresh
+        failed = [snap for snap, r in latest.items() if stores[snap].snapshot_error(r)]
         if failed:
             # A failed snapshot is unusable; remove it so a rerun tries again.
-            parallel_map(store.delete_snapshot, failed)
+            parallel_map(lambda n: stores[n].delete_snapshot(latest[n]), failed)
             raise LifeboatError("snapshot failed: " + "; ".join(
-                "%s/%s: %s" % (r["namespace"], r["name"], store.snapshot_error(r)) for r in failed),
-                snapshots=failed)
+                "%s/%s: %s" % (latest[n]["namespace"], n, stores[n].snapshot_error(latest[n])) for n in failed),
+                snapshots=[latest[n] for n in failed])
         return all(r["ready"] for r in latest.values())
 
     def pending():
         return "snapshots to become ready: " + ", ".join(
-            "%s/%s" % (r["namespace"], r["name"]) for r in latest.values() if not r["ready"])
+            "%s/%s" % (r["namespace"], snap) for snap, r in latest.items() if not r["ready"])
 
     wait_until(check, timeout, pending)
     return latest
 
 
-def _delete_snapshots(store, params, targets, batch, check_mode):
-    names = [snap for _pvc, snap in targets]
-    found = [r for r in raise_first(parallel_map(
-        lambda n: store.find_snapshot(n, params["namespace"]), names)) if r]
-    if found and not check_mode:
-        raise_first(parallel_map(store.delete_snapshot, found))
+def _delete_snapshots(stores, params, targets, batch, regions, check_mode):
+    names = [snap for _what, snap in targets]
+    found = dict((n, r) for n, r in zip(names, raise_first(parallel_map(
+        lambda n: stores[n].find_snapshot(n, params["namespace"]), names))) if r)
+    copies = [(n, copy) for n, copy in zip(
+        [(n, region) for n in found for region in regions], raise_first(parallel_map(
+            lambda t: stores[t[0]].find_copy(found[t[0]], t[1]), [(n, region) for n in found for region in regions])))
+        if copy]
+    gone = [(n, r) for n, r in found.items()] + [(t[0], copy) for t, copy in copies]
+    if gone and not check_mode:
+        raise_first(parallel_map(lambda p: stores[p[0]].delete_snapshot(p[1]), gone))
         if params["wait"]:
-            wait_until(lambda: all(store.describe_snapshot(r) is None for r in found), params["wait_timeout"],
-                       "snapshots to be deleted: " + ", ".join(r["name"] for r in found))
-    result = {"changed": bool(found)}
-    if found:
-        result["diff"] = {"before": {"snapshots": [r["name"] for r in found]}, "after": {}}
+            wait_until(lambda: all(stores[n].describe_snapshot(r) is None for n, r in gone), params["wait_timeout"],
+                       "snapshots to be deleted: " + ", ".join(sorted(set(n for n, _r in gone))))
+    listed = [dict(r, copies=[copy for t, copy in copies if t[0] == n]) if regions else r for n, r in found.items()]
+    result = {"changed": bool(gone)}
+    if gone:
+        result["diff"] = {"before": {"snapshots": [r["name"] for r in listed], "copies": len(copies)}, "after": {}}
     if batch:
-        result["snapshots"] = found
+        result["snapshots"] = listed
     else:
-        result["snapshot"] = found[0] if found else {}
+        result["snapshot"] = listed[0] if listed else {}
     return result
 
 
 # ---------------------------------------------------------------- volume_snapshot_info
 
 def snapshot_info(k8s, params):
-    store = block_store(params["driver"], k8s)
+    store = block_store(params["driver"], k8s, params)
     snapshots = store.find_snapshots(namespace=params.get("namespace"), name=params.get("name"),
                                      tags=check_tags(params.get("tags")), pvc=params.get("pvc"))
     return {"changed": False, "snapshots": sorted(snapshots, key=lambda r: (r["namespace"], r["name"]))}
@@ -174,10 +249,11 @@ def _snapshot_record(store, params):
 
 
 def restore_volume(k8s, params, check_mode=False):
-    store = block_store(params["driver"], k8s)
+    store = block_store(params["driver"], k8s, params)
     target = {
         "namespace": params["namespace"], "pvc": params["pvc"], "storage_class": params.get("storage_class"),
         "size": params.get("size"), "access_modes": params.get("access_modes"), "labels": params.get("labels"),
+        "volume_options": params.get("volume_options"),
     }
     check_tags(params.get("labels"), "labels")
     existing = store.find_volume(target)

@@ -82,6 +82,28 @@ SIGNING_KEY_ARG_SPEC = dict(
     signing_key_file=dict(type="path", fallback=(env_fallback, ["LIFEBOAT_SIGNING_KEY_FILE"])),
 )
 
+# How block store drivers reach their storage system (registry.driver_options() names the same keys).
+# OpenStorage: Portworx's REST API. EBS: amazon.aws's names, aliases and AWS_* variables, except
+# validate_certs, which the Kubernetes options already use (aws_ca_bundle sets what is trusted).
+BLOCK_STORE_ARG_SPEC = dict(
+    openstorage_endpoint=dict(type="str", fallback=(env_fallback, ["OPENSTORAGE_ENDPOINT"])),
+    openstorage_token=dict(type="str", no_log=True, fallback=(env_fallback, ["OPENSTORAGE_TOKEN"])),
+    openstorage_ca_cert=dict(type="path", fallback=(env_fallback, ["OPENSTORAGE_CA_CERT"])),
+    openstorage_validate_certs=dict(type="bool", default=True),
+    openstorage_timeout=dict(type="int", default=60),
+    region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url"],
+                      fallback=(env_fallback, ["AWS_URL", "EC2_URL"])),
+    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False,
+                    fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
+                    fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
+                       fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+    profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
+    aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+)
+
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),
@@ -91,6 +113,11 @@ WAIT_ARG_SPEC = dict(
 def auth_params(params):
     """The Kubernetes auth options of a module's params, as a plain dict."""
     return dict((k, params.get(k)) for k in K8S_AUTH_ARG_SPEC)
+
+
+def block_store_config(params):
+    """The block store connection options of a module's params, as drivers want them."""
+    return dict((k, params.get(k)) for k in BLOCK_STORE_ARG_SPEC)
 
 
 def storage_options(params):

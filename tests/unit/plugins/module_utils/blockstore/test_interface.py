@@ -62,7 +62,7 @@ def test_every_driver_implements_the_whole_interface():
 
 
 def test_unknown_drivers_are_refused_naming_the_choices():
-    with pytest.raises(InvalidInputError, match="^driver: 'nfs' is not a block store driver here; choose one of csi"):
+    with pytest.raises(InvalidInputError, match="^driver: 'nfs' is not a block store driver here; choose one of aws_ebs, csi, openstorage"):
         registry.block_store("nfs", None)
 
 

@@ -74,9 +74,13 @@ def rec(name):
     return {"name": name, "namespace": "ns", "ready": False, "error": None}
 
 
+def wait_ready(store, names, timeout):
+    return volumes._wait_ready(dict((n, store) for n in names), [(n, rec(n)) for n in names], timeout)
+
+
 def test_wait_ready_waits_for_every_snapshot():
     store = FakeStore({"a": [(False, None), (True, None)], "b": [(False, None), (False, None), (True, None)]})
-    done = volumes._wait_ready(store, [rec("a"), rec("b")], timeout=5)
+    done = wait_ready(store, ["a", "b"], timeout=5)
     assert all(r["ready"] for r in done.values())
     assert store.deleted == []
 
@@ -84,14 +88,14 @@ def test_wait_ready_waits_for_every_snapshot():
 def test_wait_ready_deletes_failed_snapshots_and_names_the_error():
     store = FakeStore({"a": [(True, None)], "b": [(False, "disk on fire")]})
     with pytest.raises(LifeboatError, match="ns/b: disk on fire"):
-        volumes._wait_ready(store, [rec("a"), rec("b")], timeout=5)
+        wait_ready(store, ["a", "b"], timeout=5)
     assert store.deleted == ["b"]
 
 
 def test_wait_ready_ignores_transient_conflicts_and_times_out_naming_pending():
     store = FakeStore({"a": [(False, "the object has been modified; please apply your changes")]})
     with pytest.raises(WaitTimeoutError, match="snapshots to become ready: ns/a"):
-        volumes._wait_ready(store, [rec("a")], timeout=0.05)
+        wait_ready(store, ["a"], timeout=0.05)
     assert store.deleted == []
 
 
