@@ -1,0 +1,185 @@
+"""Every native block store driver through the same contract: the openstorage driver over an in-memory
+OpenStorage API, the aws_ebs driver over moto's in-process EC2; both over the fake cluster."""
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import openstorage, volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+from ..fake_cluster import FakeCluster
+from .fake_openstorage import FakeOpenStorage
+
+moto = pytest.importorskip("moto")
+boto3 = pytest.importorskip("boto3")
+
+
+class OpenStorageBed:
+    driver = "openstorage"
+    config = {"openstorage_endpoint": "http://osd.test:9001", "openstorage_token": "t0ken"}
+
+    def __enter__(self):
+        self.api = FakeOpenStorage(token="t0ken")
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def source_volume(self):
+        return self.api.volume("src"), {"csi": {"driver": "pxd.portworx.com"}}
+
+    def store(self, cluster, **config):
+        store = block_store(self.driver, cluster, dict(self.config, **config))
+        store._session = self.api  # pylint: disable=protected-access
+        self.api.headers["Authorization"] = "Bearer " + (config.get("openstorage_token") or "t0ken")
+        return store
+
+    def volume_exists(self, volume_id):
+        return volume_id in self.api.volumes
+
+
+class EbsBed:
+    driver = "aws_ebs"
+    config = {"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
+
+    def __enter__(self):
+        self.mock = moto.mock_aws()
+        self.mock.start()
+        self.ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="testing",
+                                aws_secret_access_key="testing")
+        return self
+
+    def __exit__(self, *exc):
+        self.mock.stop()
+        return False
+
+    def source_volume(self):
+        return self.ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"], \
+            {"csi": {"driver": "ebs.csi.aws.com"}}
+
+    def store(self, cluster, **config):
+        return block_store(self.driver, cluster, dict(self.config, **config))
+
+    def volume_exists(self, volume_id):
+        return bool(self.ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume_id]}])["Volumes"])
+
+
+@pytest.fixture(params=[OpenStorageBed, EbsBed], ids=["openstorage", "aws_ebs"])
+def bed(request):
+    with request.param() as b:
+        yield b
+
+
+def cluster_with(volume_id, source):
+    cluster = FakeCluster()
+    for ns in ("shop", "copy"):
+        cluster.add("", "namespaces", {"metadata": {"name": ns}})
+    source["csi"]["volumeHandle"] = volume_id
+    cluster.add("", "persistentvolumes", {"metadata": {"name": "pv-data"}, "spec": source})
+    cluster.add("", "persistentvolumeclaims", {
+        "metadata": {"name": "data", "namespace": "shop"},
+        "spec": {"volumeName": "pv-data", "storageClassName": "fast", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}},
+        "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}})
+    return cluster
+
+
+def test_snapshot_find_restore_and_delete_only_what_was_made(bed):
+    volume_id, source = bed.source_volume()
+    cluster = cluster_with(volume_id, source)
+    store = bed.store(cluster)
+    plan = store.check_snapshot_source({"namespace": "shop", "pvc": "data"})
+    assert plan["source"]["volume_id"] == volume_id
+    assert store.planned_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {}, plan)["snapshot_id"] is None
+    record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {"team": "db"}, plan)
+    assert record["driver"] == bed.driver and record["snapshot_id"] and record["ready"]
+    assert (record["name"], record["namespace"], record["tags"]) == ("s1", "shop", {"team": "db"})
+    assert record["source"]["pvc"] == "data" and record["source"]["access_modes"] == ["ReadWriteOnce"]
+    assert store.find_snapshot("s1", "shop")["snapshot_id"] == record["snapshot_id"]
+    assert store.find_snapshot("s1", "other") is None
+    assert [r["snapshot_id"] for r in store.find_snapshots(tags={"team": "db"})] == [record["snapshot_id"]]
+    assert store.find_snapshots(tags={"team": "web"}) == []
+    assert store.describe_snapshot(record)["ready"]
+
+    target = {"namespace": "copy", "pvc": "data", "volume_options": None}
+    if bed.driver == "aws_ebs":
+        target["volume_options"] = {"availability_zone": "us-east-1b"}
+    restore_plan = store.plan_restore(record, target)
+    volume = store.restore_volume(record, target, restore_plan)
+    assert volume["restored_from"] == record["snapshot_id"] and volume["phase"] == "Bound"
+    new_id = volume["driver_data"]["volume_id"]
+    assert new_id != volume_id and bed.volume_exists(new_id)
+    pv = cluster.get("/api/v1/persistentvolumes/" + volume["volume_name"])
+    assert pv["spec"]["claimRef"]["name"] == "data" and pv["spec"]["csi"]["volumeHandle"] == new_id
+    # A rerun after an interruption reuses what is there instead of making a second volume.
+    assert store.restore_volume(record, target, restore_plan)["driver_data"]["volume_id"] == new_id
+    assert [v["pvc"] for v in store.restored_volumes("copy")] == ["data"]
+    assert store.restored_volumes("shop") == []
+
+    assert store.delete_volume(volume) and not bed.volume_exists(new_id) and bed.volume_exists(volume_id)
+    assert store.find_volume(target) is None and store.delete_volume(volume) is False
+    assert store.delete_snapshot(record) and store.describe_snapshot(record) is None
+    assert store.delete_snapshot(record) is False
+
+
+def test_a_forged_record_is_named_and_the_wrong_driver_refused(bed):
+    volume_id, source = bed.source_volume()
+    cluster = cluster_with(volume_id, source)
+    store = bed.store(cluster)
+    record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {},
+                                   store.check_snapshot_source({"namespace": "shop", "pvc": "data"}))
+    assert store.check_snapshot_origin(record) is None
+    forged = dict(record, namespace="copy")
+    assert "not copy/s1" in store.check_snapshot_origin(forged)
+    other = "aws_ebs" if bed.driver == "openstorage" else "openstorage"
+    with pytest.raises(InvalidInputError, match="^snapshot: the record was made by driver %r, not %r" % (
+            other, bed.driver)):
+        store.plan_restore(dict(record, driver=other), {"namespace": "copy", "pvc": "data"})
+
+
+def test_bad_sources_are_refused_before_anything_is_made(bed):
+    volume_id, source = bed.source_volume()
+    cluster = cluster_with(volume_id, source)
+    cluster.add("", "persistentvolumes", {"metadata": {"name": "pv-nfs"}, "spec": {"nfs": {"server": "x"}}})
+    cluster.add("", "persistentvolumeclaims", {
+        "metadata": {"name": "shared", "namespace": "shop"}, "spec": {"volumeName": "pv-nfs"},
+        "status": {"phase": "Bound"}})
+    store = bed.store(cluster)
+    with pytest.raises(InvalidInputError, match="^pvc: PersistentVolumeClaim shop/shared is not on .*a nfs volume"):
+        store.check_snapshot_source({"namespace": "shop", "pvc": "shared"})
+    with pytest.raises(NotFoundError, match="^volume_id: .* does not exist"):
+        store.check_snapshot_source({"namespace": "shop", "pvc": None, "volume_id": "vol-0000000000000000f"})
+    with pytest.raises(InvalidInputError, match="^snapshot_class: only the csi driver"):
+        store.check_snapshot_source({"namespace": "shop", "pvc": "data"}, "gold")
+    assert store.find_snapshots() == []
+
+
+def test_the_volume_services_run_on_every_native_driver(bed, monkeypatch):
+    volume_id, source = bed.source_volume()
+    cluster = cluster_with(volume_id, source)
+    params = dict(bed.config, driver=bed.driver, name="nightly", namespace="shop", pvc="data", pvc_selector=None,
+                  volume_id=None, state="present", tags=None, snapshot_class=None, wait=True, wait_timeout=5,
+                  csi_driver_map=None, copy_to_region=None)
+    if bed.driver == "openstorage":
+        # The services build their own driver: hand it the fake API.
+        monkeypatch.setattr(openstorage.requests, "Session", lambda: bed.api)
+    assert volumes.snapshot_volumes(cluster, params, check_mode=True)["changed"]
+    assert volumes.snapshot_volumes(cluster, params)["changed"]
+    assert volumes.snapshot_volumes(cluster, params)["changed"] is False
+    assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"]
+    assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"] is False
+
+
+def test_conflicting_names_are_refused():
+    with EbsBed() as bed:
+        volume_id, source = bed.source_volume()
+        cluster = cluster_with(volume_id, source)
+        store = bed.store(cluster)
+        record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {},
+                                       store.check_snapshot_source({"namespace": "shop", "pvc": "data"}))
+        with pytest.raises(ConflictError, match="refusing to delete"):
+            store.delete_snapshot(dict(record, name="someone-else"))
