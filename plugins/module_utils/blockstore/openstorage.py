@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.native import (
     RESTORE_KEY,
@@ -85,7 +86,7 @@ class OpenStorageBlockStore(NativeBlockStore):
         except requests.exceptions.SSLError as e:
             raise ApiError("openstorage_endpoint: TLS to %s failed (%s); give openstorage_ca_cert" % (endpoint, e))
         except requests.exceptions.RequestException as e:
-            raise ApiError("openstorage_endpoint: cannot reach the OpenStorage API at %s: %s" % (endpoint, e))
+            raise ApiError("openstorage_endpoint: cannot reach the OpenStorage API at %s: %s" % (endpoint, _reason(e)))
         text = response.text.strip()
         if response.status_code in (401, 403):
             raise ApiError("openstorage_token: the OpenStorage API refused the request (%d): %s" % (
@@ -221,6 +222,12 @@ class OpenStorageBlockStore(NativeBlockStore):
             "driver_data": {"locator_name": (volume.get("locator") or {}).get("name"),
                             "parent": (volume.get("source") or {}).get("parent")},
         }
+
+
+def _reason(error):
+    """The OS's words for a failed connection ("Connection refused"), not urllib3's whole chain."""
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    return found.group(1).strip() if found else type(error).__name__
 
 
 def labels_match(volume, labels):
