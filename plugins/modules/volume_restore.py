@@ -84,6 +84,14 @@ options:
     description:
       - Labels for the restored PVC.
     type: dict
+  in_place:
+    description:
+      - Restore the snapshot onto the volume it was taken of, under the existing PVC I(pvc), instead of into a
+        new PVC (C(openstorage) only; OpenStorage's C(POST /v1/osd-snapshot/restore/{id})). The volume's data
+        becomes the snapshot's. Refused while a pod mounts the PVC. The PVC records the snapshot restored
+        onto it, so a rerun with the same snapshot changes nothing.
+    type: bool
+    default: false
   volume_options:
     description:
       - How the storage system makes the new volume. C(aws_ebs) takes C(availability_zone) (default the
@@ -199,6 +207,7 @@ def main():
         size=dict(type="str"),
         access_modes=dict(type="list", elements="str"),
         labels=dict(type="dict"),
+        in_place=dict(type="bool", default=False),
         volume_options=dict(type="dict"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)

@@ -110,6 +110,12 @@ class BlockStore:
         volume record."""
         raise NotImplementedError
 
+    def restore_in_place(self, record, target, check_mode=False):
+        """SnapshotRestore onto the existing volume the snapshot was taken of (the PVC at target keeps its
+        volume, whose data becomes the snapshot's); return (volume record, changed)."""
+        raise InvalidInputError("in_place: the %s driver cannot restore onto an existing volume; restore into a new "
+                                "PVC instead" % self.name)
+
     def find_volume(self, target):
         """The volume at target, or None."""
         raise NotImplementedError

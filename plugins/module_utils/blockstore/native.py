@@ -46,6 +46,7 @@ SOURCE_PREFIX = "lifeboat.k8s/source."
 RESTORE_PV = "lifeboat.k8s/restore-pv"
 RESTORE_VOLUME_ID = "lifeboat.k8s/restore-volume-id"
 RESTORE_REGION = "lifeboat.k8s/restore-region"
+RESTORED_IN_PLACE = "lifeboat.k8s/restored-in-place"  # the snapshot last restored onto a PVC's own volume
 # What a restore needs of the source PVC, kept as labels on the snapshot.
 SOURCE_KEYS = ("pvc", "storage_class", "size", "access_modes", "volume_mode", "volume_id", "csi_driver", "zone")
 
@@ -112,6 +113,11 @@ class NativeBlockStore(BlockStore):
     def storage_pv_source(self, volume_id, plan):
         """The PersistentVolume's volume source fields and node affinity (or None) for a restored volume."""
         raise NotImplementedError
+
+    def storage_restore_in_place(self, volume_id, record):
+        """Overwrite a volume with the data of a snapshot taken of it."""
+        raise InvalidInputError("in_place: %s cannot restore a snapshot onto an existing volume; restore into a "
+                                "new PVC instead" % self.STORAGE)
 
     def storage_find_volume(self, key, region=None):
         """The id of the volume restored under this key, or None."""
@@ -327,6 +333,35 @@ class NativeBlockStore(BlockStore):
                 raise ConflictError("%s %s already exists and was not restored from snapshot %s" % (
                     body["kind"], meta["name"], record["snapshot_id"]))
             return existing
+
+    def restore_in_place(self, record, target, check_mode=False):
+        """Once per snapshot: the PVC remembers which snapshot was last restored onto its volume."""
+        namespace, name = target["namespace"], target["pvc"]
+        pvc = self.k8s.get_or_none(pvc_path(namespace, name))
+        if pvc is None:
+            raise NotFoundError("pvc: PersistentVolumeClaim %s/%s does not exist; in_place restores onto an existing "
+                                "PVC's volume" % (namespace, name))
+        pv = self.k8s.get_or_none(pv_path((pvc.get("spec") or {}).get("volumeName") or "-")) or {}
+        volume_id, _driver = self.volume_handle(pv)
+        taken_of = (record.get("source") or {}).get("volume_id")
+        if not volume_id or volume_id != taken_of:
+            raise InvalidInputError("in_place: PersistentVolumeClaim %s/%s is %s, but snapshot %s was taken of %s "
+                                    "volume %s; in_place restores a snapshot onto the volume it was taken of" % (
+                                        namespace, name,
+                                        "on volume %s" % volume_id if volume_id else describe_pv_source(pv),
+                                        record.get("snapshot_id"), self.STORAGE, taken_of))
+        current = self.storage_describe(record) if record.get("snapshot_id") else None
+        if current is None or not current["ready"]:
+            raise NotFoundError("snapshot: snapshot %s does not exist in %s or is not ready" % (
+                record.get("snapshot_id"), self.STORAGE))
+        volume = self._volume(pvc)
+        if (pvc["metadata"].get("annotations") or {}).get(RESTORED_IN_PLACE) == record["snapshot_id"]:
+            return volume, False
+        if not check_mode:
+            self.storage_restore_in_place(volume_id, record)
+            self.k8s.merge_patch(pvc_path(namespace, name),
+                                 {"metadata": {"annotations": {RESTORED_IN_PLACE: record["snapshot_id"]}}})
+        return volume, True
 
     def find_volume(self, target):
         pvc = self.k8s.get_or_none(pvc_path(target["namespace"], target["pvc"]))

@@ -174,6 +174,14 @@ class OpenStorageBlockStore(NativeBlockStore):
     def storage_pv_source(self, volume_id, plan):
         return {"csi": {"driver": self.CSI_DRIVERS[0], "volumeHandle": volume_id}}, None
 
+    def storage_restore_in_place(self, volume_id, record):
+        response = self._call("POST", "/v1/osd-snapshot/restore/%s" % volume_id,
+                              params={"SnapID": record["snapshot_id"]})
+        error = (response or {}).get("error")
+        if error:
+            raise ApiError("in_place: restoring snapshot %s onto %s volume %s failed: %s" % (
+                record["snapshot_id"], self.STORAGE, volume_id, error))
+
     def storage_find_volume(self, key, region=None):
         found = self._call("GET", "/v1/osd-volumes", params={"Label": json.dumps({RESTORE_KEY: key})}) or []
         found = [v for v in found if labels_match(v, {RESTORE_KEY: key})]

@@ -256,6 +256,8 @@ def restore_volume(k8s, params, check_mode=False):
         "volume_options": params.get("volume_options"),
     }
     check_tags(params.get("labels"), "labels")
+    if params.get("in_place"):
+        return _restore_in_place(k8s, store, params, target, check_mode)
     existing = store.find_volume(target)
     if params["state"] == "absent":
         return _delete_restored(k8s, store, params, existing, check_mode)
@@ -278,6 +280,26 @@ def restore_volume(k8s, params, check_mode=False):
     result = {"changed": changed, "volume": volume}
     if changed:
         result["diff"] = {"before": {}, "after": {"pvc": "%s/%s" % (params["namespace"], params["pvc"])}}
+    return result
+
+
+def _restore_in_place(k8s, store, params, target, check_mode):
+    """Overwrite the PVC's own volume with the snapshot: refused while a pod mounts it (the data would change
+    under a running application) and with state=absent (there is nothing of ours to delete)."""
+    if params["state"] == "absent":
+        raise InvalidInputError("in_place: only with state=present (an in-place restore creates nothing to delete)")
+    record = _snapshot_record(store, params)
+    require_namespace(k8s, params["namespace"])
+    users = pods_using(k8s, params["namespace"], params["pvc"])
+    if users:
+        raise ConflictError("pvc: PersistentVolumeClaim %s/%s is in use by %s; stop the workloads that mount it "
+                            "before restoring its volume in place" % (params["namespace"], params["pvc"],
+                                                                      ", ".join(users[:10])))
+    volume, changed = store.restore_in_place(record, target, check_mode)
+    result = {"changed": changed, "volume": volume}
+    if changed:
+        result["diff"] = {"before": {"restored_in_place": None},
+                          "after": {"restored_in_place": record["snapshot_id"]}}
     return result
 
 

@@ -61,6 +61,11 @@ class FakeOpenStorage:
                 return Response(200, {"volume_response": {"error": "Volume with ID: %s is not found" % parent}})
             return Response(200, {"id": self._new(json["locator"], json.get("spec") or {}, parent, False),
                                   "volume_response": {}})
+        if path.startswith("/v1/osd-snapshot/restore/") and method == "POST":
+            snap = self.volumes.get(params["SnapID"])
+            if not snap or snap["source"].get("parent") != path.rsplit("/", 1)[1]:
+                return Response(200, {"error": "Snapshot with ID: %s is not found" % params["SnapID"]})
+            return Response(200, {})
         raise AssertionError("the fake does not serve %s %s" % (method, path))
 
     def _new(self, locator, spec, parent, readonly):

@@ -88,6 +88,15 @@ def cluster_with(volume_id, source):
     return cluster
 
 
+def snapshot_of_data(bed):
+    """A store over a cluster whose PVC shop/data is on a new storage volume, and a snapshot s1 of it."""
+    volume_id, source = bed.source_volume()
+    store = bed.store(cluster_with(volume_id, source))
+    record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {},
+                                   store.check_snapshot_source({"namespace": "shop", "pvc": "data"}))
+    return store, record, volume_id
+
+
 def test_snapshot_find_restore_and_delete_only_what_was_made(bed):
     volume_id, source = bed.source_volume()
     cluster = cluster_with(volume_id, source)
@@ -127,11 +136,7 @@ def test_snapshot_find_restore_and_delete_only_what_was_made(bed):
 
 
 def test_a_forged_record_is_named_and_the_wrong_driver_refused(bed):
-    volume_id, source = bed.source_volume()
-    cluster = cluster_with(volume_id, source)
-    store = bed.store(cluster)
-    record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {},
-                                   store.check_snapshot_source({"namespace": "shop", "pvc": "data"}))
+    store, record, _volume_id = snapshot_of_data(bed)
     assert store.check_snapshot_origin(record) is None
     forged = dict(record, namespace="copy")
     assert "not copy/s1" in store.check_snapshot_origin(forged)
@@ -176,10 +181,23 @@ def test_the_volume_services_run_on_every_native_driver(bed, monkeypatch):
 
 def test_conflicting_names_are_refused():
     with EbsBed() as bed:
-        volume_id, source = bed.source_volume()
-        cluster = cluster_with(volume_id, source)
-        store = bed.store(cluster)
-        record = store.create_snapshot({"namespace": "shop", "pvc": "data"}, "s1", {},
-                                       store.check_snapshot_source({"namespace": "shop", "pvc": "data"}))
+        store, record, _volume_id = snapshot_of_data(bed)
         with pytest.raises(ConflictError, match="refusing to delete"):
             store.delete_snapshot(dict(record, name="someone-else"))
+
+
+def test_in_place_restores_once_onto_the_volume_the_snapshot_was_taken_of(bed):
+    store, record, volume_id = snapshot_of_data(bed)
+    target = {"namespace": "shop", "pvc": "data"}
+    if bed.driver == "aws_ebs":
+        with pytest.raises(InvalidInputError, match="^in_place: EBS cannot restore a snapshot onto an existing"):
+            store.restore_in_place(record, target)
+        return
+    assert store.restore_in_place(record, target, check_mode=True)[1] is True
+    assert ("POST", "/v1/osd-snapshot/restore/" + volume_id) not in bed.api.calls
+    assert store.restore_in_place(record, target)[1] is True
+    assert ("POST", "/v1/osd-snapshot/restore/" + volume_id) in bed.api.calls
+    assert store.restore_in_place(record, target)[1] is False
+    with pytest.raises(InvalidInputError, match="^in_place: PersistentVolumeClaim shop/data is on volume .*, but "
+                                                "snapshot .* was taken of OpenStorage volume other"):
+        store.restore_in_place(dict(record, source=dict(record["source"], volume_id="other")), target)
