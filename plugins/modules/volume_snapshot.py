@@ -66,8 +66,10 @@ options:
   csi_driver_map:
     description:
       - Which block store driver snapshots the volumes of which CSI driver, keyed by CSI driver name; for
-        example C(ebs.csi.aws.com) to C(aws_ebs) and C(pxd.portworx.com) to C(openstorage). A PVC whose PersistentVolume's CSI
-        driver is a key is snapshotted by the driver it maps to; every other PVC by I(driver).
+        example C(ebs.csi.aws.com) to C(aws_ebs) and C(pxd.portworx.com) to C(openstorage).
+      - A PVC whose PersistentVolume's CSI driver is a key (or whose in-tree C(awsElasticBlockStore) or
+        C(portworxVolume) source Kubernetes migrates to that CSI driver) is snapshotted by the driver it maps
+        to; every other PVC by I(driver).
     type: dict
   copy_to_region:
     description:

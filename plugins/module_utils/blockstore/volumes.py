@@ -26,6 +26,10 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import res
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 
 
+# In-tree volume sources and the CSI drivers Kubernetes migrates them to: csi_driver_map keys cover both.
+IN_TREE_CSI = {"awsElasticBlockStore": "ebs.csi.aws.com", "portworxVolume": "pxd.portworx.com"}
+
+
 def require_namespace(k8s, namespace, option="namespace"):
     if k8s.get_or_none(resource_path("", "v1", "namespaces", None, namespace)) is None:
         raise NotFoundError("%s: namespace %r does not exist" % (option, namespace))
@@ -51,12 +55,12 @@ def _volume(params, what):
 
 
 def _drivers(k8s, params, targets):
-    """{snapshot name: driver}: params' driver, or for a PVC whose PersistentVolume's CSI driver is in
-    csi_driver_map, the block store driver it maps to."""
+    """{snapshot name: driver}: params' driver, or for a PVC whose PersistentVolume's CSI driver (or the
+    in-tree source migrated to it) is in csi_driver_map, the block store driver it maps to."""
     mapping = params.get("csi_driver_map") or {}
     unknown = sorted(set(mapping.values()) - set(driver_names()))
     if unknown:
-        raise InvalidInputError("csi_driver_map: %s not a block store driver here; choose from %s" % (
+        raise InvalidInputError("csi_driver_map: unknown block store driver %s; choose from %s" % (
             ", ".join(unknown), ", ".join(driver_names())))
     drivers = {}
     for what, snap in targets:
@@ -65,7 +69,9 @@ def _drivers(k8s, params, targets):
             pvc = k8s.get_or_none(pvc_path(params["namespace"], what)) or {}
             pv_name = (pvc.get("spec") or {}).get("volumeName")
             pv = k8s.get_or_none(resource_path("", "v1", "persistentvolumes", None, pv_name)) if pv_name else None
-            csi_driver = (((pv or {}).get("spec") or {}).get("csi") or {}).get("driver")
+            spec = (pv or {}).get("spec") or {}
+            csi_driver = (spec.get("csi") or {}).get("driver") or next(
+                (name for key, name in IN_TREE_CSI.items() if spec.get(key)), None)
             drivers[snap] = mapping.get(csi_driver, params["driver"])
     return drivers
 

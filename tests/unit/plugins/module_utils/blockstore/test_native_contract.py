@@ -201,3 +201,24 @@ def test_in_place_restores_once_onto_the_volume_the_snapshot_was_taken_of(bed):
     with pytest.raises(InvalidInputError, match="^in_place: PersistentVolumeClaim shop/data is on volume .*, but "
                                                 "snapshot .* was taken of OpenStorage volume other"):
         store.restore_in_place(dict(record, source=dict(record["source"], volume_id="other")), target)
+
+
+def test_a_batch_takes_each_pvc_with_the_driver_its_volume_maps_to():
+    with EbsBed() as bed:
+        ebs_id, source = bed.source_volume()
+        cluster = cluster_with(ebs_id, source)
+        in_tree = bed.source_volume()[0]
+        cluster.add("", "persistentvolumes", {"metadata": {"name": "pv-old"},
+                                              "spec": {"awsElasticBlockStore": {"volumeID": in_tree}}})
+        cluster.add("", "persistentvolumeclaims", {
+            "metadata": {"name": "old", "namespace": "shop"},
+            "spec": {"volumeName": "pv-old", "resources": {"requests": {"storage": "1Gi"}}},
+            "status": {"phase": "Bound"}})
+        params = dict(bed.config, driver="csi", name="nightly", namespace="shop", pvc=None, pvc_selector="",
+                      volume_id=None, state="present", tags=None, snapshot_class=None, wait=True, wait_timeout=5,
+                      csi_driver_map={"ebs.csi.aws.com": "aws_ebs"}, copy_to_region=None)
+        taken = volumes.snapshot_volumes(cluster, params)["snapshots"]
+        assert sorted((r["source"]["pvc"], r["driver"], r["source"]["volume_id"]) for r in taken) == [
+            ("data", "aws_ebs", ebs_id), ("old", "aws_ebs", in_tree)]
+        with pytest.raises(InvalidInputError, match="^csi_driver_map: unknown block store driver ebs; choose from aws_ebs, csi, openstorage"):
+            volumes.snapshot_volumes(cluster, dict(params, csi_driver_map={"ebs.csi.aws.com": "ebs"}))
