@@ -41,6 +41,7 @@ try:
     import boto3
     import botocore.config
     import botocore.exceptions
+    BOTO3_ERROR = None
 except ImportError as e:  # pragma: no cover - boto3 is a requirement
     boto3 = None
     BOTO3_ERROR = e
@@ -100,8 +101,8 @@ class AwsEbsBlockStore(NativeBlockStore):
         self._clients = {}
 
     def _ec2(self, region=None):
-        if boto3 is None:
-            raise MissingLibraryError("boto3", BOTO3_ERROR)
+        if BOTO3_ERROR is not None:
+            raise MissingLibraryError("boto3>=1.35", BOTO3_ERROR)
         region = region or self.config.get("region") or None
         if region not in self._clients:
             try:
@@ -122,8 +123,9 @@ class AwsEbsBlockStore(NativeBlockStore):
         return self._clients[region]
 
     def _api(self, doing, call, region=None):
+        ec2 = self._ec2(region)  # first: without boto3 the except clause below could not even be evaluated
         try:
-            return retrying(lambda: call(self._ec2(region)))
+            return retrying(lambda: call(ec2))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise client_error(e, doing)
 
@@ -200,8 +202,8 @@ class AwsEbsBlockStore(NativeBlockStore):
         for key, kind in (("iops", int), ("throughput", int), ("encrypted", bool), ("kms_key_id", str)):
             if options.get(key) is not None:
                 if not isinstance(options[key], kind):
-                    raise InvalidInputError("volume_options.%s: expected %s, got %r" % (key, kind.__name__,
-                                                                                         options[key]))
+                    raise InvalidInputError("volume_options.%s: expected %s, got %r" % (
+                        key, kind.__name__, options[key]))
                 plan[key] = options[key]
         return plan
 

@@ -271,7 +271,7 @@ class NativeBlockStore(BlockStore):
         namespace, pvc = target["namespace"], target["pvc"]
         key = hashlib.sha256(("%s/%s/%s/%s" % (self.name, record["snapshot_id"], namespace, pvc)).encode()).hexdigest()
         storage_plan = self.storage_plan_volume(dict(record, size_bytes=current.get("size_bytes")),
-                                                           dict(target, size=size))
+                                                dict(target, size=size))
         pv_name = "lifeboat-" + key[:40]
         existing = self.k8s.get_or_none(pv_path(pv_name))
         if existing and (existing["metadata"].get("annotations") or {}).get(RESTORED_FROM) != record["snapshot_id"]:

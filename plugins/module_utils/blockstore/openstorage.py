@@ -37,6 +37,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity impor
 
 try:
     import requests
+    REQUESTS_ERROR = None
 except ImportError as e:  # pragma: no cover - requests is a requirement
     requests = None
     REQUESTS_ERROR = e
@@ -69,8 +70,8 @@ class OpenStorageBlockStore(NativeBlockStore):
         return endpoint.rstrip("/")
 
     def _call(self, method, path, body=None, params=None, not_found_ok=False):
-        if requests is None:
-            raise MissingLibraryError("requests", REQUESTS_ERROR)
+        if REQUESTS_ERROR is not None:
+            raise MissingLibraryError("requests>=2.28", REQUESTS_ERROR)
         endpoint = self._endpoint()
         if self._session is None:
             self._session = requests.Session()

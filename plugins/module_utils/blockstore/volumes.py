@@ -205,7 +205,7 @@ def _delete_snapshots(stores, params, targets, batch, regions, check_mode):
         [(n, region) for n in found for region in regions], raise_first(parallel_map(
             lambda t: stores[t[0]].find_copy(found[t[0]], t[1]), [(n, region) for n in found for region in regions])))
         if copy]
-    gone = [(n, r) for n, r in found.items()] + [(t[0], copy) for t, copy in copies]
+    gone = list(found.items()) + [(t[0], copy) for t, copy in copies]
     if gone and not check_mode:
         raise_first(parallel_map(lambda p: stores[p[0]].delete_snapshot(p[1]), gone))
         if params["wait"]:

@@ -26,11 +26,10 @@ def ec2(endpoint, key, secret, region):
 
 def main(cmd, *a):
     if cmd == "osd-create":
-        _, body = osd(a[0], a[1], "POST", "/v1/osd-volumes", json={"locator": {"name": a[2]}, "spec": {"size": 1 << 30}})
+        body = osd(a[0], a[1], "POST", "/v1/osd-volumes", json={"locator": {"name": a[2]}, "spec": {"size": 1 << 30}})[1]
         out = body["id"]
     elif cmd == "osd-exists":
-        status, _ = osd(a[0], a[1], "GET", "/v1/osd-volumes/" + a[2])
-        out = status == 200
+        out = osd(a[0], a[1], "GET", "/v1/osd-volumes/" + a[2])[0] == 200
     elif cmd == "osd-delete":
         out = osd(a[0], a[1], "DELETE", "/v1/osd-volumes/" + a[2])[1]
     elif cmd == "osd-snapshots":

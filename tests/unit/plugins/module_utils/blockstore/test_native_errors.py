@@ -35,9 +35,11 @@ def test_rate_limits_are_retried_with_growing_jittered_waits():
 
 def test_retries_give_up_and_other_errors_are_not_retried():
     slept = []
+
+    def limited():
+        raise client_error("SnapshotCreationPerVolumeRateExceeded")
     with pytest.raises(ClientError):
-        aws_ebs.retrying(lambda: (_ for _ in ()).throw(client_error("SnapshotCreationPerVolumeRateExceeded")),
-                         attempts=3, sleep=slept.append)
+        aws_ebs.retrying(limited, attempts=3, sleep=slept.append)
     assert len(slept) == 2
     calls = []
 
@@ -118,5 +120,5 @@ def test_volume_options_are_checked_per_driver():
         with pytest.raises(InvalidInputError, match=message):
             store.storage_plan_volume(record, {"size": "1Gi", "volume_options": options})
     with pytest.raises(InvalidInputError, match="^volume_options: iops not known to the openstorage driver"):
-        osd_store(FakeOpenStorage()).storage_plan_volume(record, {"size": "1Gi", "volume_options": {"iops": 1},
-                                                                   "namespace": "n", "pvc": "p"})
+        osd_store(FakeOpenStorage()).storage_plan_volume(
+            record, {"size": "1Gi", "volume_options": {"iops": 1}, "namespace": "n", "pvc": "p"})
