@@ -146,8 +146,8 @@ class ServiceNodePorts(RestoreItemAction):
 
 class PvcBookkeeping(RestoreItemAction):
     name = "pvc-bookkeeping"
-    description = ("Drops a PVC's binding and provisioner annotations and Velero's snapshot labels and "
-                   "annotations: they describe the source cluster.")
+    description = ("Drops a PVC's binding and provisioner annotations, Velero's snapshot labels and "
+                   "annotations and lifeboat's marks of an earlier restore: they describe the source cluster.")
     applies_to = ResourceSelector(resources=("persistentvolumeclaims",))
     ANNOTATIONS = (
         "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
@@ -157,10 +157,14 @@ class PvcBookkeeping(RestoreItemAction):
         "velero.io/volume-snapshot-name", "backup.velero.io/must-include-additional-items",
     )
     LABELS = ("velero.io/backup-name", "velero.io/volume-snapshot-name")
+    # lifeboat.k8s/restored-from, /restore-driver, /restore-pv...: a restore of the source cluster's, whose
+    # volume and PersistentVolume the target's restore must neither claim nor delete.
+    OWN_RESTORE_MARKS = "lifeboat.k8s/restore"
 
     def execute(self, item, context):
-        for key in self.ANNOTATIONS:
-            (_meta(item).get("annotations") or {}).pop(key, None)
+        annotations = _meta(item).get("annotations") or {}
+        for key in list(self.ANNOTATIONS) + [k for k in annotations if k.startswith(self.OWN_RESTORE_MARKS)]:
+            annotations.pop(key, None)
         for key in self.LABELS:
             (_meta(item).get("labels") or {}).pop(key, None)
         return ActionResult(item)

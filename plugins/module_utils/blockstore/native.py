@@ -243,9 +243,6 @@ class NativeBlockStore(BlockStore):
                 record["snapshot_id"], real[0], real[1], real[2], said[0], said[1], said[2])
         return None
 
-    def snapshot_error(self, record):
-        return None if record.get("ready") else record.get("error")
-
     # ------------------------------------------------------------ volumes
 
     def plan_restore(self, record, target):

@@ -139,7 +139,8 @@ def test_service_node_ports_unless_preserved():
 def test_pvc_bookkeeping():
     pvc = {"metadata": {"name": "data", "namespace": "shop",
                         "annotations": {"pv.kubernetes.io/bind-completed": "yes", "velero.io/volume-snapshot-name": "v",
-                                        "team": "a"},
+                                        "lifeboat.k8s/restored-from": "snap-1", "lifeboat.k8s/restore-pv": "pv-x",
+                                        "lifeboat.k8s/restore-region": "eu-west-1", "team": "a"},
                         "labels": {"velero.io/backup-name": "b", "app": "shop"}}, "spec": {}}
     meta = run_action(rb.PvcBookkeeping, "persistentvolumeclaims", pvc)[0].item["metadata"]
     assert meta["annotations"] == {"team": "a"} and meta["labels"] == {"app": "shop"}
