@@ -114,7 +114,7 @@ class AwsEbsBlockStore(NativeBlockStore):
                 self._clients[region] = session.client(
                     "ec2", endpoint_url=self.config.get("endpoint_url") or None,
                     verify=self.config.get("aws_ca_bundle") or None,
-                    config=botocore.config.Config(retries={"mode": "standard", "max_attempts": 8},
+                    config=botocore.config.Config(retries={"mode": "standard", "max_attempts": 5},
                                                   user_agent_extra="lifeboat.k8s"))
             except botocore.exceptions.ProfileNotFound as e:
                 raise InvalidInputError("profile: %s" % e)

@@ -233,6 +233,9 @@ class CsiBlockStore(BlockStore):
 
     def plan_restore(self, record, target):
         """Validate a restore and return the objects it will create, in order."""
+        if record.get("driver", self.name) != self.name:
+            raise InvalidInputError("snapshot: the record was made by driver %r, not %r" % (
+                record.get("driver"), self.name))
         if not record.get("snapshot_id"):
             raise InvalidInputError("snapshot: the record has no snapshot_id (was the snapshot ready when it was "
                                     "recorded?)")
@@ -308,7 +311,8 @@ class CsiBlockStore(BlockStore):
         such as a restore's helper) must be bound to the record's VolumeSnapshot."""
         if self._contents is None:
             try:
-                self._contents = self.k8s.list(vsc_path())
+                # list() returns a generator: keep the items, every record of the restore is checked against them.
+                self._contents = list(self.k8s.list(vsc_path()))
             except ApiError as e:
                 if e.status not in (403, 404):
                     raise
