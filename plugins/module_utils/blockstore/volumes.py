@@ -99,7 +99,7 @@ def snapshot_volumes(k8s, params, check_mode=False):
         found = existing[snap]
         if found and found["source"].get(key) != what:
             raise ConflictError("name: snapshot %s/%s already exists for %s %r, not %r" % (
-                params["namespace"], snap, key, found["source"].get(key), what))
+                params["namespace"], snap, "PVC" if key == "pvc" else "volume", found["source"].get(key), what))
     missing = [(what, snap) for what, snap in targets if existing[snap] is None]
 
     # Validate every missing one before creating any, so bad input changes nothing.
