@@ -220,6 +220,8 @@ def test_the_volume_services_run_on_every_driver(bed, monkeypatch):
     assert volumes.snapshot_volumes(cluster, params, check_mode=True)["changed"]
     assert volumes.snapshot_volumes(cluster, params)["changed"]
     assert volumes.snapshot_volumes(cluster, params)["changed"] is False
+    with pytest.raises(ConflictError, match="^name: snapshot shop/nightly already exists for PVC 'data', not 'logs'"):
+        volumes.snapshot_volumes(cluster, dict(params, pvc="logs"))
     assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"]
     assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"] is False
 
