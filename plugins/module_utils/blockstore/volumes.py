@@ -201,17 +201,18 @@ def _delete_snapshots(stores, params, targets, batch, regions, check_mode):
     names = [snap for _what, snap in targets]
     found = dict((n, r) for n, r in zip(names, raise_first(parallel_map(
         lambda n: stores[n].find_snapshot(n, params["namespace"]), names))) if r)
-    copies = [(n, copy) for n, copy in zip(
-        [(n, region) for n in found for region in regions], raise_first(parallel_map(
-            lambda t: stores[t[0]].find_copy(found[t[0]], t[1]), [(n, region) for n in found for region in regions])))
-        if copy]
-    gone = list(found.items()) + [(t[0], copy) for t, copy in copies]
+    pairs = [(n, region) for n in found for region in regions]
+    copies = [(t[0], copy) for t, copy in zip(pairs, raise_first(parallel_map(
+        lambda t: stores[t[0]].find_copy(found[t[0]], t[1]), pairs))) if copy]
+    gone = copies + list(found.items())
     if gone and not check_mode:
-        raise_first(parallel_map(lambda p: stores[p[0]].delete_snapshot(p[1]), gone))
+        # Copies first: they are found through their source, so a rerun after an interruption finds them.
+        for group in (copies, list(found.items())):
+            raise_first(parallel_map(lambda p: stores[p[0]].delete_snapshot(p[1]), group))
         if params["wait"]:
             wait_until(lambda: all(stores[n].describe_snapshot(r) is None for n, r in gone), params["wait_timeout"],
                        "snapshots to be deleted: " + ", ".join(sorted(set(n for n, _r in gone))))
-    listed = [dict(r, copies=[copy for t, copy in copies if t[0] == n]) if regions else r for n, r in found.items()]
+    listed = [dict(r, copies=[copy for c, copy in copies if c == n]) if regions else r for n, r in found.items()]
     result = {"changed": bool(gone)}
     if gone:
         result["diff"] = {"before": {"snapshots": [r["name"] for r in listed], "copies": len(copies)}, "after": {}}
