@@ -285,7 +285,7 @@ class AwsEbsBlockStore(NativeBlockStore):
             "ready": state == "completed",
             "size_bytes": snapshot["VolumeSize"] * GIB if snapshot.get("VolumeSize") else None,
             "created_at": started.isoformat() if hasattr(started, "isoformat") else started,
-            "error": snapshot.get("StateMessage") or "snapshot state: error" if state == "error" else None,
+            "error": (snapshot.get("StateMessage") or "snapshot state: error") if state == "error" else None,
             "driver_data": {"region": region, "state": state, "progress": snapshot.get("Progress"),
                             "encrypted": snapshot.get("Encrypted"), "kms_key_id": snapshot.get("KmsKeyId"),
                             "copied_from": tags.get(COPIED_FROM), "tags": tags},

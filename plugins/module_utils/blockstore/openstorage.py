@@ -167,7 +167,8 @@ class OpenStorageBlockStore(NativeBlockStore):
         spec = options.get("spec")
         if spec is not None and not isinstance(spec, dict):
             raise InvalidInputError("volume_options.spec: expected a mapping (an OpenStorage VolumeSpec)")
-        spec = dict(spec or {})
+        # The snapshot's own spec (its volume's replication, I/O priority, format...) with the user's on top.
+        spec = dict((self._inspect(record["snapshot_id"]) or {}).get("spec") or {}, **(spec or {}))
         spec["size"] = max(quantity_bytes(target["size"]), record.get("size_bytes") or 0)
         return {"parent": record["snapshot_id"], "spec": spec,
                 "name": "%s.%s.restore" % (target["namespace"], target["pvc"])}

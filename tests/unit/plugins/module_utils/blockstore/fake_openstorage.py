@@ -27,7 +27,7 @@ class FakeOpenStorage:
     def volume(self, name, size=1 << 30):
         vid = str(next(self._ids))
         self.volumes[vid] = {"id": vid, "readonly": False, "locator": {"name": name, "volume_labels": {}},
-                             "spec": {"size": size}, "status": "VOLUME_STATUS_UP"}
+                             "spec": {"size": size, "io_priority": "high"}, "status": "VOLUME_STATUS_UP"}
         return vid
 
     def request(self, method, url, json=None, params=None, timeout=None):  # pylint: disable=redefined-outer-name

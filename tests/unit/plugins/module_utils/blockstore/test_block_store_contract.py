@@ -166,6 +166,8 @@ def test_snapshot_find_restore_and_delete_only_what_was_made(bed):
     assert store.restore_volume(record, target, restore_plan) == volume
     assert [v["pvc"] for v in store.restored_volumes("copy")] == ["data"]
     assert store.restored_volumes("shop") == []
+    if bed.driver == "openstorage":
+        assert bed.api.volumes[volume["driver_data"]["volume_id"]]["spec"]["io_priority"] == "high"
     if bed.native:
         new_id = volume["driver_data"]["volume_id"]
         assert new_id != volume_id and bed.volume_exists(new_id)
