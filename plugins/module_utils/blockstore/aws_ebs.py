@@ -21,6 +21,7 @@ import random
 import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.native import (
+    COPIED_FROM,
     MANAGED_BY,
     RESTORE_KEY,
     SNAPSHOT_NAME,
@@ -47,7 +48,6 @@ except ImportError as e:  # pragma: no cover - boto3 is a requirement
     BOTO3_ERROR = e
 
 GIB = 1024 ** 3
-COPIED_FROM = "lifeboat.k8s/copied-from"
 ZONE_LABEL = "topology.ebs.csi.aws.com/zone"
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 VOLUME_OPTIONS = ("availability_zone", "volume_type", "iops", "throughput", "encrypted", "kms_key_id")
@@ -252,19 +252,18 @@ class AwsEbsBlockStore(NativeBlockStore):
         source_region = (record.get("driver_data") or {}).get("region") or self._region()
         if region == source_region:
             raise InvalidInputError("copy_to_region: %s is the snapshot's own region" % region)
-        current = self.storage_describe(record)
-        if current is None or not current["ready"]:
+        if not record.get("ready"):
             raise InvalidInputError("copy_to_region: snapshot %s is not completed yet; copies are made of completed "
                                     "snapshots (use wait: true)" % record["snapshot_id"])
-        tags = dict(current["driver_data"]["tags"], **{COPIED_FROM: record["snapshot_id"]})
+        tags = dict(record["driver_data"]["tags"], **{COPIED_FROM: record["snapshot_id"]})
         copied = self._api("copying EBS snapshot %s to %s" % (record["snapshot_id"], region),
                            lambda ec2: ec2.copy_snapshot(
                                SourceRegion=source_region, SourceSnapshotId=record["snapshot_id"],
                                Description="lifeboat.k8s copy of %s" % record["snapshot_id"],
                                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(tags)}]), region)
         return self.storage_describe({"snapshot_id": copied["SnapshotId"], "driver_data": {"region": region}}) or \
-            dict(current, snapshot_id=copied["SnapshotId"], ready=False,
-                 driver_data=dict(current["driver_data"], region=region))
+            dict(record, snapshot_id=copied["SnapshotId"], ready=False,
+                 driver_data=dict(record["driver_data"], region=region))
 
     # ------------------------------------------------------------ records
 
@@ -281,7 +280,7 @@ class AwsEbsBlockStore(NativeBlockStore):
             "name": tags.get(SNAPSHOT_NAME),
             "namespace": namespace,
             "source": source,
-            "tags": user_tags(dict((k, v) for k, v in tags.items() if k != "Name")),
+            "tags": user_tags(tags),
             "ready": state == "completed",
             "size_bytes": snapshot["VolumeSize"] * GIB if snapshot.get("VolumeSize") else None,
             "created_at": started.isoformat() if hasattr(started, "isoformat") else started,

@@ -47,6 +47,9 @@ RESTORE_PV = "lifeboat.k8s/restore-pv"
 RESTORE_VOLUME_ID = "lifeboat.k8s/restore-volume-id"
 RESTORE_REGION = "lifeboat.k8s/restore-region"
 RESTORED_IN_PLACE = "lifeboat.k8s/restored-in-place"  # the snapshot last restored onto a PVC's own volume
+COPIED_FROM = "lifeboat.k8s/copied-from"  # on a copy in another region: its source snapshot
+# A snapshot's labels that are the driver's own bookkeeping, not the user's tags (EBS's Name tag too).
+INTERNAL_LABELS = (MANAGED_BY, SNAPSHOT_NAME, SNAPSHOT_NAMESPACE, COPIED_FROM, "Name")
 # What a restore needs of the source PVC, kept as labels on the snapshot.
 SOURCE_KEYS = ("pvc", "storage_class", "size", "access_modes", "volume_mode", "volume_id", "csi_driver", "zone")
 
@@ -73,8 +76,8 @@ def labels_source(labels, namespace):
 
 
 def user_tags(labels):
-    return dict((k, v) for k, v in labels.items()
-                if k not in (MANAGED_BY, SNAPSHOT_NAME, SNAPSHOT_NAMESPACE) and not k.startswith("lifeboat.k8s/"))
+    """The tags the user gave (lifeboat.k8s/backup from the roles among them), without the driver's own."""
+    return dict((k, v) for k, v in labels.items() if k not in INTERNAL_LABELS and not k.startswith(SOURCE_PREFIX))
 
 
 class NativeBlockStore(BlockStore):
@@ -338,7 +341,8 @@ class NativeBlockStore(BlockStore):
         if pvc is None:
             raise NotFoundError("pvc: PersistentVolumeClaim %s/%s does not exist; in_place restores onto an existing "
                                 "PVC's volume" % (namespace, name))
-        pv = self.k8s.get_or_none(pv_path((pvc.get("spec") or {}).get("volumeName") or "-")) or {}
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        pv = (self.k8s.get_or_none(pv_path(pv_name)) if pv_name else None) or {}
         volume_id, _driver = self.volume_handle(pv)
         taken_of = (record.get("source") or {}).get("volume_id")
         if not volume_id or volume_id != taken_of:

@@ -62,18 +62,18 @@ def _drivers(k8s, params, targets):
     if unknown:
         raise InvalidInputError("csi_driver_map: unknown block store driver %s; choose from %s" % (
             ", ".join(unknown), ", ".join(driver_names())))
-    drivers = {}
-    for what, snap in targets:
-        drivers[snap] = params["driver"]
-        if mapping and not params.get("volume_id"):
-            pvc = k8s.get_or_none(pvc_path(params["namespace"], what)) or {}
-            pv_name = (pvc.get("spec") or {}).get("volumeName")
-            pv = k8s.get_or_none(resource_path("", "v1", "persistentvolumes", None, pv_name)) if pv_name else None
-            spec = (pv or {}).get("spec") or {}
-            csi_driver = (spec.get("csi") or {}).get("driver") or next(
-                (name for key, name in IN_TREE_CSI.items() if spec.get(key)), None)
-            drivers[snap] = mapping.get(csi_driver, params["driver"])
-    return drivers
+    if not mapping or params.get("volume_id"):
+        return dict((snap, params["driver"]) for _what, snap in targets)
+
+    def csi_driver(pvc_name):
+        pvc = k8s.get_or_none(pvc_path(params["namespace"], pvc_name)) or {}
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        pv = k8s.get_or_none(resource_path("", "v1", "persistentvolumes", None, pv_name)) if pv_name else None
+        spec = (pv or {}).get("spec") or {}
+        return (spec.get("csi") or {}).get("driver") or next(
+            (name for key, name in IN_TREE_CSI.items() if spec.get(key)), None)
+    found = raise_first(parallel_map(lambda t: csi_driver(t[0]), targets))
+    return dict((snap, mapping.get(csi, params["driver"])) for (_what, snap), csi in zip(targets, found))
 
 
 def snapshot_volumes(k8s, params, check_mode=False):

@@ -45,23 +45,33 @@ K8S_AUTH_ARG_SPEC = dict(
                             fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
 )
 
+
+def _aws_session_spec():
+    """amazon.aws's region and credential options, names, aliases and AWS_* variables (a new dict per use:
+    the S3 storage options and the EBS driver's each carry them)."""
+    return dict(
+        region=dict(type="str", aliases=["aws_region"],
+                    fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False,
+                        fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+        secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
+                        fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+        session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
+                           fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+        profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
+        aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+    )
+
+
 # Where backups live. S3 options use amazon.aws's names, aliases and AWS_* variables,
 # except validate_certs, which the Kubernetes options already use.
 STORAGE_ARG_SPEC = dict(
     storage=dict(type="str", default=DEFAULT_STORAGE),
     endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "endpoint"],
                       fallback=(env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"])),
-    region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False,
-                    fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
-    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
-                    fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
-    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
-                       fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
-    profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
     storage_validate_certs=dict(type="bool", default=True),
     storage_timeout=dict(type="int", default=600),
-    aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+    **_aws_session_spec()
 )
 
 # S3 server-side encryption of what a backup writes, with amazon.aws.s3_object's names.
@@ -91,17 +101,9 @@ BLOCK_STORE_ARG_SPEC = dict(
     openstorage_ca_cert=dict(type="path", fallback=(env_fallback, ["OPENSTORAGE_CA_CERT"])),
     openstorage_validate_certs=dict(type="bool", default=True),
     openstorage_timeout=dict(type="int", default=60),
-    region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
     endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url"],
                       fallback=(env_fallback, ["AWS_URL", "EC2_URL"])),
-    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False,
-                    fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
-    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
-                    fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
-    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
-                       fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
-    profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
-    aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+    **_aws_session_spec()
 )
 
 WAIT_ARG_SPEC = dict(
@@ -113,11 +115,6 @@ WAIT_ARG_SPEC = dict(
 def auth_params(params):
     """The Kubernetes auth options of a module's params, as a plain dict."""
     return dict((k, params.get(k)) for k in K8S_AUTH_ARG_SPEC)
-
-
-def block_store_config(params):
-    """The block store connection options of a module's params, as drivers want them."""
-    return dict((k, params.get(k)) for k in BLOCK_STORE_ARG_SPEC)
 
 
 def storage_options(params):

@@ -71,3 +71,10 @@ def test_module_driver_choices_are_the_registry(module):
     tree = ast.parse(_source("plugins/modules/%s.py" % module))
     doc = next(n.value.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION")
     assert yaml.safe_load(doc)["options"]["driver"]["choices"] == registry.driver_names()
+
+
+def test_the_connection_options_are_the_drivers_and_are_documented():
+    from ansible_collections.lifeboat.k8s.plugins.doc_fragments.block_store import ModuleDocFragment
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import BLOCK_STORE_ARG_SPEC
+    assert sorted(BLOCK_STORE_ARG_SPEC) == registry.driver_options()
+    assert sorted(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]) == registry.driver_options()

@@ -122,3 +122,11 @@ def test_volume_options_are_checked_per_driver():
     with pytest.raises(InvalidInputError, match="^volume_options: iops not known to the openstorage driver"):
         osd_store(FakeOpenStorage()).storage_plan_volume(
             record, {"size": "1Gi", "volume_options": {"iops": 1}, "namespace": "n", "pvc": "p"})
+
+
+def test_records_keep_the_users_tags_and_drop_the_drivers_own():
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import native
+    labels = {"lifeboat.k8s/backup": "nightly", "team": "db", "Name": "s1", "app.kubernetes.io/managed-by": "lifeboat",
+              "lifeboat.k8s/snapshot-name": "s1", "lifeboat.k8s/snapshot-namespace": "shop",
+              "lifeboat.k8s/source.pvc": "data", "lifeboat.k8s/copied-from": "snap-1"}
+    assert native.user_tags(labels) == {"lifeboat.k8s/backup": "nightly", "team": "db"}
