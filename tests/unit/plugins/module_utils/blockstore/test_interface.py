@@ -78,3 +78,11 @@ def test_the_connection_options_are_the_drivers_and_are_documented():
     from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import BLOCK_STORE_ARG_SPEC
     assert sorted(BLOCK_STORE_ARG_SPEC) == registry.driver_options()
     assert sorted(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]) == registry.driver_options()
+
+
+def test_object_restore_documents_the_same_connection_options_as_the_fragment():
+    # Suboptions cannot come from a doc fragment: object_restore repeats it, and this keeps the two equal.
+    from ansible_collections.lifeboat.k8s.plugins.doc_fragments.block_store import ModuleDocFragment
+    from ansible_collections.lifeboat.k8s.plugins.modules import object_restore
+    documented = yaml.safe_load(object_restore.DOCUMENTATION)["options"]["block_store_options"]["suboptions"]
+    assert documented == yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
