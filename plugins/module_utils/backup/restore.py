@@ -20,7 +20,7 @@ __metaclass__ = type
 import io
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering, restore_plan
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import restore_plan
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import (
     ArchiveError,
     Limits,
@@ -41,6 +41,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, Signer, open_sealed
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.spill import CHUNK, Spill, tier_key
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable, is_subset
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
@@ -117,33 +118,34 @@ def run_restore(k8s, store, params, check_mode=False):
     confinement = Confinement(manifest, params, mapping)
     selector = parse_selector(params.get("label_selector"))
     sealed = manifest.get("encryption")
-    with Pipeline.from_params("restore", params, warnings) as pipeline:
-        with PrivateWorkdir("restore") as workdir:
-            problem = verify(store, manifest, workdir)
-            if problem:
-                raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (name, problem))
-            files = files_of(name, bool(sealed))
-            with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
-                             files["archive"]) as archive:
-                entries = select(read_items(archive, limits), params, selector, confinement)
-            if by_velero:
-                records = _velero_records(store, name, limits, entries, warnings)
-            else:
-                with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
-                                 files["volume_snapshots"]) as side_file:
-                    records = read_json_gz(side_file, files["volume_snapshots"], limits)
-        snapshots = confinement.check_records(records, driver_names())
-        _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
-        items, planning_warnings = plan(k8s, entries, params, mapping, snapshots, pipeline, confinement)
-        warnings.extend(planning_warnings)
-        actions = pipeline.summary()
-    restorer = Restorer(k8s, params, mapping, check_mode)
-    restorer.warnings.extend(warnings)
-    if manifest.get("phase") != "Completed":
-        restorer.warnings.append("backup %s is %s: it lacks %s" % (
-            name, manifest.get("phase"), "; ".join(describe_error(e) for e in manifest.get("errors") or [])
-            or "what its errors say"))
-    result = restorer.run(items, manifest)
+    with PrivateWorkdir("restore") as workdir:
+        with Spill(workdir) as spill:
+            with Pipeline.from_params("restore", params, warnings) as pipeline:
+                problem = verify(store, manifest, workdir)
+                if problem:
+                    raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (
+                        name, problem))
+                files = files_of(name, bool(sealed))
+                with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
+                                 files["archive"]) as archive:
+                    facts = select(read_items(archive, limits), params, selector, confinement, spill)
+                if by_velero:
+                    records = _velero_records(store, name, limits, spill, warnings)
+                else:
+                    with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
+                                     files["volume_snapshots"]) as side_file:
+                        records = read_json_gz(side_file, files["volume_snapshots"], limits)
+                snapshots = confinement.check_records(records, driver_names())
+                _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
+                warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
+                actions = pipeline.summary()
+            restorer = Restorer(k8s, params, mapping, check_mode)
+            restorer.warnings.extend(warnings)
+            if manifest.get("phase") != "Completed":
+                restorer.warnings.append("backup %s is %s: it lacks %s" % (
+                    name, manifest.get("phase"), "; ".join(describe_error(e) for e in manifest.get("errors") or [])
+                    or "what its errors say"))
+            result = restorer.run(spill, manifest)
     result["api_retries"] = k8s.retries
     result["actions"] = actions
     return result
@@ -180,9 +182,9 @@ def _side_file(store, name, filename, limits):
     return read_json_gz(io.BytesIO(data), filename, limits)
 
 
-def _velero_records(store, name, limits, entries, warnings):
+def _velero_records(store, name, limits, spill, warnings):
     """Snapshot records of a Velero backup's CSI snapshots, from its volume information."""
-    claims = dict(((n, o["metadata"]["name"]), o) for d, n, o in entries if d == "persistentvolumeclaims")
+    claims = dict(((n, o["metadata"]["name"]), o) for n, o in spill.sources("persistentvolumeclaims"))
     try:
         records, problems = velero.records_from(
             _side_file(store, name, velero.velero_files(name)["volume_info"], limits), claims)
@@ -264,12 +266,13 @@ def check_namespaces(manifest, params):
     return mapping
 
 
-def select(entries, params, selector, confinement):
-    """Read every archive entry, check it (confinement) and keep what the filters select (no cluster access)."""
+def select(entries, params, selector, confinement, spill):
+    """Read every archive entry, check it (confinement) and spill what the filters select (no cluster
+    access). Returns what planning needs to know about the whole selection (restore_plan.RunFacts)."""
     include = params.get("include_resources")
     exclude = params.get("exclude_resources")
     namespaces = params.get("namespaces")
-    selected = []
+    facts = restore_plan.RunFacts(uids=spill.uids)
     for res_dir, namespace, name, obj in entries:
         if not confinement.check_entry(res_dir, namespace, name, obj) or confinement.problems:
             continue  # read on: the refusal lists every problem, then nothing is restored
@@ -283,24 +286,37 @@ def select(entries, params, selector, confinement):
             continue
         if selector and res_dir != "namespaces" and not selector_matches(selector, meta.get("labels")):
             continue
-        selected.append((res_dir, namespace, obj))
+        spill.add(res_dir, namespace, obj)
+        facts.add(res_dir, namespace, obj)
+    spill.finish_reading()
     confinement.raise_problems()
-    return selected
+    return facts
 
 
-def plan(k8s, entries, params, mapping, records, pipeline, confinement):
-    """Every selected entry as an Item: prepared and passed through the restore item actions, or skipped
-    (naming the action) or refused. Reads the target cluster only (whether a PV exists)."""
-    run = restore_plan.RestoreRun(entries, mapping, {"preserve_node_ports": params.get("preserve_node_ports")},
-                                  records if params.get("restore_volumes", True) else (), k8s)
-    return restore_plan.plan_items(
-        entries, run, pipeline,
-        Item,
-        restore_status=params.get("restore_status") or [],
+def plan(k8s, spill, facts, params, mapping, records, pipeline, confinement):
+    """Plan every selected entry in restore order: prepared and passed through the restore item actions,
+    or skipped (naming the action) or refused; the plans go back into the spill. Reads the target cluster
+    only (whether a PV exists). Returns the planning's warnings."""
+    run = restore_plan.RestoreRun(None, mapping, {"preserve_node_ports": params.get("preserve_node_ports")},
+                                  records if params.get("restore_volumes", True) else (), k8s, facts=facts)
+    planner = restore_plan.Planner(
+        run, pipeline, restore_status=params.get("restore_status") or [],
         refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, run.claims))
+    plans = []
+    for seq, res_dir, namespace, obj in spill.unplanned():
+        plans.append((seq,) + planner.plan(res_dir, namespace, obj))
+        if len(plans) >= CHUNK:
+            spill.set_planned(plans)
+            plans = []
+    spill.set_planned(plans)
+    return planner.finish(spill.holds)
 
 
 class Restorer:
+    """Applies a planned spill: volumes right after PVs and PVCs, then every other tier in restore
+    order, a chunk at a time. Only outcomes are kept (counts, and the reports of what failed or
+    was skipped), so memory does not grow with the backup."""
+
     def __init__(self, k8s, params, mapping, check_mode):
         self.k8s = k8s
         self.params = params
@@ -309,8 +325,11 @@ class Restorer:
         self.existing_policy = params.get("existing") or "keep"
         self.warnings = []
         self.volumes = []
-        self.existing = {}
         self.blocks = {}
+        self.unlisted = set()  # collections LIST refused: their objects are compared after a GET
+        self.counts = {}
+        self.total = 0
+        self.failures, self.skipped, self.refused = [], [], []
 
     def _block(self, record):
         """The block store that took a snapshot record (one per driver, shared by the restore's threads)."""
@@ -319,36 +338,77 @@ class Restorer:
             self.blocks[driver] = block_store(driver, self.k8s, self.params.get("block_store_options"))
         return self.blocks[driver]
 
-    def run(self, items, manifest):
+    def run(self, spill, manifest):
         self.backup_name = manifest["name"]
-        todo = [i for i in items if not i.skip]
-        for item in items:
-            if item.skip:
+        for chunk in spill.skipped(Item):
+            for item in chunk:
                 item.outcome, item.message = "skipped", item.skip
-        self._plan_volumes(todo)
-        self._ensure_target_namespaces(todo)
-        tiers = {}
-        for item in todo:
-            if item.outcome is None:
-                tiers.setdefault(ordering.tier(item.res_dir), []).append(item)
-        pvc_rank = ordering.tier("persistentvolumeclaims")
-        for rank in sorted(tiers):
-            if rank > pvc_rank:
+            self._tally(chunk)
+        self.volume_items = spill.with_volumes(Item)
+        self._ensure_target_namespaces(*spill.target_namespaces())
+        pvc_rank = tier_key("persistentvolumeclaims")
+        for tier, res_dir in spill.tiers():
+            if tier > pvc_rank:
                 self._restore_volumes()  # right after PVs and PVCs, before what mounts them
-            self._load_existing(tiers[rank])
-            _record_crashes(parallel_map(self._apply, tiers[rank]))
-            if tiers[rank][0].res_dir == "customresourcedefinitions.apiextensions.k8s.io":
-                self._wait_crds(tiers[rank])
+            done = self._apply_tier(spill, tier)
+            if res_dir == "customresourcedefinitions.apiextensions.k8s.io":
+                self._wait_crds(done)
         self._restore_volumes()
-        return self._result(items, manifest)
+        return self._result(manifest)
+
+    def _apply_tier(self, spill, tier):
+        """Objects that exist are compared a LIST page at a time (no GET per object, no map of the
+        namespace); the rest are created a chunk at a time. Returns the CRDs' items (few), else []."""
+        kept = []
+        for res_dir, namespace in spill.collections(tier):
+            for page in self._existing_pages(spill, res_dir, namespace):
+                items = spill.named(Item, res_dir, namespace, page)
+                self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
+        while True:
+            items = spill.next_chunk(Item, tier)
+            if not items:
+                return kept
+            self._apply_chunk(spill, [(item, None) for item in items], kept)
+
+    def _apply_chunk(self, spill, pairs, kept):
+        _record_crashes(parallel_map(self._apply, pairs))
+        items = [item for item, _existing in pairs]
+        spill.mark_done(items)
+        self._tally(items)
+        kept.extend(i for i in items if i.res_dir == "customresourcedefinitions.apiextensions.k8s.io")
+
+    def _existing_pages(self, spill, res_dir, namespace):
+        """The collection's objects, {name: object} a page at a time; nothing if it cannot be listed."""
+        sample = spill.any_of(Item, res_dir, namespace)
+        if sample is None:
+            return
+        collection = sample.path()
+        try:
+            page = {}
+            for obj in self.k8s.list(collection, page_size=CHUNK):
+                page[obj["metadata"]["name"]] = obj
+                if len(page) >= CHUNK:
+                    yield page
+                    page = {}
+            if page:
+                yield page
+        except LifeboatError:
+            self.unlisted.add(collection)
+
+    def _tally(self, items):
+        for item in items:
+            outcome = item.outcome if item.outcome in OUTCOMES else "failed"
+            row = self.counts.setdefault(item.res_dir, dict((o, 0) for o in OUTCOMES))
+            row[outcome] += 1
+            self.total += 1
+            if outcome == "failed":
+                self.failures.append(item.report())
+            elif item.refused:
+                self.refused.append(item.report())
+            elif outcome == "skipped":
+                self.skipped.append(item.report())
 
     # ------------------------------------------------------------ volumes
-
-    def _plan_volumes(self, items):
-        """PVCs with a snapshot record (the pvc-from-snapshot action) come back through the block store."""
-        self.volume_items = [i for i in items if i.record]
-        for item in self.volume_items:
-            item.outcome = "pending-volume"
 
     def _restore_volumes(self):
         if not self.volume_items:
@@ -372,6 +432,7 @@ class Restorer:
                         item.outcome = "failed"
                         item.message = "not Bound after %ss (wait_timeout)%s" % (
                             timeout, ": " + problem if problem else "")
+        self._tally(items)
 
     def _restore_volume(self, item):
         record = item.record
@@ -405,10 +466,8 @@ class Restorer:
 
     # ------------------------------------------------------------ objects
 
-    def _ensure_target_namespaces(self, items):
+    def _ensure_target_namespaces(self, targets, backed_up):
         """Wait out Terminating namespaces; create target namespaces the backup has no object for."""
-        backed_up = set(i.name for i in items if i.res_dir == "namespaces")
-        targets = set(i.namespace for i in items if i.namespace)
         for ns in sorted(targets | backed_up):
             path = resource_path("", "v1", "namespaces", None, ns)
             current = self.k8s.get_or_none(path)
@@ -423,31 +482,17 @@ class Restorer:
                     "apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
 
-    def _load_existing(self, items):
-        """One paginated LIST per collection instead of a GET per object: a rerun over
-        thousands of existing objects compares in memory. Unlistable ones fall back to GET."""
-        self.existing = {}
-        collections = sorted(set(item.path() for item in items))
-        listed = parallel_map(lambda path: dict((o["metadata"]["name"], o) for o in self.k8s.list(path)), collections)
-        for path, objects, error in listed:
-            if error is None:
-                self.existing[path] = objects
-
-    def _existing(self, item):
-        objects = self.existing.get(item.path())
-        if objects is None:
-            return self.k8s.get_or_none(item.path(item.name))
-        return objects.get(item.name)
-
-    def _apply(self, item):
+    def _apply(self, pair):
+        item, existing = pair
         try:
-            self._apply_one(item)
+            self._apply_one(item, existing)
         except LifeboatError as e:
             item.outcome, item.message = "failed", e.message
 
-    def _apply_one(self, item):
+    def _apply_one(self, item, existing):
         collection = item.path()
-        existing = self._existing(item)
+        if existing is None and collection in self.unlisted:
+            existing = self.k8s.get_or_none(item.path(item.name))
         if existing is not None:
             self._compare(item, existing, dry_run=self.check_mode)
             return
@@ -499,21 +544,8 @@ class Restorer:
 
     # ------------------------------------------------------------ result
 
-    def _result(self, items, manifest):
-        counts = {}
-        failures = []
-        skipped = []
-        refused = []
-        for item in items:
-            outcome = item.outcome if item.outcome in OUTCOMES else "failed"
-            row = counts.setdefault(item.res_dir, dict((o, 0) for o in OUTCOMES))
-            row[outcome] += 1
-            if outcome == "failed":
-                failures.append(item.report())
-            elif item.refused:
-                refused.append(item.report())
-            elif outcome == "skipped":
-                skipped.append(item.report())
+    def _result(self, manifest):
+        counts, failures, skipped, refused = self.counts, self.failures, self.skipped, self.refused
         if refused:
             self.warnings.append("%d cluster-scoped object(s) of the backup were not restored (see refused_objects; "
                                  "cluster_resources allows more): %s" % (len(refused), ", ".join(
@@ -531,6 +563,6 @@ class Restorer:
             result["diff"] = {"before": {}, "after": {"created": totals["created"], "updated": totals["updated"]}}
         if failures and not self.params.get("ignore_partial_failure"):
             raise LifeboatError("restore of %s partially failed: %d of %d objects failed; first: %s %s/%s: %s" % (
-                manifest["name"], len(failures), len(items), failures[0]["resource"], failures[0]["namespace"],
+                manifest["name"], len(failures), self.total, failures[0]["resource"], failures[0]["namespace"],
                 failures[0]["name"], failures[0].get("message")), **result)
         return result

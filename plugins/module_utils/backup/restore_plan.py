@@ -42,16 +42,46 @@ def prepare_core(res_dir, obj, mapping, keep_status=False):
     return obj
 
 
+class RunFacts:
+    """What planning asks about the whole selection, gathered as it is read: cluster-scoped
+    objects, Services and PVCs by name (few), and owner UIDs in any container with `in` (a set,
+    or a restore's spill table, which keeps memory flat however many objects there are)."""
+
+    def __init__(self, uids=None):
+        self.uids = set() if uids is None else uids
+        self.services = set()
+        self.backed_up = set()
+        self.claims = set()
+
+    @classmethod
+    def of(cls, entries):
+        facts = cls()
+        for res_dir, namespace, obj in entries:
+            facts.uids.add(obj["metadata"].get("uid"))
+            facts.add(res_dir, namespace, obj)
+        return facts
+
+    def add(self, res_dir, namespace, obj):
+        name = obj["metadata"]["name"]
+        if res_dir == "services":
+            self.services.add((namespace, name))
+        elif res_dir == "persistentvolumeclaims":
+            self.claims.add((namespace, name))
+        if namespace is None:
+            self.backed_up.add((res_dir, name))
+
+
 class RestoreRun:
     """What restore item actions may ask about the run (their context.run)."""
 
-    def __init__(self, entries, mapping, options=None, records=(), k8s=None):
+    def __init__(self, entries, mapping, options=None, records=(), k8s=None, facts=None):
         self.mapping = mapping
         self.options = options or {}
-        self.uids = set(o["metadata"].get("uid") for _d, _n, o in entries)
-        self.services = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "services")
-        self.backed_up = set((d, o["metadata"]["name"]) for d, n, o in entries if n is None)
-        self.claims = set((n, o["metadata"]["name"]) for d, n, o in entries if d == "persistentvolumeclaims")
+        facts = facts or RunFacts.of(entries)
+        self.uids = facts.uids
+        self.services = facts.services
+        self.backed_up = facts.backed_up
+        self.claims = facts.claims
         self.records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in records
                             if (r["source"].get("namespace"), r["source"]["pvc"]) in self.claims)
         self.k8s = k8s
@@ -87,33 +117,49 @@ class RestoreRun:
         return self._exists[(res_dir, name)]
 
 
+class Planner:
+    """Plans one entry at a time, in restore order (the caller's): plan(res_dir, namespace, obj) ->
+    (target, skip, refused, record). finish(holds) -> the run's warnings, where holds(ref) says
+    whether the restore holds an item an action named."""
+
+    def __init__(self, run, pipeline, restore_status=(), refusal=None):
+        self.run = run
+        self.pipeline = pipeline
+        self.restore_status = restore_status
+        self.refusal = refusal
+        self.warnings = []
+        self.needed = {}  # ItemRef -> the action that named it: at restore, items that must be restored too
+
+    def plan(self, res_dir, namespace, obj):
+        target = prepare_core(res_dir, obj, self.run.mapping,
+                              keep_status=resource_matches(res_dir, obj.get("kind"), self.restore_status))
+        outcome = self.pipeline.run(ItemContext(res_dir, self.run, source=obj), target)
+        self.warnings.extend(outcome.warnings)
+        for action_name, ref in outcome.additional:
+            self.needed.setdefault(ref, action_name)
+        if outcome.skip:
+            return None, outcome.skip, False, None
+        refused = self.refusal(res_dir, obj) if self.refusal and namespace is None else None
+        if refused:
+            return None, refused, True, None
+        if namespace is None:
+            self.run.planned.add((res_dir, obj["metadata"]["name"]))
+        return outcome.item, None, False, outcome.volume_record
+
+    def finish(self, holds):
+        # Restore order already puts what objects need first; a needed item the restore does not hold is said.
+        for ref, action_name in sorted(self.needed.items()):
+            if not holds(tuple(ref)):
+                self.warnings.append("%s: needs %s, which this restore does not hold (see its filters)" % (
+                    action_name, ref.describe()))
+        return self.warnings
+
+
 def plan_items(entries, run, pipeline, make_item, restore_status=(), refusal=None):
     """Each (res_dir, namespace, obj) as make_item(res_dir, obj, target, skip, refused, record), in restore
     order. refusal(res_dir, obj) says why a cluster-scoped object may not be restored, or None."""
-    items = []
-    warnings = []
-    needed = {}  # ItemRef -> the action that named it: at restore, items that must be restored too
-    for res_dir, namespace, obj in sorted(entries, key=lambda entry: ordering.tier(entry[0])):
-        target = prepare_core(res_dir, obj, run.mapping,
-                              keep_status=resource_matches(res_dir, obj.get("kind"), restore_status))
-        outcome = pipeline.run(ItemContext(res_dir, run, source=obj), target)
-        warnings.extend(outcome.warnings)
-        for action_name, ref in outcome.additional:
-            needed.setdefault(ref, action_name)
-        if outcome.skip:
-            items.append(make_item(res_dir, obj, None, outcome.skip, False, None))
-            continue
-        refused = refusal(res_dir, obj) if refusal and namespace is None else None
-        if refused:
-            items.append(make_item(res_dir, obj, None, refused, True, None))
-            continue
-        if namespace is None:
-            run.planned.add((res_dir, obj["metadata"]["name"]))
-        items.append(make_item(res_dir, obj, outcome.item, None, False, outcome.volume_record))
-    # Restore order already puts what objects need first; a needed item the restore does not hold is said.
+    planner = Planner(run, pipeline, restore_status, refusal)
+    items = [make_item(res_dir, obj, *planner.plan(res_dir, namespace, obj))
+             for res_dir, namespace, obj in sorted(entries, key=lambda entry: ordering.tier(entry[0]))]
     held = set((d, n, o["metadata"]["name"]) for d, n, o in entries)
-    for ref, action_name in sorted(needed.items()):
-        if tuple(ref) not in held:
-            warnings.append("%s: needs %s, which this restore does not hold (see its filters)" % (
-                action_name, ref.describe()))
-    return items, warnings
+    return items, planner.finish(held.__contains__)

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A restore's selected objects, on disk while it runs.
+
+A restore plans every object before its first change (owner UIDs, what else comes back), then
+creates tier by tier and, on a rerun, compares each object with the cluster. Holding them all
+costs memory in proportion to the backup (about 2 GB at 300,000 objects). The spill keeps them
+in a sqlite3 database in the run's private work directory instead, and hands them out a chunk
+at a time.
+
+Each object is stored encrypted (AES-GCM from cryptography, a key that lives only in this
+process's memory): a run killed before its work directory is removed leaves no Secret in clear
+on disk, even from an encrypted backup. All calls come from one thread; workers get Items.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import sqlite3
+import zlib
+
+try:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # ansible-core depends on cryptography; checked where a spill is opened
+    HAS_CRYPTOGRAPHY = False
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
+
+CHUNK = 500  # objects per insert, read and update: memory is bounded by this, not the backup
+NONCE_SIZE = 12
+
+SCHEMA = """
+CREATE TABLE items (
+    seq INTEGER PRIMARY KEY,     -- archive order
+    tier TEXT NOT NULL,          -- ordering.tier as text: restore order sorts as text
+    res_dir TEXT NOT NULL,
+    namespace TEXT,              -- the source's; NULL for cluster-scoped
+    name TEXT NOT NULL,          -- the source's
+    source BLOB NOT NULL,
+    planned INTEGER NOT NULL DEFAULT 0,
+    target BLOB,                 -- NULL when skipped or refused
+    target_namespace TEXT,
+    target_name TEXT,
+    skip TEXT,
+    refused INTEGER NOT NULL DEFAULT 0,
+    record TEXT,                 -- the snapshot record its volume comes back from (JSON; a PVC)
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE uids (uid TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+INDEXES = """
+CREATE INDEX by_tier ON items (tier, done, seq);
+CREATE INDEX by_target ON items (res_dir, target_namespace, target_name);
+CREATE INDEX by_source ON items (res_dir, namespace, name);
+"""
+
+
+def tier_key(res_dir):
+    """ordering.tier as text that sorts the same way."""
+    group, index, name = ordering.tier(res_dir)
+    return "%d:%04d:%s" % (group, index, name)
+
+
+class SpillError(LifeboatError):
+    pass
+
+
+class SpilledUids:
+    """The selection's UIDs, as a container planning asks `uid in uids`."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __contains__(self, uid):
+        return uid is not None and self.db.execute("SELECT 1 FROM uids WHERE uid = ?", (uid,)).fetchone() is not None
+
+
+class Spill:
+    """with Spill(workdir) as spill: add(), then planned(), then the apply-side reads."""
+
+    def __init__(self, directory):
+        if not HAS_CRYPTOGRAPHY:
+            raise SpillError("the cryptography Python library is missing (ansible-core needs it too): "
+                             "install it on the host that runs the module")
+        self.path = os.path.join(directory, "restore-objects.sqlite")
+        self.db = None
+        self._aead = AESGCM(AESGCM.generate_key(bit_length=128))
+        self._pending = []
+        self._pending_uids = []
+        self.uids = None
+
+    def __enter__(self):
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        # A scratch database: nothing to recover after a crash, so no journal and no fsync.
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("PRAGMA cache_size = -8000")  # 8 MB of page cache, whatever the backup's size
+        self.db.executescript(SCHEMA)
+        self.uids = SpilledUids(self.db)
+        return self
+
+    def __exit__(self, *exc):
+        self.db.close()
+        for suffix in ("", "-journal"):
+            try:
+                os.unlink(self.path + suffix)
+            except OSError:
+                pass
+        return False
+
+    # ------------------------------------------------------------ sealing
+
+    def _seal(self, obj):
+        nonce = os.urandom(NONCE_SIZE)
+        data = zlib.compress(json.dumps(obj, separators=(",", ":")).encode("utf-8"), 1)
+        return nonce + self._aead.encrypt(nonce, data, None)
+
+    def _open(self, blob):
+        data = self._aead.decrypt(bytes(blob[:NONCE_SIZE]), bytes(blob[NONCE_SIZE:]), None)
+        return json.loads(zlib.decompress(data).decode("utf-8"))
+
+    # ------------------------------------------------------------ reading the archive
+
+    def add(self, res_dir, namespace, obj):
+        meta = obj["metadata"]
+        self._pending.append((tier_key(res_dir), res_dir, namespace, meta["name"], self._seal(obj)))
+        if meta.get("uid"):
+            self._pending_uids.append((meta["uid"],))
+        if len(self._pending) >= CHUNK:
+            self._flush()
+
+    def _flush(self):
+        with self.db:
+            self.db.executemany("INSERT INTO items (tier, res_dir, namespace, name, source) VALUES (?, ?, ?, ?, ?)",
+                                self._pending)
+            self.db.executemany("INSERT OR IGNORE INTO uids (uid) VALUES (?)", self._pending_uids)
+        self._pending, self._pending_uids = [], []
+
+    def finish_reading(self):
+        self._flush()
+        self.db.executescript(INDEXES)
+
+    def sources(self, res_dir):
+        """(namespace, object) of one resource, in archive order."""
+        for namespace, blob in self.db.execute(
+                "SELECT namespace, source FROM items WHERE res_dir = ? ORDER BY seq", (res_dir,)):
+            yield namespace, self._open(blob)
+
+    def holds(self, ref):
+        """Is (res_dir, namespace, name) in the selection?"""
+        res_dir, namespace, name = ref
+        return self.db.execute("SELECT 1 FROM items WHERE res_dir = ? AND namespace IS ? AND name = ?",
+                               (res_dir, namespace, name)).fetchone() is not None
+
+    def count(self):
+        return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    # ------------------------------------------------------------ planning
+
+    def unplanned(self):
+        """Every (seq, res_dir, namespace, object), in restore order, a chunk at a time."""
+        last = ("", 0)
+        while True:
+            rows = self.db.execute(
+                "SELECT seq, tier, res_dir, namespace, source FROM items WHERE (tier, seq) > (?, ?) "
+                "ORDER BY tier, seq LIMIT ?", last + (CHUNK,)).fetchall()
+            if not rows:
+                return
+            last = (rows[-1][1], rows[-1][0])
+            for seq, _tier, res_dir, namespace, blob in rows:
+                yield seq, res_dir, namespace, self._open(blob)
+
+    def set_planned(self, plans):
+        """plans: [(seq, target, skip, refused, record)]."""
+        rows = []
+        for seq, target, skip, refused, record in plans:
+            meta = (target or {}).get("metadata") or {}
+            rows.append((self._seal(target) if target is not None else None, meta.get("namespace"),
+                         meta.get("name"), skip, int(bool(refused)),
+                         json.dumps(record) if record is not None else None, seq))
+        with self.db:
+            self.db.executemany("UPDATE items SET planned = 1, target = ?, target_namespace = ?, target_name = ?, "
+                                "skip = ?, refused = ?, record = ? WHERE seq = ?", rows)
+
+    # ------------------------------------------------------------ restoring
+
+    def _rows(self, where, args, limit=-1):
+        return self.db.execute(
+            "SELECT seq, res_dir, source, target, skip, refused, record FROM items WHERE %s ORDER BY seq LIMIT %d"
+            % (where, limit), args).fetchall()
+
+    def _item(self, make_item, row):
+        seq, res_dir, source, target, skip, refused, record = row
+        item = make_item(res_dir, self._open(source), self._open(target) if target is not None else None, skip,
+                         bool(refused), json.loads(record) if record is not None else None)
+        item.seq = seq
+        return item
+
+    def skipped(self, make_item):
+        """Items planning skipped or refused, a chunk at a time."""
+        last = 0
+        while True:
+            rows = self._rows("target IS NULL AND seq > ?", (last,), CHUNK)
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [self._item(make_item, row) for row in rows]
+
+    def with_volumes(self, make_item):
+        """Items whose volume comes back from a snapshot record (PVCs: few)."""
+        return [self._item(make_item, row) for row in self._rows("target IS NOT NULL AND record IS NOT NULL", ())]
+
+    def target_namespaces(self):
+        """Namespaces the restore writes into, and the Namespaces it restores."""
+        targets = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT target_namespace FROM items WHERE target IS NOT NULL AND target_namespace IS NOT NULL")]
+        restored = [r[0] for r in self.db.execute(
+            "SELECT target_name FROM items WHERE target IS NOT NULL AND res_dir = 'namespaces'")]
+        return set(targets), set(restored)
+
+    def tiers(self):
+        """Tiers with objects to create or compare (not skipped, not volumes), in restore order."""
+        return [(tier, res_dir) for tier, res_dir in self.db.execute(
+            "SELECT tier, min(res_dir) FROM items WHERE target IS NOT NULL AND record IS NULL GROUP BY tier "
+            "ORDER BY tier")]
+
+    def collections(self, tier):
+        """(res_dir, target namespace) pairs of a tier."""
+        return self.db.execute(
+            "SELECT DISTINCT res_dir, target_namespace FROM items WHERE tier = ? AND target IS NOT NULL "
+            "AND record IS NULL ORDER BY res_dir, target_namespace", (tier,)).fetchall()
+
+    def named(self, make_item, res_dir, namespace, names):
+        """Not yet done items of a collection with these target names."""
+        names = list(names)
+        if not names:
+            return []
+        rows = self._rows("res_dir = ? AND target_namespace IS ? AND done = 0 AND target IS NOT NULL AND "
+                          "record IS NULL AND target_name IN (%s)" % ", ".join("?" * len(names)),
+                          [res_dir, namespace] + names)
+        return [self._item(make_item, row) for row in rows]
+
+    def any_of(self, make_item, res_dir, namespace):
+        """One item of a collection (its API path), or None."""
+        rows = self._rows("res_dir = ? AND target_namespace IS ? AND target IS NOT NULL AND record IS NULL",
+                          (res_dir, namespace), 1)
+        return self._item(make_item, rows[0]) if rows else None
+
+    def next_chunk(self, make_item, tier):
+        """The next not yet done items of a tier (mark them done before asking again)."""
+        rows = self._rows("tier = ? AND done = 0 AND target IS NOT NULL AND record IS NULL", (tier,), CHUNK)
+        return [self._item(make_item, row) for row in rows]
+
+    def mark_done(self, items):
+        with self.db:
+            self.db.executemany("UPDATE items SET done = 1 WHERE seq = ?", [(item.seq,) for item in items])
