@@ -44,6 +44,7 @@ description:
   - Things worth knowing, such as PVCs that got a new, empty volume, are shown as warnings.
 requirements:
   - jsonpatch >= 1.32 (for json_patch rules)
+  - cryptography >= 3.4 (ansible-core depends on it; the restore keeps its objects encrypted on disk while it runs)
 author:
   - lifeboat.k8s developers (@lifeboat-k8s)
 options:

@@ -28,6 +28,7 @@ import io
 import json
 import posixpath
 import tarfile
+import tempfile
 import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
@@ -231,6 +232,38 @@ def sha256_file(path):
 def write_json_gz(fileobj, data):
     with gzip.GzipFile(fileobj=fileobj, mode="wb", mtime=0) as f:
         f.write(json.dumps(data, sort_keys=True).encode("utf-8"))
+
+
+class SpooledResourceList:
+    """Velero's resource list side file ({"<apiVersion>/<Kind>": ["<ns>/<name>", ...]}), gathered in
+    files of the run's private directory: a name per object would otherwise stay in memory until
+    the backup ends. write() gives the same bytes write_json_gz gives for the dict."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.files = {}
+
+    def add(self, gvk, name):
+        spool = self.files.get(gvk)
+        if spool is None:
+            spool = self.files[gvk] = tempfile.TemporaryFile(mode="w+", dir=self.directory, encoding="utf-8")
+        spool.write(json.dumps(name) + "\n")
+
+    def write(self, fileobj):
+        with gzip.GzipFile(fileobj=fileobj, mode="wb", mtime=0) as out:
+            out.write(b"{")
+            for index, gvk in enumerate(sorted(self.files)):
+                spool = self.files[gvk]
+                spool.seek(0)
+                out.write(("%s%s: [" % (", " if index else "", json.dumps(gvk))).encode("utf-8"))
+                for count, line in enumerate(spool):
+                    out.write(((", " if count else "") + line.rstrip("\n")).encode("utf-8"))
+                out.write(b"]")
+            out.write(b"}")
+
+    def close(self):
+        for spool in self.files.values():
+            spool.close()
 
 
 def read_json_gz(fileobj, what, limits=None):

@@ -30,6 +30,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     ArchiveWriter,
     check_version,
     sha256_file,
+    SpooledResourceList,
     write_json_gz,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
@@ -411,7 +412,7 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
     names = files_of(name, encryption.enabled, for_velero=True)
     counts = {}
     per_namespace = dict((ns, 0) for ns in namespaces)
-    resource_list = {}
+    resource_list = SpooledResourceList(workdir)
     snapshots = params.get("volume_snapshots") or []
     # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
     # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
@@ -443,8 +444,7 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
         writer.add_item(resource.dir, obj)
         counts[resource.dir] = counts.get(resource.dir, 0) + 1
         gvk = "%s/%s" % (resource.api_version, resource.kind)
-        resource_list.setdefault(gvk, []).append(
-            "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
+        resource_list.add(gvk, "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
         if resource.namespaced:
             per_namespace[meta.get("namespace")] = per_namespace.get(meta.get("namespace"), 0) + 1
 
@@ -461,9 +461,11 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
         if not per_namespace.get(ns):
             problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
                           "include_resources, exclude_resources, label_selector and filter)" % ns)
-    for option, data in (("resource_list", resource_list), ("volume_snapshots", snapshots)):
-        with encryption.writer(local_path(workdir, names[option])) as out:
-            write_json_gz(out, data)
+    with encryption.writer(local_path(workdir, names["resource_list"])) as out:
+        resource_list.write(out)
+    resource_list.close()
+    with encryption.writer(local_path(workdir, names["volume_snapshots"])) as out:
+        write_json_gz(out, snapshots)
     completed = now()
     version = k8s.server_version()
     manifest = {

@@ -9,13 +9,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+
+PAGE_SIZE = 500  # objects per hand-over from a listing thread (the client lists 500 per page too)
 
 # Never worth backing up: they describe this cluster's machinery, not the application.
 NEVER = frozenset((
@@ -133,31 +137,68 @@ def _clean(resource, obj):
 
 def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
     """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread.
-    A collection that cannot be listed (after the client's retries) is recorded, never skipped silently."""
+
+    Pages go through a bounded queue, so a 100,000-object collection is never in memory whole.
+    A collection that cannot be listed (after the client's retries) is recorded, never skipped
+    silently; one that fails part way keeps what was listed, and the error makes the backup
+    PartiallyFailed."""
+    pages = queue.Queue(maxsize=2 * MAX_WORKERS)
+    stop = threading.Event()
+
+    def put(entry):
+        while not stop.is_set():
+            try:
+                pages.put(entry, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
     def fetch(job):
         resource, namespace = job
-        return [_clean(resource, o) for o in k8s.list(resource.path(namespace), label_selector=label_selector)]
+        page = []
+        try:
+            for obj in k8s.list(resource.path(namespace), label_selector=label_selector):
+                if stop.is_set():
+                    return
+                page.append(obj)
+                if len(page) >= PAGE_SIZE:
+                    put((job, page, None, False))
+                    page = []
+            put((job, page, None, True))
+        except Exception as e:  # reported in this thread, with its job
+            put((job, page, e, True))
 
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        futures = dict((pool.submit(fetch, job), job) for job in jobs)
-        for future in as_completed(futures):
-            resource, namespace = futures[future]
-            try:
-                objects = future.result()
-            except ApiError as e:
-                if e.status in (404, 405):
-                    # Gone since discovery (a CRD deleted meanwhile) or not really listable.
-                    problems.warn("%s%s: not listable (%s), nothing of it is in the backup" % (
-                        resource.dir, " in namespace %s" % namespace if namespace else "", e.status))
-                elif e.status == 403:
-                    problems.error(resource.dir, namespace, "%s; grant list on %s to this identity, or leave it "
-                                   "out with exclude_resources: [%s]" % (e.message, resource.dir, resource.dir))
-                else:
-                    problems.error(resource.dir, namespace, e.message)
-                continue
-            for obj in objects:
-                if keep(obj):
-                    emit(resource, obj)
+        for job in jobs:
+            pool.submit(fetch, job)
+        try:
+            remaining = len(jobs)
+            while remaining:
+                (resource, namespace), objects, error, last = pages.get()
+                for obj in objects:
+                    obj = _clean(resource, obj)
+                    if keep(obj):
+                        emit(resource, obj)
+                if last:
+                    remaining -= 1
+                if error is not None:
+                    _list_failed(resource, namespace, error, problems)
+        finally:
+            stop.set()  # an emit that raised must not leave workers blocked on a full queue
+
+
+def _list_failed(resource, namespace, error, problems):
+    if not isinstance(error, ApiError):
+        raise error
+    where = "%s%s" % (resource.dir, " in namespace %s" % namespace if namespace else "")
+    if error.status in (404, 405):
+        # Gone since discovery (a CRD deleted meanwhile) or not really listable.
+        problems.warn("%s: not listable (%s), nothing more of it is in the backup" % (where, error.status))
+    elif error.status == 403:
+        problems.error(resource.dir, namespace, "%s; grant list on %s to this identity, or leave it "
+                       "out with exclude_resources: [%s]" % (error.message, resource.dir, resource.dir))
+    else:
+        problems.error(resource.dir, namespace, error.message)
 
 
 def get_items(k8s, jobs, problems):

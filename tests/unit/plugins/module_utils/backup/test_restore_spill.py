@@ -88,3 +88,20 @@ def test_an_unlistable_collection_is_compared_after_a_get(tmp_path, small_chunks
     again = restore.run_restore(target, store, restore_params())
     assert again["changed"] is False and again["counts"]["secrets"]["unchanged"] == 5
     assert len([p for m, p in target.requests if m == "GET" and "/secrets/" in p]) == 5
+
+
+def test_the_spooled_resource_list_writes_the_same_bytes_as_the_dict_would(tmp_path):
+    import gzip
+    import io
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import SpooledResourceList, write_json_gz
+    data = {"v1/Secret": ["shop/db", "shop/tls"], "apps/v1/Deployment": ["shop/web"], "v1/Namespace": ["shop"],
+            "example.com/v1/Widget": ["shop/\u00e9t\u00e9 \"quoted\""]}
+    spooled = SpooledResourceList(str(tmp_path))
+    for gvk in ("v1/Secret", "v1/Namespace", "apps/v1/Deployment", "example.com/v1/Widget"):
+        for name in data[gvk]:
+            spooled.add(gvk, name)
+    ours, reference = io.BytesIO(), io.BytesIO()
+    spooled.write(ours)
+    spooled.close()
+    write_json_gz(reference, data)
+    assert gzip.decompress(ours.getvalue()) == gzip.decompress(reference.getvalue())
