@@ -342,6 +342,16 @@ deletionPolicy: Delete
 
 # ---------------------------------------------------------------- commands
 
+def sidecar_rate_flags():
+    """The CSI sidecars' client rate limit: upstream's defaults (5 requests/s, bursts of 10), as
+    most clusters run them, unless LIFEBOAT_TESTBED_SIDECAR_QPS asks for more (benchmarks/volumes.py
+    measures both; a snapshot costs the controllers about ten API requests)."""
+    qps = os.environ.get("LIFEBOAT_TESTBED_SIDECAR_QPS")
+    if not qps:
+        return []
+    return ["--kube-api-qps=%s" % qps, "--kube-api-burst=%d" % (2 * int(qps))]
+
+
 def running():
     return [c for c in COMPONENTS if pid_of(c) is not None]
 
@@ -440,12 +450,13 @@ def cmd_up():
                                "--statedir", path("csi-data"),
                                "--kubelet-registration-dir", os.path.join(kubelet_root, "plugins_registry")])
         wait_for("hostpath-csi", lambda: os.path.exists(sock))
+        rate = sidecar_rate_flags()
         start("csi-provisioner", [os.path.join(bindir, "csi-provisioner"), "--kubeconfig", kc,
-                                  "--csi-address", sock, "--leader-election=false", "--v=2"])
+                                  "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
         start("snapshot-controller", [os.path.join(bindir, "snapshot-controller"), "--kubeconfig", kc,
-                                      "--leader-election=false", "--v=2"])
+                                      "--leader-election=false", "--v=2"] + rate)
         start("csi-snapshotter", [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
-                                  "--csi-address", sock, "--leader-election=false", "--v=2"])
+                                  "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
         run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS)
         say("writing token and exec-plugin kubeconfigs (how real clusters authenticate)")
         write_token_kubeconfigs(kubectl, ports["apiserver"])

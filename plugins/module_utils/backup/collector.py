@@ -142,7 +142,7 @@ def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
     A collection that cannot be listed (after the client's retries) is recorded, never skipped
     silently; one that fails part way keeps what was listed, and the error makes the backup
     PartiallyFailed."""
-    pages = queue.Queue(maxsize=2 * MAX_WORKERS)
+    pages = queue.Queue(maxsize=4)  # the writer is the slower side: a few pages ahead is enough
     stop = threading.Event()
 
     def put(entry):

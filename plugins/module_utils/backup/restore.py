@@ -11,6 +11,9 @@ archive and, where the driver can, the snapshots' real sources, and every
 object has been planned (restore_plan.py: the restore item actions). Objects
 are then created tier by tier (ordering.tier), concurrently within a tier. One bad object does not
 stop the rest: each failure is reported with the object and the API's message.
+
+The selected objects and their plans wait in a spill (spill.py: encrypted, on disk), and are
+read back a chunk at a time, so memory stays flat however large the backup.
 """
 
 from __future__ import absolute_import, division, print_function

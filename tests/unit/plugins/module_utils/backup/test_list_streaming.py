@@ -59,8 +59,8 @@ def test_pages_are_handed_over_while_listing_goes_on(monkeypatch):
 
     collector.list_concurrently(client, [(Resource("configmaps"), "shop")], None, lambda o: True, emit, Problems())
     assert len(ahead) == 5000
-    # the queue holds 2*MAX_WORKERS pages of 10: the lister is never more than that (and one page) ahead
-    assert max(ahead) <= (2 * collector.MAX_WORKERS + 2) * 10
+    # the queue holds 4 pages of 10; the lister also holds the page it is putting and the one it lists
+    assert max(ahead) <= (4 + 2) * 10
 
 
 def test_a_listing_that_fails_part_way_is_an_error_and_keeps_what_came_before(monkeypatch):
