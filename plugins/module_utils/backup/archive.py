@@ -118,6 +118,7 @@ class ArchiveWriter:
         info.mtime = self.mtime
         info.mode = 0o644
         self.tar.addfile(info, io.BytesIO(data))
+        self.tar.members = []  # tarfile keeps every member's header otherwise: memory grows with the backup
 
     def add_item(self, res_dir, obj):
         """The item, and right after it the copy Velero keeps under <version>-preferredversion (the
@@ -186,6 +187,7 @@ def read_items(fileobj, limits=None):
                 if entries > limits.entries:
                     raise limits.refuse("entries", "the archive's entry count", entries)
                 item = _read_member(tar, member, limits)
+                tar.members = []  # as in ArchiveWriter: a stream needs no list of what went by
                 counted.since_entry = 0
                 if item is not None:
                     yield item

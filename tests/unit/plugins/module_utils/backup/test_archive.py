@@ -139,3 +139,27 @@ def test_json_gz_round_trip_and_limit(tmp_path):
     bomb = gzip.compress(b"[" + b"0," * 100000 + b"0]")
     with pytest.raises(archive.ArchiveError, match="bomb.json.gz decompressed exceeds limits.side_file_size"):
         archive.read_json_gz(io.BytesIO(bomb), "bomb.json.gz", archive.Limits(side_file_size=1000))
+
+
+def test_reading_and_writing_keep_no_list_of_members(monkeypatch):
+    """tarfile appends every header to TarFile.members, even on a stream: 200,000 of them at 100,000 objects."""
+    import io as _io
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import archive as _archive
+    buffer = _io.BytesIO()
+    writer = _archive.ArchiveWriter(buffer)
+    for i in range(50):
+        writer.add_item("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": "cm-%d" % i, "namespace": "shop"}})
+        assert len(writer.tar.members) <= 1
+    writer.close()
+    buffer.seek(0)
+    seen = []
+    original = _archive._read_member
+
+    def spying(tar, member, limits):
+        seen.append(len(tar.members))
+        return original(tar, member, limits)
+
+    monkeypatch.setattr(_archive, "_read_member", spying)
+    items = list(_archive.read_items(buffer))
+    assert len(items) == 50 and max(seen) <= 1
