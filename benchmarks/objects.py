@@ -109,6 +109,19 @@ def playbook(task, workdir, name):
         return elapsed, json.load(f)
 
 
+def module_command(name, args, workdir, label=None, runner=()):
+    """argv that runs a module as Ansible does (its arguments in a file), without ansible-playbook;
+    runner goes before `-m` (e.g. cProfile). Run it with module_env()."""
+    path = os.path.join(workdir, "%s-args.json" % (label or name))
+    with open(path, "w") as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+    return [sys.executable] + list(runner) + ["-m", "ansible_collections.lifeboat.k8s.plugins.modules." + name, path]
+
+
+def module_env():
+    return dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0])
+
+
 def delete_namespaces(core, names):
     for name in names:
         try:

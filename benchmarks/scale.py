@@ -86,8 +86,7 @@ def floor_create(namespace, in_path):
 def measured(argv):
     """Run argv; return (seconds, peak RSS in MB of that process, its stdout)."""
     started = time.monotonic()
-    env = dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=common.module_env())
     out, err = proc.communicate()
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
@@ -99,13 +98,6 @@ def measured(argv):
 def wrapped(argv):
     """This script, running argv as its one child and reporting that child's peak RSS."""
     return [sys.executable, os.path.abspath(__file__), "--rss", "--"] + argv
-
-
-def module(name, args, workdir):
-    path = os.path.join(workdir, name + "-args.json")
-    with open(path, "w") as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-    return [sys.executable, "-m", "ansible_collections.lifeboat.k8s.plugins.modules." + name, path]
 
 
 def run_size(core, size, workdir, kubeconfig):
@@ -121,14 +113,14 @@ def run_size(core, size, workdir, kubeconfig):
     row = {"objects": size}
     row["floor_list_s"], row["floor_list_rss_mb"], _ = measured(wrapped(me + ["--floor-list", SRC, archive]))
     args = {"kubeconfig": kubeconfig, "storage": store, "name": "scale"}
-    row["backup_s"], row["backup_rss_mb"], backup = measured(wrapped(module("object_backup", dict(
+    row["backup_s"], row["backup_rss_mb"], backup = measured(wrapped(common.module_command("object_backup", dict(
         args, namespaces=[SRC], include_resources=["configmaps", "secrets"]), workdir)))
     row["floor_create_s"], row["floor_create_rss_mb"], _ = measured(wrapped(me + ["--floor-create", BASE, archive]))
     restore_args = dict(args, namespace_mapping={SRC: COPY})
-    row["restore_s"], row["restore_rss_mb"], restored = measured(wrapped(module("object_restore", restore_args,
-                                                                                workdir)))
-    row["rerun_update_s"], row["rerun_update_rss_mb"], rerun = measured(wrapped(module(
-        "object_restore", dict(restore_args, existing="update"), workdir)))
+    row["restore_s"], row["restore_rss_mb"], restored = measured(wrapped(common.module_command(
+        "object_restore", restore_args, workdir)))
+    row["rerun_update_s"], row["rerun_update_rss_mb"], rerun = measured(wrapped(common.module_command(
+        "object_restore", dict(restore_args, existing="update"), workdir, "rerun")))
     assert restored["totals"]["created"] >= size, restored["totals"]
     assert not rerun["changed"], rerun["totals"]
     row["backup_vs_floor"] = round(row["backup_s"] / row["floor_list_s"], 2)

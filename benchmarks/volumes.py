@@ -69,12 +69,8 @@ def timed(fn):
 
 
 def module(name, args, workdir):
-    path = os.path.join(workdir, "%s-%d.json" % (name, time.monotonic_ns()))
-    with open(path, "w") as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-    env = dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0])
-    proc = subprocess.run([sys.executable, "-m", "ansible_collections.lifeboat.k8s.plugins.modules." + name, path],
-                          capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(common.module_command(name, args, workdir, "%s-%d" % (name, time.monotonic_ns())),
+                          capture_output=True, text=True, env=common.module_env(), check=False)
     result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
     if proc.returncode != 0 or result.get("failed"):
         sys.exit("%s failed: %s %s" % (name, proc.stdout[-3000:], proc.stderr[-3000:]))

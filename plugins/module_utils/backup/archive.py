@@ -108,7 +108,10 @@ class ArchiveWriter:
     """Appends JSON items to a tar.gz stream. Not thread-safe: one writer thread."""
 
     def __init__(self, fileobj):
-        self.tar = tarfile.open(fileobj=fileobj, mode="w|gz", format=tarfile.PAX_FORMAT)
+        # gzip's default level, as Go's (and so Velero's) writer uses: level 9 (tarfile's "w|gz") costs a third
+        # more time for a few percent less. The gzip stream is closed after the tar stream.
+        self.gzip = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=6)
+        self.tar = tarfile.open(fileobj=self.gzip, mode="w|", format=tarfile.PAX_FORMAT)
         self.mtime = int(time.time())
         self._add("metadata/version", (FORMAT_VERSION + "\n").encode())
 
@@ -134,6 +137,7 @@ class ArchiveWriter:
 
     def close(self):
         self.tar.close()
+        self.gzip.close()
 
 
 def safe_member_name(name):

@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import restore_plan
@@ -53,7 +54,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors impo
     selector_matches,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import error_text, parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, error_text, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
@@ -91,7 +92,7 @@ class Item:
 
     def path(self, name=None):
         plural, group = split_resource_dir(self.res_dir)
-        version = self.source["apiVersion"].rpartition("/")[2]
+        version = (self.target or self.source)["apiVersion"].rpartition("/")[2]  # actions keep apiVersion
         return resource_path(group, version, plural, self.namespace, name)
 
     def report(self):
@@ -306,12 +307,13 @@ def plan(k8s, spill, facts, params, mapping, records, pipeline, confinement):
         run, pipeline, restore_status=params.get("restore_status") or [],
         refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, run.claims))
     plans = []
-    for seq, res_dir, namespace, obj in spill.unplanned():
-        plans.append((seq,) + planner.plan(res_dir, namespace, obj))
+    for seq, res_dir, namespace, obj, fresh_copy in spill.unplanned():
+        plans.append((seq, res_dir) + planner.plan(res_dir, namespace, obj, fresh_copy))
         if len(plans) >= CHUNK:
-            spill.set_planned(plans)
+            spill.add_plans(plans)
             plans = []
-    spill.set_planned(plans)
+    spill.add_plans(plans)
+    spill.finish_planning()
     return planner.finish(spill.holds)
 
 
@@ -367,15 +369,34 @@ class Restorer:
             for page in self._existing_pages(spill, res_dir, namespace):
                 items = spill.named(Item, res_dir, namespace, page)
                 self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
-        while True:
-            items = spill.next_chunk(Item, tier)
-            if not items:
-                return kept
-            self._apply_chunk(spill, [(item, None) for item in items], kept)
+        # The rest are created with the next chunk read while this one is applied: workers never wait
+        # for a chunk's slowest object before the next begins.
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+            in_flight = None
+            after = 0
+            while True:
+                items = spill.next_chunk(Item, tier, after)
+                if items:
+                    after = items[-1].seq
+                    started = [(item, pool.submit(self._apply, (item, None))) for item in items]
+                if in_flight:
+                    self._finish_chunk(spill, in_flight, kept)
+                if not items:
+                    return kept
+                in_flight = started
 
     def _apply_chunk(self, spill, pairs, kept):
         _record_crashes(parallel_map(self._apply, pairs))
-        items = [item for item, _existing in pairs]
+        self._done(spill, [item for item, _existing in pairs], kept)
+
+    def _finish_chunk(self, spill, started, kept):
+        for item, future in started:
+            error = future.exception()
+            if error is not None:
+                item.outcome, item.message = "failed", "unexpected error: %s" % error_text(error)
+        self._done(spill, [item for item, _future in started], kept)
+
+    def _done(self, spill, items, kept):
         spill.mark_done(items)
         self._tally(items)
         kept.extend(i for i in items if i.res_dir == "customresourcedefinitions.apiextensions.k8s.io")

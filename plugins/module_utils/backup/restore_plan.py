@@ -25,9 +25,11 @@ STRIPPED_METADATA = (
 SERVER_LABELS = {"namespaces": ("kubernetes.io/metadata.name",)}
 
 
-def prepare_core(res_dir, obj, mapping, keep_status=False):
-    """What every restored object gets: server-owned fields stripped, its namespace mapped."""
-    obj = copy.deepcopy(obj)
+def prepare_core(res_dir, obj, mapping, keep_status=False, fresh=False):
+    """What every restored object gets: server-owned fields stripped, its namespace mapped.
+    Changes a copy, or obj itself when the caller says it is a fresh one (fresh=True)."""
+    if not fresh:
+        obj = copy.deepcopy(obj)
     meta = obj.setdefault("metadata", {})
     for field in STRIPPED_METADATA:
         meta.pop(field, None)
@@ -130,9 +132,11 @@ class Planner:
         self.warnings = []
         self.needed = {}  # ItemRef -> the action that named it: at restore, items that must be restored too
 
-    def plan(self, res_dir, namespace, obj):
-        target = prepare_core(res_dir, obj, self.run.mapping,
-                              keep_status=resource_matches(res_dir, obj.get("kind"), self.restore_status))
+    def plan(self, res_dir, namespace, obj, fresh_copy=None):
+        """fresh_copy: an equal object the plan may change (else obj is copied)."""
+        target = prepare_core(res_dir, obj if fresh_copy is None else fresh_copy, self.run.mapping,
+                              keep_status=resource_matches(res_dir, obj.get("kind"), self.restore_status),
+                              fresh=fresh_copy is not None)
         outcome = self.pipeline.run(ItemContext(res_dir, self.run, source=obj), target)
         self.warnings.extend(outcome.warnings)
         for action_name, ref in outcome.additional:

@@ -35,6 +35,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 CHUNK = 500  # objects per insert, read and update: memory is bounded by this, not the backup
 NONCE_SIZE = 12
 
+# Each table is written once and then read: rows are never rewritten (their objects are large).
 SCHEMA = """
 CREATE TABLE items (
     seq INTEGER PRIMARY KEY,     -- archive order
@@ -42,23 +43,34 @@ CREATE TABLE items (
     res_dir TEXT NOT NULL,
     namespace TEXT,              -- the source's; NULL for cluster-scoped
     name TEXT NOT NULL,          -- the source's
-    source BLOB NOT NULL,
-    planned INTEGER NOT NULL DEFAULT 0,
+    source BLOB NOT NULL
+);
+CREATE TABLE plans (
+    seq INTEGER PRIMARY KEY,     -- the item's
+    tier TEXT NOT NULL,
+    res_dir TEXT NOT NULL,
     target BLOB,                 -- NULL when skipped or refused
     target_namespace TEXT,
     target_name TEXT,
     skip TEXT,
-    refused INTEGER NOT NULL DEFAULT 0,
-    record TEXT,                 -- the snapshot record its volume comes back from (JSON; a PVC)
-    done INTEGER NOT NULL DEFAULT 0
+    refused INTEGER NOT NULL,
+    record TEXT                  -- the snapshot record its volume comes back from (JSON; a PVC)
 );
+CREATE TABLE done (seq INTEGER PRIMARY KEY);
 CREATE TABLE uids (uid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
-INDEXES = """
-CREATE INDEX by_tier ON items (tier, done, seq);
-CREATE INDEX by_target ON items (res_dir, target_namespace, target_name);
-CREATE INDEX by_source ON items (res_dir, namespace, name);
+READ_INDEXES = """
+CREATE INDEX items_in_order ON items (tier, seq);
+CREATE INDEX items_by_name ON items (res_dir, namespace, name);
 """
+PLAN_INDEXES = """
+CREATE INDEX plans_by_tier ON plans (tier, seq);
+CREATE INDEX plans_by_target ON plans (res_dir, target_namespace, target_name);
+"""
+# What applying reads: the source only where there is no target (a skipped item's report).
+ROW = ("SELECT p.seq, p.res_dir, CASE WHEN p.target IS NULL THEN i.source END, p.target, p.skip, p.refused, "
+       "p.record FROM plans p JOIN items i ON i.seq = p.seq WHERE ")
+TO_APPLY = "p.target IS NOT NULL AND p.record IS NULL AND p.seq NOT IN (SELECT seq FROM done)"
 
 
 def tier_key(res_dir):
@@ -121,9 +133,11 @@ class Spill:
         data = zlib.compress(json.dumps(obj, separators=(",", ":")).encode("utf-8"), 1)
         return nonce + self._aead.encrypt(nonce, data, None)
 
+    def _decrypt(self, blob):
+        return zlib.decompress(self._aead.decrypt(bytes(blob[:NONCE_SIZE]), bytes(blob[NONCE_SIZE:]), None))
+
     def _open(self, blob):
-        data = self._aead.decrypt(bytes(blob[:NONCE_SIZE]), bytes(blob[NONCE_SIZE:]), None)
-        return json.loads(zlib.decompress(data).decode("utf-8"))
+        return json.loads(self._decrypt(blob))
 
     # ------------------------------------------------------------ reading the archive
 
@@ -144,7 +158,7 @@ class Spill:
 
     def finish_reading(self):
         self._flush()
-        self.db.executescript(INDEXES)
+        self.db.executescript(READ_INDEXES)
 
     def sources(self, res_dir):
         """(namespace, object) of one resource, in archive order."""
@@ -158,13 +172,11 @@ class Spill:
         return self.db.execute("SELECT 1 FROM items WHERE res_dir = ? AND namespace IS ? AND name = ?",
                                (res_dir, namespace, name)).fetchone() is not None
 
-    def count(self):
-        return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
-
     # ------------------------------------------------------------ planning
 
     def unplanned(self):
-        """Every (seq, res_dir, namespace, object), in restore order, a chunk at a time."""
+        """Every (seq, res_dir, namespace, object, a second copy of it), in restore order, a chunk at a time.
+        (Two decodings cost less than a deep copy, and planning needs the source and a target to change.)"""
         last = ("", 0)
         while True:
             rows = self.db.execute(
@@ -174,31 +186,34 @@ class Spill:
                 return
             last = (rows[-1][1], rows[-1][0])
             for seq, _tier, res_dir, namespace, blob in rows:
-                yield seq, res_dir, namespace, self._open(blob)
+                data = self._decrypt(blob)
+                yield seq, res_dir, namespace, json.loads(data), json.loads(data)
 
-    def set_planned(self, plans):
-        """plans: [(seq, target, skip, refused, record)]."""
+    def add_plans(self, plans):
+        """plans: [(seq, res_dir, target, skip, refused, record)]."""
         rows = []
-        for seq, target, skip, refused, record in plans:
+        for seq, res_dir, target, skip, refused, record in plans:
             meta = (target or {}).get("metadata") or {}
-            rows.append((self._seal(target) if target is not None else None, meta.get("namespace"),
-                         meta.get("name"), skip, int(bool(refused)),
-                         json.dumps(record) if record is not None else None, seq))
+            rows.append((seq, tier_key(res_dir), res_dir, self._seal(target) if target is not None else None,
+                         meta.get("namespace"), meta.get("name"), skip, int(bool(refused)),
+                         json.dumps(record) if record is not None else None))
         with self.db:
-            self.db.executemany("UPDATE items SET planned = 1, target = ?, target_namespace = ?, target_name = ?, "
-                                "skip = ?, refused = ?, record = ? WHERE seq = ?", rows)
+            self.db.executemany("INSERT INTO plans (seq, tier, res_dir, target, target_namespace, target_name, skip, "
+                                "refused, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def finish_planning(self):
+        self.db.executescript(PLAN_INDEXES)
 
     # ------------------------------------------------------------ restoring
 
     def _rows(self, where, args, limit=-1):
-        return self.db.execute(
-            "SELECT seq, res_dir, source, target, skip, refused, record FROM items WHERE %s ORDER BY seq LIMIT %d"
-            % (where, limit), args).fetchall()
+        return self.db.execute(ROW + where + " ORDER BY p.seq LIMIT %d" % limit, args).fetchall()
 
     def _item(self, make_item, row):
         seq, res_dir, source, target, skip, refused, record = row
-        item = make_item(res_dir, self._open(source), self._open(target) if target is not None else None, skip,
-                         bool(refused), json.loads(record) if record is not None else None)
+        item = make_item(res_dir, self._open(source) if source is not None else None,
+                         self._open(target) if target is not None else None, skip, bool(refused),
+                         json.loads(record) if record is not None else None)
         item.seq = seq
         return item
 
@@ -206,7 +221,7 @@ class Spill:
         """Items planning skipped or refused, a chunk at a time."""
         last = 0
         while True:
-            rows = self._rows("target IS NULL AND seq > ?", (last,), CHUNK)
+            rows = self._rows("p.target IS NULL AND p.seq > ?", (last,), CHUNK)
             if not rows:
                 return
             last = rows[-1][0]
@@ -214,49 +229,47 @@ class Spill:
 
     def with_volumes(self, make_item):
         """Items whose volume comes back from a snapshot record (PVCs: few)."""
-        return [self._item(make_item, row) for row in self._rows("target IS NOT NULL AND record IS NOT NULL", ())]
+        return [self._item(make_item, row) for row in self._rows("p.target IS NOT NULL AND p.record IS NOT NULL", ())]
 
     def target_namespaces(self):
         """Namespaces the restore writes into, and the Namespaces it restores."""
         targets = [r[0] for r in self.db.execute(
-            "SELECT DISTINCT target_namespace FROM items WHERE target IS NOT NULL AND target_namespace IS NOT NULL")]
+            "SELECT DISTINCT target_namespace FROM plans WHERE target IS NOT NULL AND target_namespace IS NOT NULL")]
         restored = [r[0] for r in self.db.execute(
-            "SELECT target_name FROM items WHERE target IS NOT NULL AND res_dir = 'namespaces'")]
+            "SELECT target_name FROM plans WHERE target IS NOT NULL AND res_dir = 'namespaces'")]
         return set(targets), set(restored)
 
     def tiers(self):
-        """Tiers with objects to create or compare (not skipped, not volumes), in restore order."""
-        return [(tier, res_dir) for tier, res_dir in self.db.execute(
-            "SELECT tier, min(res_dir) FROM items WHERE target IS NOT NULL AND record IS NULL GROUP BY tier "
-            "ORDER BY tier")]
+        """(tier, res_dir) with objects to create or compare (not skipped, not volumes), in restore order."""
+        return self.db.execute("SELECT tier, min(res_dir) FROM plans WHERE target IS NOT NULL AND record IS NULL "
+                               "GROUP BY tier ORDER BY tier").fetchall()
 
     def collections(self, tier):
         """(res_dir, target namespace) pairs of a tier."""
         return self.db.execute(
-            "SELECT DISTINCT res_dir, target_namespace FROM items WHERE tier = ? AND target IS NOT NULL "
+            "SELECT DISTINCT res_dir, target_namespace FROM plans WHERE tier = ? AND target IS NOT NULL "
             "AND record IS NULL ORDER BY res_dir, target_namespace", (tier,)).fetchall()
-
-    def named(self, make_item, res_dir, namespace, names):
-        """Not yet done items of a collection with these target names."""
-        names = list(names)
-        if not names:
-            return []
-        rows = self._rows("res_dir = ? AND target_namespace IS ? AND done = 0 AND target IS NOT NULL AND "
-                          "record IS NULL AND target_name IN (%s)" % ", ".join("?" * len(names)),
-                          [res_dir, namespace] + names)
-        return [self._item(make_item, row) for row in rows]
 
     def any_of(self, make_item, res_dir, namespace):
         """One item of a collection (its API path), or None."""
-        rows = self._rows("res_dir = ? AND target_namespace IS ? AND target IS NOT NULL AND record IS NULL",
+        rows = self._rows("p.res_dir = ? AND p.target_namespace IS ? AND p.target IS NOT NULL AND p.record IS NULL",
                           (res_dir, namespace), 1)
         return self._item(make_item, rows[0]) if rows else None
 
-    def next_chunk(self, make_item, tier):
-        """The next not yet done items of a tier (mark them done before asking again)."""
-        rows = self._rows("tier = ? AND done = 0 AND target IS NOT NULL AND record IS NULL", (tier,), CHUNK)
+    def named(self, make_item, res_dir, namespace, names):
+        """Items not yet applied of a collection, with these target names."""
+        names = list(names)
+        if not names:
+            return []
+        rows = self._rows("p.res_dir = ? AND p.target_namespace IS ? AND p.target_name IN (%s) AND %s" % (
+            ", ".join("?" * len(names)), TO_APPLY), [res_dir, namespace] + names)
+        return [self._item(make_item, row) for row in rows]
+
+    def next_chunk(self, make_item, tier, after=0):
+        """The next items not yet applied of a tier, after seq `after` (those in flight are not done yet)."""
+        rows = self._rows("p.tier = ? AND p.seq > ? AND " + TO_APPLY, (tier, after), CHUNK)
         return [self._item(make_item, row) for row in rows]
 
     def mark_done(self, items):
         with self.db:
-            self.db.executemany("UPDATE items SET done = 1 WHERE seq = ?", [(item.seq,) for item in items])
+            self.db.executemany("INSERT OR IGNORE INTO done (seq) VALUES (?)", [(item.seq,) for item in items])

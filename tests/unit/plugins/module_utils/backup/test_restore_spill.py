@@ -51,7 +51,7 @@ def test_planning_reads_in_restore_order_across_chunks(tmp_path, small_chunks):
         for res_dir, namespace, name in entries:
             store.add(res_dir, namespace, {"metadata": {"name": name, "namespace": namespace}})
         store.finish_reading()
-        order = [(res_dir, obj["metadata"]["name"]) for _seq, res_dir, _ns, obj in store.unplanned()]
+        order = [(res_dir, obj["metadata"]["name"]) for _seq, res_dir, _ns, obj, _copy in store.unplanned()]
     assert order == [("namespaces", "a"), ("persistentvolumeclaims", "claim"), ("configmaps", "c1"),
                      ("configmaps", "c2"), ("widgets.example.com", "w"), ("pods", "p")]
 

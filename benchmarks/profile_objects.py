@@ -12,7 +12,7 @@ cProfile sees the main thread only: time spent in the worker threads' API calls 
 thread waiting (concurrent.futures, queue.get, threading.wait); py-spy sees all threads, if you have it.
 
 usage: eval "$(tests/testbed/testbed env)"
-       ANSIBLE_COLLECTIONS_PATH=~/.cache/lifeboat/build-<key> $(hack/venv.sh)/bin/python benchmarks/profile.py
+       ANSIBLE_COLLECTIONS_PATH=~/.cache/lifeboat/build-<key> $(hack/venv.sh)/bin/python benchmarks/profile_objects.py
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import json
 import os
 import pstats
 import shutil
@@ -35,15 +34,10 @@ SRC, COPY = "lb-profile-src", "lb-profile-copy"
 
 
 def profiled(name, args, workdir, label, top):
-    path = os.path.join(workdir, label + "-args.json")
-    with open(path, "w") as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
     prof = os.path.join(workdir, label + ".prof")
-    env = dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0])
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", prof, "-m",
-                           "ansible_collections.lifeboat.k8s.plugins.modules." + name, path],
-                          capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(common.module_command(name, args, workdir, label, runner=("-m", "cProfile", "-o", prof)),
+                          capture_output=True, text=True, env=common.module_env(), check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0 or '"failed": true' in proc.stdout:
         sys.exit("%s failed: %s %s" % (label, proc.stdout[-3000:], proc.stderr[-3000:]))
