@@ -9,13 +9,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import queue
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import batches_concurrently, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
@@ -138,53 +135,21 @@ def _clean(resource, obj):
 def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
     """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread.
 
-    Pages go through a bounded queue, so a 100,000-object collection is never in memory whole.
-    A collection that cannot be listed (after the client's retries) is recorded, never skipped
-    silently; one that fails part way keeps what was listed, and the error makes the backup
-    PartiallyFailed."""
-    pages = queue.Queue(maxsize=4)  # the writer is the slower side: a few pages ahead is enough
-    stop = threading.Event()
-
-    def put(entry):
-        while not stop.is_set():
-            try:
-                pages.put(entry, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def fetch(job):
+    Pages are handed over as they come (concurrency.batches_concurrently), so a 100,000-object
+    collection is never in memory whole. A collection that cannot be listed (after the client's
+    retries) is recorded, never skipped silently; one that fails part way keeps what was listed,
+    and the error makes the backup PartiallyFailed."""
+    def open_job(job):
         resource, namespace = job
-        page = []
-        try:
-            for obj in k8s.list(resource.path(namespace), label_selector=label_selector):
-                if stop.is_set():
-                    return
-                page.append(obj)
-                if len(page) >= PAGE_SIZE:
-                    put((job, page, None, False))
-                    page = []
-            put((job, page, None, True))
-        except Exception as e:  # reported in this thread, with its job
-            put((job, page, e, True))
+        return k8s.list(resource.path(namespace), label_selector=label_selector)
 
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        for job in jobs:
-            pool.submit(fetch, job)
-        try:
-            remaining = len(jobs)
-            while remaining:
-                (resource, namespace), objects, error, last = pages.get()
-                for obj in objects:
-                    obj = _clean(resource, obj)
-                    if keep(obj):
-                        emit(resource, obj)
-                if last:
-                    remaining -= 1
-                if error is not None:
-                    _list_failed(resource, namespace, error, problems)
-        finally:
-            stop.set()  # an emit that raised must not leave workers blocked on a full queue
+    for (resource, namespace), objects, error, _last in batches_concurrently(open_job, jobs, PAGE_SIZE):
+        for obj in objects:
+            obj = _clean(resource, obj)
+            if keep(obj):
+                emit(resource, obj)
+        if error is not None:
+            _list_failed(resource, namespace, error, problems)
 
 
 def _list_failed(resource, namespace, error, problems):

@@ -54,7 +54,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors impo
     selector_matches,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS, error_text, parallel_map
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
+    MAX_WORKERS,
+    batches_concurrently,
+    error_text,
+    parallel_map,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
@@ -365,10 +370,17 @@ class Restorer:
         """Objects that exist are compared a LIST page at a time (no GET per object, no map of the
         namespace); the rest are created a chunk at a time. Returns the CRDs' items (few), else []."""
         kept = []
-        for res_dir, namespace in spill.collections(tier):
-            for page in self._existing_pages(spill, res_dir, namespace):
-                items = spill.named(Item, res_dir, namespace, page)
-                self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
+        collections = [(res_dir, namespace, spill.any_of(Item, res_dir, namespace).path())
+                       for res_dir, namespace in spill.collections(tier)]
+        for (res_dir, namespace, path), objects, error, _last in batches_concurrently(
+                lambda collection: self.k8s.list(collection[2], page_size=CHUNK), collections, CHUNK):
+            if error is not None:
+                if not isinstance(error, LifeboatError):
+                    raise error
+                self.unlisted.add(path)  # what was not listed is compared after a GET
+            page = dict((obj["metadata"]["name"], obj) for obj in objects)
+            items = spill.named(Item, res_dir, namespace, page)
+            self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
         # The rest are created with the next chunk read while this one is applied: workers never wait
         # for a chunk's slowest object before the next begins.
         with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
@@ -400,24 +412,6 @@ class Restorer:
         spill.mark_done(items)
         self._tally(items)
         kept.extend(i for i in items if i.res_dir == "customresourcedefinitions.apiextensions.k8s.io")
-
-    def _existing_pages(self, spill, res_dir, namespace):
-        """The collection's objects, {name: object} a page at a time; nothing if it cannot be listed."""
-        sample = spill.any_of(Item, res_dir, namespace)
-        if sample is None:
-            return
-        collection = sample.path()
-        try:
-            page = {}
-            for obj in self.k8s.list(collection, page_size=CHUNK):
-                page[obj["metadata"]["name"]] = obj
-                if len(page) >= CHUNK:
-                    yield page
-                    page = {}
-            if page:
-                yield page
-        except LifeboatError:
-            self.unlisted.add(collection)
 
     def _tally(self, items):
         for item in items:

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import queue
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,6 +39,53 @@ def parallel_map(fn, items, max_workers=MAX_WORKERS):
         return [call(items[0])]
     with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
         return list(pool.map(call, items))
+
+
+def batches_concurrently(open_source, sources, batch_size, ahead=4, max_workers=MAX_WORKERS):
+    """Read every source's iterator (open_source(source), e.g. a paginated LIST) concurrently and yield
+    (source, batch, error, last) in this thread as batches of up to batch_size items arrive. A source
+    ends with last=True; error is the exception that ended it early (its batch holds what came before).
+
+    At most `ahead` batches wait for the caller, so a source of 100,000 objects is never whole in
+    memory. A caller that stops early (an exception, or leaving the loop) stops every reader."""
+    sources = list(sources)
+    batches = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(entry):
+        while not stop.is_set():
+            try:
+                batches.put(entry, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def read(source):
+        batch = []
+        try:
+            for item in open_source(source):
+                if stop.is_set():
+                    return
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    put((source, batch, None, False))
+                    batch = []
+            put((source, batch, None, True))
+        except Exception as e:  # handed to the caller with its source
+            put((source, batch, e, True))
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for source in sources:
+            pool.submit(read, source)
+        try:
+            remaining = len(sources)
+            while remaining:
+                entry = batches.get()
+                if entry[3]:
+                    remaining -= 1
+                yield entry
+        finally:
+            stop.set()  # readers blocked on a full queue give up; the pool then shuts down
 
 
 def error_text(error):
