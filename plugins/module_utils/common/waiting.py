@@ -21,12 +21,15 @@ def wait_timeout(params):
     return DEFAULT_WAIT_TIMEOUT if value is None else value
 
 
-def wait_until(check, timeout, what, interval=0.5, max_interval=3.0):
+def wait_until(check, timeout, what, interval=0.2, max_interval=3.0):
     """Call check() until it returns something truthy and return that.
 
     check() may raise to abort the wait (e.g. the object reported an error).
     On timeout raise WaitTimeoutError naming `what` (a string or a callable
     returning one, so the message can say what is still pending).
+
+    Checks come quickly at first (a CSI snapshot or a claim is often ready within a few tenths
+    of a second) and then every max_interval: a long wait costs few calls.
     """
     deadline = time.monotonic() + timeout
     while True:
