@@ -8,7 +8,9 @@ unfinished multipart uploads, locks). The oracles are kubectl and boto3, not the
 
 import json
 import os
+import sqlite3
 import time
+import zlib
 
 import pytest
 
@@ -209,6 +211,9 @@ def test_restore_killed_midway_reruns_without_duplicates(faults, many, tmpdir_en
         kill_tree(proc)
         created = count("configmaps", target)
         assert 1 < created < 301, "the kill did not land mid-restore (%d)" % created
+        spills = list(tmp.glob("lifeboat-restore-*/restore-objects.sqlite"))
+        assert len(spills) == 1, "the killed restore left no spill to look at: %s" % leftovers(tmp)
+        assert_unreadable(spills[0])
         faults.clear()
         rerun = run_module("object_restore", restore(faults, store, source, target), env=env)
         assert rerun["phase"] == "Completed" and rerun["failures"] == [], rerun.get("msg")
@@ -217,6 +222,22 @@ def test_restore_killed_midway_reruns_without_duplicates(faults, many, tmpdir_en
         assert leftovers(tmp) == []
     finally:
         delete_namespaces(target)
+
+
+def assert_unreadable(spill):
+    """What a killed restore leaves on disk holds every object, and none can be read without the key that
+    died with the process: not as JSON, not as zlib-compressed JSON, with or without a nonce in front."""
+    with sqlite3.connect(str(spill)) as db:
+        blobs = [row[0] for row in db.execute("SELECT source FROM items UNION ALL SELECT target FROM plans "
+                                              "WHERE target IS NOT NULL")]
+    assert len(blobs) >= 2 * 300, "the spill holds %d objects and plans" % len(blobs)
+    for blob in blobs:
+        assert b'"index"' not in blob and b"faults" not in blob
+        for candidate in (blob, blob[12:]):
+            with pytest.raises((ValueError, zlib.error)):
+                json.loads(zlib.decompress(candidate))
+            with pytest.raises(ValueError):
+                json.loads(candidate)
 
 
 # ---------------------------------------------------------------- S3 faults

@@ -25,12 +25,12 @@ import zlib
 
 try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # ansible-core depends on cryptography; checked where a spill is opened
-    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_ERROR = None
+except ImportError as e:  # ansible-core depends on cryptography; checked where a spill is opened
+    CRYPTOGRAPHY_ERROR = str(e)
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import MissingLibraryError
 
 CHUNK = 500  # objects per insert, read and update: memory is bounded by this, not the backup
 NONCE_SIZE = 12
@@ -79,10 +79,6 @@ def tier_key(res_dir):
     return "%d:%04d:%s" % (group, index, name)
 
 
-class SpillError(LifeboatError):
-    pass
-
-
 class SpilledUids:
     """The selection's UIDs, as a container planning asks `uid in uids`."""
 
@@ -94,12 +90,12 @@ class SpilledUids:
 
 
 class Spill:
-    """with Spill(workdir) as spill: add(), then planned(), then the apply-side reads."""
+    """with Spill(workdir) as spill: add() every selected object, finish_reading(); unplanned() into
+    add_plans(), finish_planning(); then the reads that apply the plans, and mark_done()."""
 
     def __init__(self, directory):
-        if not HAS_CRYPTOGRAPHY:
-            raise SpillError("the cryptography Python library is missing (ansible-core needs it too): "
-                             "install it on the host that runs the module")
+        if CRYPTOGRAPHY_ERROR is not None:
+            raise MissingLibraryError("cryptography>=3.4", CRYPTOGRAPHY_ERROR)
         self.path = os.path.join(directory, "restore-objects.sqlite")
         self.db = None
         self._aead = AESGCM(AESGCM.generate_key(bit_length=128))
