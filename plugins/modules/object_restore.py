@@ -40,6 +40,10 @@ description:
     does not restore them."
   - Objects of one tier are created concurrently. One bad object does not stop the rest; every failure is
     reported with the object and the API's message.
+  - "Memory stays flat however large the backup (about 110 MB at 10,000 and at 100,000 objects): while it runs,
+    the restore keeps the selected objects and their plans on disk in a private directory under the temporary
+    directory (C(TMPDIR)), each encrypted with a key held only in memory, so a run that is killed leaves
+    nothing readable behind. Allow that directory up to about the size of the selected objects, decompressed."
   - A second run reports no change.
   - Things worth knowing, such as PVCs that got a new, empty volume, are shown as warnings.
 requirements:
