@@ -37,9 +37,11 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    WaitTimeoutError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 
 GROUP = "snapshot.storage.k8s.io"
 VERSION = "v1"
@@ -49,6 +51,7 @@ HELPER_CONTENT = "lifeboat.k8s/restore-content"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
 DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class"
 # Transient messages the snapshot controller writes into status.error and then retries past.
+HELPER_WAIT = 30  # seconds a restore waits for its pre-provisioned VolumeSnapshot before creating the claim
 TRANSIENT = ("the object has been modified", "please apply your changes to the latest version")
 
 
@@ -345,6 +348,8 @@ class CsiBlockStore(BlockStore):
     def restore_volume(self, record, target, plan):
         created = None
         for path, body in plan:
+            if body["kind"] == "PersistentVolumeClaim" and created is not None:
+                self._await_helper_snapshot(created)
             try:
                 created = self.k8s.create(path, body)
             except ConflictError:
@@ -357,6 +362,23 @@ class CsiBlockStore(BlockStore):
                         body["kind"], _display(meta), record["snapshot_id"]))
                 created = existing
         return self._volume(created)
+
+    def _await_helper_snapshot(self, vs):
+        """The provisioner refuses a claim whose VolumeSnapshot is not bound yet and retries it only after
+        a growing back-off (1 s, 2 s, 4 s...): with the claim created first, one restored volume took two
+        seconds and fifty took 20 % longer than they need. So wait (a little) for the snapshot controller
+        to bind the pre-provisioned snapshot. Never fails: a snapshot that does not become ready is the
+        claim's problem, reported by its own wait."""
+        path = vs_path(vs["metadata"]["namespace"], vs["metadata"]["name"])
+
+        def settled():
+            status = (self.k8s.get_or_none(path) or {}).get("status") or {}
+            return status.get("readyToUse") or status.get("error")
+
+        try:
+            wait_until(settled, HELPER_WAIT, "VolumeSnapshot %s to be ready" % _display(vs["metadata"]))
+        except WaitTimeoutError:
+            pass
 
     def restored_volumes(self, namespace):
         """PVCs of the namespace that carry RESTORED_FROM and no other driver's RESTORE_DRIVER."""
