@@ -34,7 +34,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import objects as common
 
@@ -111,16 +110,17 @@ def run_size(core, size, workdir, kubeconfig):
     archive = os.path.join(workdir, "floor-%d.tar.gz" % size)
     me = [sys.executable, os.path.abspath(__file__)]
     row = {"objects": size}
-    row["floor_list_s"], row["floor_list_rss_mb"], _ = measured(wrapped(me + ["--floor-list", SRC, archive]))
+    row["floor_list_s"], row["floor_list_rss_mb"], _result = measured(wrapped(me + ["--floor-list", SRC, archive]))
     args = {"kubeconfig": kubeconfig, "storage": store, "name": "scale"}
     row["backup_s"], row["backup_rss_mb"], backup = measured(wrapped(common.module_command("object_backup", dict(
         args, namespaces=[SRC], include_resources=["configmaps", "secrets"]), workdir)))
-    row["floor_create_s"], row["floor_create_rss_mb"], _ = measured(wrapped(me + ["--floor-create", BASE, archive]))
+    row["floor_create_s"], row["floor_create_rss_mb"], _result = measured(wrapped(me + ["--floor-create", BASE, archive]))
     restore_args = dict(args, namespace_mapping={SRC: COPY})
     row["restore_s"], row["restore_rss_mb"], restored = measured(wrapped(common.module_command(
         "object_restore", restore_args, workdir)))
     row["rerun_update_s"], row["rerun_update_rss_mb"], rerun = measured(wrapped(common.module_command(
         "object_restore", dict(restore_args, existing="update"), workdir, "rerun")))
+    assert backup["backup"]["phase"] == "Completed", backup["backup"]
     assert restored["totals"]["created"] >= size, restored["totals"]
     assert not rerun["changed"], rerun["totals"]
     row["backup_vs_floor"] = round(row["backup_s"] / row["floor_list_s"], 2)
