@@ -28,9 +28,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import
     FORMAT_VERSION,
     ArchiveError,
     ArchiveWriter,
+    SpooledResourceList,
     check_version,
     sha256_file,
-    SpooledResourceList,
     write_json_gz,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
