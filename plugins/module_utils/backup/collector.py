@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import batches_concurrently, parallel_map

@@ -50,8 +50,8 @@ HELPER_SNAPSHOT = "lifeboat.k8s/restore-snapshot"
 HELPER_CONTENT = "lifeboat.k8s/restore-content"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
 DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class"
-# Transient messages the snapshot controller writes into status.error and then retries past.
 HELPER_WAIT = 30  # seconds a restore waits for its pre-provisioned VolumeSnapshot before creating the claim
+# Transient messages the snapshot controller writes into status.error and then retries past.
 TRANSIENT = ("the object has been modified", "please apply your changes to the latest version")
 
 
@@ -373,7 +373,8 @@ class CsiBlockStore(BlockStore):
 
         def settled():
             status = (self.k8s.get_or_none(path) or {}).get("status") or {}
-            return status.get("readyToUse") or status.get("error")
+            message = (status.get("error") or {}).get("message") or ""
+            return status.get("readyToUse") or (message and not any(t in message for t in TRANSIENT))
 
         try:
             wait_until(settled, HELPER_WAIT, "VolumeSnapshot %s to be ready" % _display(vs["metadata"]))

@@ -3,7 +3,7 @@ and provisioner act at once. (On the test bed the same flows run against the rea
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import csi, volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
@@ -109,3 +109,50 @@ def test_deleting_snapshots_is_idempotent_and_check_mode_keeps_them():
     deleted = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data", state="absent"))
     assert deleted["changed"] and not cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
     assert volumes.snapshot_volumes(cluster, snapshot_params(pvc="data", state="absent"))["changed"] is False
+
+
+class SlowBinding(FakeCluster):
+    """A snapshot controller that binds a pre-provisioned VolumeSnapshot only on the third look (or never)."""
+
+    def __init__(self, looks_until_ready):
+        super(SlowBinding, self).__init__()
+        self.looks_until_ready = looks_until_ready
+        self.looks = 0
+
+    def _control(self, plural, obj):
+        super(SlowBinding, self)._control(plural, obj)
+        if plural == "volumesnapshots" and obj["spec"]["source"].get("volumeSnapshotContentName"):
+            obj["status"] = {}
+
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
+        if method == "GET" and "/volumesnapshots/lifeboat-restore-" in path:
+            self.looks += 1
+            if self.looks == self.looks_until_ready:
+                key = ("snapshot.storage.k8s.io", "volumesnapshots", "copy", path.rsplit("/", 1)[1])
+                self.objects[key]["status"] = {"readyToUse": True}
+        return super(SlowBinding, self).request(method, path, body, query, content_type, raw)
+
+
+def restore_on(cluster):
+    for name, value in cluster_with_volumes("data").objects.items():
+        cluster.objects[name] = value
+    record = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data"))["snapshot"]
+    cluster.requests[:] = []
+    volumes.restore_volume(cluster, restore_params(record))
+    kinds = ("volumesnapshotcontents", "volumesnapshots", "persistentvolumeclaims")
+    return [(m, next(k for k in kinds if "/%s" % k in p)) for m, p in cluster.requests
+            if m == "POST" or "/volumesnapshots/lifeboat-restore-" in p]
+
+
+def test_a_restore_creates_the_claim_once_its_pre_provisioned_snapshot_is_bound():
+    """The provisioner refuses a claim whose snapshot is not bound and retries only after a back-off."""
+    calls = restore_on(SlowBinding(looks_until_ready=3))
+    assert calls == [("POST", "volumesnapshotcontents"), ("POST", "volumesnapshots")] + \
+        [("GET", "volumesnapshots")] * 3 + [("POST", "persistentvolumeclaims")]
+
+
+def test_a_snapshot_that_never_binds_does_not_stop_the_restore(monkeypatch):
+    monkeypatch.setattr(csi, "HELPER_WAIT", 0.5)
+    calls = restore_on(SlowBinding(looks_until_ready=None))
+    assert calls[-1] == ("POST", "persistentvolumeclaims"), "the claim is created anyway; its own wait reports"
+    assert len(calls) > 4
