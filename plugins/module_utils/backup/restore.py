@@ -398,14 +398,12 @@ class Restorer:
                 in_flight = started
 
     def _apply_chunk(self, spill, pairs, kept):
-        _record_crashes(parallel_map(self._apply, pairs))
+        _record_crashes((item, result, error) for (item, _existing), result, error
+                        in parallel_map(self._apply, pairs))
         self._done(spill, [item for item, _existing in pairs], kept)
 
     def _finish_chunk(self, spill, started, kept):
-        for item, future in started:
-            error = future.exception()
-            if error is not None:
-                item.outcome, item.message = "failed", "unexpected error: %s" % error_text(error)
+        _record_crashes((item, None, future.exception()) for item, future in started)
         self._done(spill, [item for item, _future in started], kept)
 
     def _done(self, spill, items, kept):

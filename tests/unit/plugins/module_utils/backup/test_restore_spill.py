@@ -105,3 +105,22 @@ def test_the_spooled_resource_list_writes_the_same_bytes_as_the_dict_would(tmp_p
     spooled.close()
     write_json_gz(reference, data)
     assert gzip.decompress(ours.getvalue()) == gzip.decompress(reference.getvalue())
+
+
+def test_a_crash_in_a_worker_fails_its_object_whether_it_was_listed_or_created(tmp_path, small_chunks, monkeypatch):
+    store = FileStore(str(tmp_path / "store"))
+    backups.run_backup(crowded(), store, backup_params())
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_params())
+
+    def crash(self, item, existing):
+        if item.name == "cm-3":
+            raise RuntimeError("boom")
+        return original(self, item, existing)
+
+    original = restore.Restorer._apply_one
+    monkeypatch.setattr(restore.Restorer, "_apply_one", crash)
+    for cluster in (target, FakeCluster()):  # compared against a LIST page; created
+        result = restore.run_restore(cluster, store, restore_params(ignore_partial_failure=True))
+        (failure,) = result["failures"]
+        assert failure["name"] == "cm-3" and failure["message"].startswith("unexpected error: RuntimeError: boom")
