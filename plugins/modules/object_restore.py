@@ -230,6 +230,68 @@ options:
       - Per driver, how the storage system makes each restored volume, as M(lifeboat.k8s.volume_restore)'s
         I(volume_options), keyed by driver name (an C(aws_ebs) key holding C(availability_zone) and C(volume_type), say).
     type: dict
+  restore_hooks:
+    description:
+      - Commands to run, through the C(exec) subresource (the identity needs C(create) on C(pods/exec)), in the pods
+        of the workloads this task creates (Pods, Deployments, StatefulSets, ReplicaSets, DaemonSets, Jobs) once the
+        container runs; for example to load a dump or warm a cache. Pods the restore did not create never run one,
+        and a rerun, which creates nothing, runs none.
+      - The task waits for as many pods as a workload asks for (replicas, parallelism; one otherwise) for up to the
+        hook's I(wait_timeout), then runs each pod's hooks in order, pods concurrently. A hook that fails, or whose
+        pods do not come up in time, with I(on_error=Fail) fails the task (the objects stay restored; the result
+        lists every hook in C(hooks)); with C(Continue) it is a warning. A pod that finished first is passed over
+        with a warning, as in Velero.
+      - A pod with Velero's C(post.hook.restore.velero.io/command) annotation (see I(hook_annotations)) runs that
+        instead of these.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the hook in results and messages. Default C(restore_hooks[<index>]).
+        type: str
+      pod_selector:
+        description: Label selector the pod (its template's labels) must match (C(app=db)); an empty string matches
+          every restored pod.
+        type: str
+        required: true
+      phase:
+        description: Only C(post) (after the restore), as Velero's exec restore hooks.
+        type: str
+        choices: [post]
+        default: post
+      container:
+        description: The container to run it in. Default the pod's first container.
+        type: str
+      command:
+        description:
+          - The command and its arguments, run without a shell (give C([/bin/sh, -c, "..."]) for one).
+          - A string is read as Velero reads its annotation, a JSON array or else a single word.
+        type: raw
+        required: true
+      on_error:
+        description: What a failure of this hook does to the task.
+        type: str
+        choices: [Fail, Continue]
+        default: Fail
+      timeout:
+        description: How long the command may run, a duration (C(30s), C(2m)) or seconds.
+        type: raw
+        default: 30s
+      wait_timeout:
+        description: How long to wait for the pod's container to come up. Default I(wait_timeout).
+        type: raw
+      wait_for_ready:
+        description: Wait for the container to be ready, not only running.
+        type: bool
+        default: false
+  hook_annotations:
+    description:
+      - Run the post-restore hooks of Velero's pod annotations, read as Velero reads them,
+        C(post.hook.restore.velero.io/command), C(/container), C(/on-error), C(/exec-timeout), C(/wait-timeout),
+        C(/wait-for-ready), on the pod or in a workload's pod template. Defaults as in Velero (on-error C(Fail),
+        the first container, exec timeout C(30s)), except that the wait defaults to I(wait_timeout).
+    type: bool
+    default: true
   ignore_partial_failure:
     description:
       - Succeed when some objects failed (the result still lists them and says C(PartiallyFailed)).
@@ -321,6 +383,16 @@ deleted_namespaces:
   type: list
   elements: str
   sample: [shop-drill]
+hooks:
+  description:
+    - The post-restore hooks that ran (or could not), each with C(pod), C(namespace), C(container), C(phase),
+      C(source) (C(annotation) or the I(restore_hooks) entry's name), C(command), C(status) (C(succeeded), C(failed),
+      C(skipped)), C(on_error), C(exit_code), C(error), the last 4096 bytes of C(stdout) and C(stderr),
+      C(output_truncated), C(seconds) and C(timeout).
+  returned: when hooks ran
+  type: list
+  elements: dict
+  sample: []
 phase:
   description: C(Completed), or C(PartiallyFailed) when some objects failed.
   returned: when state=present
@@ -417,6 +489,18 @@ def main():
         restore_volumes=dict(type="bool", default=True),
         block_store_options=dict(type="dict", options=BLOCK_STORE_ARG_SPEC),
         volume_options=dict(type="dict"),
+        restore_hooks=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"),
+            pod_selector=dict(type="str", required=True),
+            phase=dict(type="str", choices=["post"], default="post"),
+            container=dict(type="str"),
+            command=dict(type="raw", required=True),
+            on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
+            timeout=dict(type="raw", default="30s"),
+            wait_timeout=dict(type="raw"),
+            wait_for_ready=dict(type="bool", default=False),
+        )),
+        hook_annotations=dict(type="bool", default=True),
         ignore_partial_failure=dict(type="bool", default=False),
         cluster_resources=dict(type="list", elements="str", default=list(DEFAULT_CLUSTER_RESOURCES)),
         limits=dict(type="dict", options=dict(

@@ -92,6 +92,63 @@ options:
     description:
       - Tags to find the snapshot by later, stored as labels (keys and values must be valid labels).
     type: dict
+  hooks:
+    description:
+      - Commands to run in the pods that mount the PVCs being snapshotted, through the pods' C(exec)
+        subresource (the identity needs C(create) on C(pods/exec)), to make the snapshot application-consistent;
+        for example flush and freeze a database (C(pre)) and thaw it (C(post)).
+      - Hooks run only in pods (not Succeeded or Failed) that mount a PVC this task snapshots; a rerun that finds
+        every snapshot runs none. Pods sharing a PVC are run together. For each such group, concurrently with the
+        others, the pods' C(pre) hooks run (concurrently across pods, in order within a pod), its snapshots are
+        created and waited for until the storage has cut them (not until ready), then the pods' C(post) hooks
+        run. Post hooks run even when a pre hook or the snapshot failed, so what a pre hook froze is thawed.
+      - A failed hook (non-zero exit, timeout, no such container, exec refused) with I(on_error=Fail) stops that
+        pod's remaining hooks of the phase, skips its group's snapshots, deletes every snapshot this run created
+        and fails the task with every hook's outcome in C(hooks). With C(Continue) it is a warning.
+      - A pod with Velero's hook annotations for a phase (see I(hook_annotations)) runs those instead of these,
+        as Velero does.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the hook in results and messages. Default C(hooks[<index>]).
+        type: str
+      pod_selector:
+        description: Label selector of the pods to run it in (C(app=db)); an empty string selects every pod.
+        type: str
+        required: true
+      phase:
+        description: C(pre) runs before the snapshots of the pod's volumes, C(post) after they are cut.
+        type: str
+        choices: [pre, post]
+        default: pre
+      container:
+        description: The container to run it in. Default the pod's first container.
+        type: str
+      command:
+        description:
+          - The command and its arguments, run without a shell (give C([/bin/sh, -c, "..."]) for one).
+          - A string is read as Velero reads its annotation, a JSON array or else a single word.
+        type: raw
+        required: true
+      on_error:
+        description: What a failure of this hook does to the task.
+        type: str
+        choices: [Fail, Continue]
+        default: Fail
+      timeout:
+        description: How long the command may run, a duration (C(30s), C(2m)) or seconds; it fails after that.
+        type: raw
+        default: 30s
+  hook_annotations:
+    description:
+      - Run the hooks of Velero's pod annotations too, read as Velero reads them
+        (C(pre.hook.backup.velero.io/command), C(/container), C(/on-error), C(/timeout), the C(post.) variants,
+        and the unprefixed C(hook.backup.velero.io/...) keys as pre hooks).
+      - A command annotation is a JSON array (C(["/bin/sh", "-c", "sync"])) or else a single word; on-error
+        defaults to C(Fail), the container to the pod's first, the timeout to C(30s).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.block_store
@@ -199,12 +256,86 @@ snapshot:
       type: list
       elements: dict
       sample: []
+    hooks:
+      description:
+        - The outcomes of the hooks that ran around this snapshot, as in the task's I(hooks), each stream cut to
+          its last 1024 characters; the backup stores them with the record.
+      type: list
+      elements: dict
+      returned: when hooks ran around it
 snapshots:
   description: The snapshot records, one per matching PVC (with I(pvc_selector)), each as I(snapshot).
   returned: when pvc_selector is used
   type: list
   elements: dict
   sample: []
+hooks:
+  description: Every hook that ran, in order of group and pod, also when the task failed.
+  returned: when hooks ran
+  type: list
+  elements: dict
+  contains:
+    pod:
+      description: The pod.
+      type: str
+      sample: db-0
+    namespace:
+      description: Its namespace.
+      type: str
+      sample: shop
+    container:
+      description: The container it ran in.
+      type: str
+      sample: postgres
+    phase:
+      description: C(pre) or C(post).
+      type: str
+      sample: pre
+    source:
+      description: C(annotation) for a Velero annotation hook, else the I(hooks) entry's name.
+      type: str
+      sample: freeze
+    command:
+      description: The command.
+      type: list
+      elements: str
+      sample: [/bin/sh, -c, sync]
+    status:
+      description: C(succeeded) or C(failed).
+      type: str
+      sample: succeeded
+    on_error:
+      description: C(Fail) or C(Continue).
+      type: str
+      sample: Fail
+    exit_code:
+      description: The command's exit code; null when it did not finish (timeout, exec refused).
+      type: int
+      sample: 0
+    error:
+      description: Why it failed, or null.
+      type: str
+      sample: null
+    stdout:
+      description: The last 4096 bytes of its standard output.
+      type: str
+      sample: ""
+    stderr:
+      description: The last 4096 bytes of its standard error.
+      type: str
+      sample: ""
+    output_truncated:
+      description: Whether output was cut.
+      type: bool
+      sample: false
+    seconds:
+      description: How long it ran.
+      type: float
+      sample: 0.12
+    timeout:
+      description: Its timeout in seconds.
+      type: float
+      sample: 30.0
 """
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
@@ -232,6 +363,16 @@ def main():
         copy_to_region=dict(type="list", elements="str"),
         snapshot_class=dict(type="str"),
         tags=dict(type="dict"),
+        hooks=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"),
+            pod_selector=dict(type="str", required=True),
+            phase=dict(type="str", choices=["pre", "post"], default="pre"),
+            container=dict(type="str"),
+            command=dict(type="raw", required=True),
+            on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
+            timeout=dict(type="raw", default="30s"),
+        )),
+        hook_annotations=dict(type="bool", default=True),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(BLOCK_STORE_ARG_SPEC)

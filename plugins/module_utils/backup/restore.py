@@ -69,6 +69,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.restore import RestoreHooks
+from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import blocking, hook_warnings, summary
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
@@ -126,6 +128,8 @@ def run_restore(k8s, store, params, check_mode=False):
     mapping = check_namespaces(manifest, params)
     confinement = Confinement(manifest, params, mapping)
     selector = parse_selector(params.get("label_selector"))
+    hooks = RestoreHooks(k8s, params.get("restore_hooks"), params.get("hook_annotations", False),
+                         wait_timeout(params))
     sealed = manifest.get("encryption")
     with PrivateWorkdir("restore") as workdir:
         with Spill(workdir) as spill:
@@ -148,16 +152,31 @@ def run_restore(k8s, store, params, check_mode=False):
                 _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
                 warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
                 actions = pipeline.summary()
-            restorer = Restorer(k8s, params, mapping, check_mode)
+            restorer = Restorer(k8s, params, mapping, check_mode, hooks)
             restorer.warnings.extend(warnings)
             if manifest.get("phase") != "Completed":
                 restorer.warnings.append("backup %s is %s: it lacks %s" % (
                     name, manifest.get("phase"), "; ".join(describe_error(e) for e in manifest.get("errors") or [])
                     or "what its errors say"))
             result = restorer.run(spill, manifest)
+    if not check_mode:
+        _run_hooks(hooks, result)
     result["api_retries"] = k8s.retries
     result["actions"] = actions
     return result
+
+
+def _run_hooks(hooks, result):
+    """Run the post-restore hooks of the pods of what the restore created; a failed Fail hook fails the task."""
+    outcomes = hooks.run()
+    if not outcomes:
+        return
+    result["hooks"] = outcomes
+    result["warnings"].extend(hook_warnings(outcomes))
+    failed = [o for o in outcomes if blocking(o)]
+    if failed:
+        raise LifeboatError("restore_hooks: %d post-restore hook(s) failed; the objects are restored; first: %s" % (
+            len(failed), summary(failed[0])), **result)
 
 
 def _record_crashes(outcomes):
@@ -327,8 +346,9 @@ class Restorer:
     order, a chunk at a time. Only outcomes are kept (counts, and the reports of what failed or
     was skipped), so memory does not grow with the backup."""
 
-    def __init__(self, k8s, params, mapping, check_mode):
+    def __init__(self, k8s, params, mapping, check_mode, hooks=None):
         self.k8s = k8s
+        self.hooks = hooks
         self.params = params
         self.mapping = mapping
         self.check_mode = check_mode
@@ -521,6 +541,8 @@ class Restorer:
         try:
             created = self.k8s.create(collection, item.target)
             item.outcome = "created"
+            if self.hooks is not None:
+                self.hooks.watch(item.res_dir, created)
         except ConflictError as e:
             existing = self.k8s.get(item.path(item.name))
             self._compare(item, existing)

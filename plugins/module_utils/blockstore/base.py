@@ -76,6 +76,11 @@ class BlockStore:
         """DescribeSnapshot: a refreshed record (ready, size, error), or None if it is gone."""
         raise NotImplementedError
 
+    def snapshot_cut(self, record):
+        """True once the storage has taken the point-in-time copy: writes after it are not in the snapshot,
+        so an application a pre hook froze may resume (post hooks run then), though ready may come later."""
+        return bool(record.get("ready") or record.get("created_at"))
+
     def snapshot_error(self, record):
         """The error of a snapshot that has failed for good, or None (still working, or ready)."""
         return None if record.get("ready") else record.get("error")

@@ -222,8 +222,13 @@ class CsiBlockStore(BlockStore):
                 "snapshot_class": spec.get("volumeSnapshotClassName"),
                 "csi_driver": source.get("csi_driver"),
                 "uid": meta.get("uid"),
+                "cut_at": status.get("creationTime"),
             },
         }
+
+    def snapshot_cut(self, record):
+        # created_at falls back to the object's creation; the cut is the content's creationTime.
+        return bool(record.get("ready") or record.get("driver_data", {}).get("cut_at"))
 
     # ------------------------------------------------------------ restores
 

@@ -24,6 +24,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.backup import BackupHooks
+from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookReport, summary
 
 
 # In-tree volume sources and the CSI drivers Kubernetes migrates them to: csi_driver_map keys cover both.
@@ -91,6 +93,7 @@ def snapshot_volumes(k8s, params, check_mode=False):
     if regions and not params["wait"]:
         raise InvalidInputError("copy_to_region: copies are made of completed snapshots; it needs wait: true")
     stores = _stores(k8s, params, _drivers(k8s, params, targets))
+    hooks = _backup_hooks(k8s, params)
 
     existing = dict(zip([t[1] for t in targets], raise_first(parallel_map(
         lambda t: stores[t[1]].find_snapshot(t[1], params["namespace"]), targets))))
@@ -107,12 +110,12 @@ def snapshot_volumes(k8s, params, check_mode=False):
         lambda m: stores[m[1]].check_snapshot_source(_volume(params, m[0]), params.get("snapshot_class")),
         missing))))
     records = dict((snap, rec) for snap, rec in existing.items() if rec)
+    hook_report = HookReport()
     if check_mode:
         for what, snap in missing:
             records[snap] = stores[snap].planned_snapshot(_volume(params, what), snap, tags, checks[snap])
     else:
-        created = parallel_map(lambda m: stores[m[1]].create_snapshot(
-            _volume(params, m[0]), m[1], tags, checks[m[1]]), missing)
+        created = _create_snapshots(stores, params, missing, tags, checks, hooks, hook_report)
         for (what, snap), record, _err in created:
             if record:
                 records[snap] = record
@@ -121,8 +124,8 @@ def snapshot_volumes(k8s, params, check_mode=False):
             records.update(_wait_ready(stores, [(snap, records[snap]) for _what, snap in targets],
                                        params["wait_timeout"]))
     copied = _copy_to_regions(stores, records, regions, params, check_mode) if regions else False
-    ordered = [records[snap] for _what, snap in targets]
-    result = {"changed": bool(missing) or copied}
+    ordered = [hook_report.attach(snap, records[snap]) for _what, snap in targets]
+    result = dict(hook_report.result(), changed=bool(missing) or copied)
     if missing or copied:
         result["diff"] = {"before": {}, "after": {"snapshots": [r["name"] for r in ordered], "regions": regions}}
     if batch:
@@ -130,6 +133,66 @@ def snapshot_volumes(k8s, params, check_mode=False):
     else:
         result["snapshot"] = ordered[0]
     return result
+
+
+def _backup_hooks(k8s, params):
+    """The hooks to run around this task's snapshots (validated now, before any change), or None."""
+    if params.get("volume_id"):
+        if params.get("hooks"):
+            raise InvalidInputError("hooks: run in the pods that mount a PVC; give pvc or pvc_selector, not volume_id")
+        return None
+    return BackupHooks(k8s, params["namespace"], params.get("hooks"), params.get("hook_annotations", False))
+
+
+def _create_snapshots(stores, params, missing, tags, checks, hooks, report):
+    """Create the missing snapshots: [((pvc, snapshot name), record, error)]. Those of PVCs that pods with
+    hooks mount are cut between the pods' pre and post hooks. A failed Fail hook deletes every snapshot this
+    run created (none may pass for a consistent one) and fails the task with the hooks' outcomes."""
+    def create(pair):
+        return stores[pair[1]].create_snapshot(_volume(params, pair[0]), pair[1], tags, checks[pair[1]])
+
+    groups = hooks.groups([what for what, _snap in missing]) if hooks else []
+    grouped = set(claim for group in groups for claim in group.claims)
+    created = parallel_map(create, [pair for pair in missing if pair[0] not in grouped])
+    snapshot_of = dict(missing)
+
+    def take(claims):
+        made = parallel_map(create, [(claim, snapshot_of[claim]) for claim in claims])
+        created.extend(made)  # before waiting: what was made is known even if the wait fails
+        raise_first(made)
+        _wait_cut(stores, [(snap, record) for (_claim, snap), record, _err in made], params["wait_timeout"])
+
+    failures = []
+    for group, (outcomes, _taken, error) in hooks.around_all(groups, take) if groups else []:
+        report.add([snapshot_of[claim] for claim in group.claims], outcomes)
+        if error is not None:
+            failures.append(error)
+    if report.blocking:
+        made = [(pair[1], record) for pair, record, _err in created if record]
+        parallel_map(lambda p: stores[p[0]].delete_snapshot(p[1]), made)
+        taken = ("the %d snapshot%s this run took %s deleted" % (
+            len(made), "" if len(made) == 1 else "s", "was" if len(made) == 1 else "were")) if made else \
+            "this run took no snapshot"
+        raise LifeboatError("hooks: %s; %s, so no backup passes for a consistent one" % (
+            "; ".join(summary(o) for o in report.blocking), taken), hooks=report.outcomes)
+    if failures:
+        raise failures[0]
+    return created
+
+
+def _wait_cut(stores, pairs, timeout):
+    """Wait until each snapshot ([(name, record)]) has been cut by its storage (or has failed)."""
+    latest = dict(pairs)
+
+    def cut():
+        for snap, fresh, _err in parallel_map(lambda n: stores[n].describe_snapshot(latest[n]), list(latest)):
+            latest[snap] = fresh or latest[snap]
+        failed = [snap for snap, r in latest.items() if stores[snap].snapshot_error(r)]
+        if failed:
+            raise LifeboatError("snapshot failed: " + "; ".join(
+                "%s/%s: %s" % (latest[n]["namespace"], n, stores[n].snapshot_error(latest[n])) for n in failed))
+        return all(stores[snap].snapshot_cut(r) for snap, r in latest.items())
+    wait_until(cut, timeout, "snapshots to be cut before the post hooks run: " + ", ".join(sorted(latest)))
 
 
 def _stores(k8s, params, drivers):

@@ -227,6 +227,11 @@ class K8sClient:
             return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
+    def header_pairs(self):
+        """[(name, value)] a request sends besides its content type, one pair per impersonated group;
+        for connections this client does not make itself (pod exec)."""
+        return list(self.headers.iteritems()) + list(self._auth_headers().items())
+
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
         """Send one request, retried by the policy; return the decoded JSON body (or None),
         or the bytes with raw."""
