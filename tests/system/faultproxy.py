@@ -114,6 +114,11 @@ class HttpFaultProxy:
                     self.end_headers()
                     self.wfile.write(data)
                     return
+                if self.headers.get("Upgrade"):
+                    proxy._record(self.command, self.path, "upgrade")
+                    proxy._tunnel(self)
+                    self.close_connection = True
+                    return
                 status, headers, data = proxy._forward(self.command, self.path, self.headers, body)
                 proxy._record(self.command, self.path, status)
                 self.send_response(status)
@@ -166,6 +171,38 @@ class HttpFaultProxy:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def _tunnel(self, handler):
+        """An upgraded connection (pod exec's WebSocket): send the request upstream as it came, then pass
+        bytes both ways until either side closes."""
+        host, port = self.upstream.rsplit(":", 1)
+        upstream = self.client_ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=60),
+                                               server_hostname=host)
+        head = "%s %s HTTP/1.1\r\n" % (handler.command, handler.path) + "".join(
+            "%s: %s\r\n" % (k, v) for k, v in handler.headers.items()) + "\r\n"
+        upstream.sendall(head.encode("latin-1"))
+        client = handler.connection
+
+        def pump(source, sink):
+            try:
+                while True:
+                    data = source.recv(65536)
+                    if not data:
+                        break
+                    sink.sendall(data)
+            except OSError:
+                pass
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join(timeout=60)
+        upstream.close()
 
     def add(self, *args, **kwargs):
         rule = Rule(*args, **kwargs)
