@@ -230,6 +230,21 @@ options:
       - Per driver, how the storage system makes each restored volume, as M(lifeboat.k8s.volume_restore)'s
         I(volume_options), keyed by driver name (an C(aws_ebs) key holding C(availability_zone) and C(volume_type), say).
     type: dict
+  restore_volume_data:
+    description:
+      - Where a PVC's data comes from when the backup holds both a snapshot and a copy of it
+        (M(lifeboat.k8s.volume_snapshot)'s I(volume_data=copy)).
+      - C(auto) restores from the snapshot while it exists, else from the copy (the snapshot was deleted, or this
+        is another cluster). C(snapshot) never uses a copy. C(copy) always does (and fails if a PVC has none).
+      - From a copy, the PVC is created empty from its StorageClass (any driver) and a Job mounts it and downloads
+        the files into it (I(data_mover)); the restored size and file count are checked against the backup's record.
+        The workloads that mount it are created after. A rerun finds the finished PVC and does nothing again; a
+        download that was interrupted is run again.
+      - I(data_mover)'s I(storage), I(endpoint_url), I(region), I(access_key) and I(secret_key) default to this
+        task's I(storage) (when it is C(s3://)) and S3 options.
+    type: str
+    default: auto
+    choices: [auto, snapshot, copy]
   restore_hooks:
     description:
       - Commands to run, through the C(exec) subresource (the identity needs C(create) on C(pods/exec)), in the pods
@@ -333,6 +348,7 @@ options:
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.item_actions
+  - lifeboat.k8s.data_mover
   - lifeboat.k8s.storage
   - lifeboat.k8s.sealing.ENCRYPTION_KEY
   - lifeboat.k8s.sealing.SIGNING_KEY
@@ -446,7 +462,9 @@ actions:
   type: dict
   sample: {owned-by-restored-controller: {skipped: 4, added: 0}}
 volumes:
-  description: The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)).
+  description:
+    - The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)) or from data copies (C(driver) is
+      C(data_mover); those restored by this run also have C(copied_bytes), C(copied_files) and C(seconds)).
   returned: when state=present
   type: list
   elements: dict
@@ -459,6 +477,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
     BLOCK_STORE_ARG_SPEC,
+    DATA_MOVER_ARG_SPEC,
     ENCRYPTION_KEY_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     SIGNING_KEY_ARG_SPEC,
@@ -489,6 +508,8 @@ def main():
         restore_volumes=dict(type="bool", default=True),
         block_store_options=dict(type="dict", options=BLOCK_STORE_ARG_SPEC),
         volume_options=dict(type="dict"),
+        restore_volume_data=dict(type="str", default="auto", choices=["auto", "snapshot", "copy"]),
+        data_mover=dict(type="dict", options=DATA_MOVER_ARG_SPEC),
         restore_hooks=dict(type="list", elements="dict", options=dict(
             name=dict(type="str"),
             pod_selector=dict(type="str", required=True),

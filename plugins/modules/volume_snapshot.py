@@ -140,6 +140,24 @@ options:
         description: How long the command may run, a duration (C(30s), C(2m)) or seconds; it fails after that.
         type: raw
         default: 30s
+  volume_data:
+    description:
+      - C(snapshot) keeps a volume's data in its snapshot only, on the storage system it came from.
+      - C(copy) also copies each ready snapshot's files into object storage (I(data_mover)), so the backup outlives
+        the storage system, the cluster and the region; M(lifeboat.k8s.object_restore) restores it into any
+        cluster and any StorageClass. A temporary PVC is made from the snapshot, a Job mounts it read-only and
+        uploads its files, and both are deleted. The returned records carry C(data_copy).
+      - A rerun finds the copy record and copies nothing again; an interrupted copy (a Job killed) is started
+        again by a rerun. Needs I(wait) and PVCs (not I(volume_id)).
+    type: str
+    default: snapshot
+    choices: [snapshot, copy]
+  keep_snapshots:
+    description:
+      - With I(volume_data=copy), C(false) deletes each snapshot once its data is copied (its record then says
+        C(snapshot_deleted)); restores use the copy.
+    type: bool
+    default: true
   hook_annotations:
     description:
       - Run the hooks of Velero's pod annotations too, read as Velero reads them
@@ -152,6 +170,7 @@ options:
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.block_store
+  - lifeboat.k8s.data_mover
   - lifeboat.k8s.wait
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.STATE_MODULE
@@ -256,6 +275,48 @@ snapshot:
       type: list
       elements: dict
       sample: []
+    data_copy:
+      description:
+        - With I(volume_data=copy), where the volume's files were copied and what was copied.
+      type: dict
+      returned: with volume_data=copy
+      contains:
+        tool:
+          description: The data mover's tool.
+          type: str
+          sample: restic
+        repository:
+          description: The repository, C(s3://bucket/<prefix>/volumes/<tool>/<namespace>/<pvc>).
+          type: str
+          sample: s3://backups/prod/volumes/restic/shop/data-db-0
+        snapshot_id:
+          description: The tool's snapshot id.
+          type: str
+          sample: 1f0c7a9b2d414e6a54f76e3b4c5c9d1c1f0c7a9b2d414e6a54f76e3b4c5c9d1c
+        bytes:
+          description: Bytes of the files copied.
+          type: int
+          sample: 314572800
+        files:
+          description: Files copied.
+          type: int
+          sample: 1200
+        bytes_added:
+          description: Bytes the repository grew by (after deduplication and compression).
+          type: int
+          sample: 104857600
+        seconds:
+          description: How long the copy Job took, from its start until it was seen finished.
+          type: float
+          sample: 21.4
+        image:
+          description: The image the Job ran.
+          type: str
+          sample: docker.io/restic/restic:0.18.0
+    snapshot_deleted:
+      description: With I(volume_data=copy), whether the snapshot is gone (I(keep_snapshots=false)).
+      type: bool
+      returned: with volume_data=copy
     hooks:
       description:
         - The outcomes of the hooks that ran around this snapshot, as in the task's I(hooks), each stream cut to
@@ -343,6 +404,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes im
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
     BLOCK_STORE_ARG_SPEC,
+    DATA_MOVER_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     WAIT_ARG_SPEC,
     LifeboatModule,
@@ -373,6 +435,9 @@ def main():
             timeout=dict(type="raw", default="30s"),
         )),
         hook_annotations=dict(type="bool", default=True),
+        volume_data=dict(type="str", default="snapshot", choices=["snapshot", "copy"]),
+        keep_snapshots=dict(type="bool", default=True),
+        data_mover=dict(type="dict", options=DATA_MOVER_ARG_SPEC),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(BLOCK_STORE_ARG_SPEC)

@@ -44,6 +44,7 @@ EC2_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key
 COMPONENTS = [
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hostpath-csi",
     "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2", "openstorage", "containerd", "kubelet",
+    "s3-for-pods",
 ]
 # Started on request (`testbed velero`); `down` stops them first.
 OPTIONAL = ["velero"]
@@ -371,8 +372,9 @@ def cmd_up():
     t_start = time.monotonic()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
+    mover = build("build-mover.sh", "the data mover image's packages")
     ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "ec2", "openstorage",
-                                      "kubelet", "kubelet_healthz") + S3_PORTS}
+                                      "kubelet", "kubelet_healthz", "s3_for_pods") + S3_PORTS}
     with open(path("build-dir"), "w") as f:
         f.write(out)  # down needs the node's binaries
     with open(path("ports.json"), "w") as f:
@@ -502,7 +504,10 @@ def cmd_up():
             "LIFEBOAT_KUBECONFIG_TOKEN": path("kubeconfig-token"), "LIFEBOAT_KUBECONFIG_EXEC": path("kubeconfig-exec"),
             "LIFEBOAT_APISERVER": "https://127.0.0.1:%d" % ports["apiserver"], "LIFEBOAT_PKI": path("pki"),
         }
-        start_node(out, bindir, ports, kubectl)
+        start_node(out, bindir, ports, kubectl, os.path.join(mover, "root"))
+        # Pods reach the host on the bridge address only: a relay there to the S3 server, for the data mover.
+        env["LIFEBOAT_S3_POD_ENDPOINT"] = "http://%s:%d" % (node.GATEWAY, ports["s3_for_pods"])
+        env["LIFEBOAT_DATA_MOVER_IMAGE"] = node.RESTIC_IMAGE
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
         env.update(ec2_identity(tools, ec2_url))
         wait_for("openstorage", lambda: http_ok(openstorage_url + "/v1/osd-volumes/versions",
@@ -530,7 +535,7 @@ def cmd_up():
     return 0
 
 
-def start_node(out, bindir, ports, kubectl):
+def start_node(out, bindir, ports, kubectl, mover_root):
     """containerd with the bed's images, then kubelet; see node.py for what each step keeps off the host."""
     nodedir = os.path.join(out, "node")
     d = path("node")
@@ -552,8 +557,10 @@ def start_node(out, bindir, ports, kubectl):
           env={"PATH": "%s:%s:%s" % (os.path.join(nodedir, "usr/bin"), os.path.join(nodedir, "usr/sbin"), system_path)})
     ctr = [os.path.join(nodedir, "usr/bin/ctr"), "--address", sock, "--namespace", "k8s.io"]
     wait_for("containerd", lambda: subprocess.run(ctr + ["version"], capture_output=True, check=False).returncode == 0)
-    for image in node.make_images(bindir, nodedir, os.path.join(d, "images")):
+    for image in node.make_images(bindir, nodedir, os.path.join(d, "images"), mover_root):
         run(ctr + ["images", "import", image])
+    start("s3-for-pods", [sys.executable, os.path.join(HERE, "relay.py"),
+                          "%s:%d" % (node.GATEWAY, ports["s3_for_pods"]), "127.0.0.1:%d" % ports["s3.port"]])
     start("kubelet", ["unshare", "--mount", "--propagation", "unchanged", "--", "sh",
                       os.path.join(d, "kubelet-ns.sh"), os.path.join(bindir, "kubelet"),
                       "--config", os.path.join(d, "kubelet.json"), "--kubeconfig", path("kubeconfig-node"),

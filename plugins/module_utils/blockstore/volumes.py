@@ -24,6 +24,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.backup import BackupHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookReport, summary
 
@@ -94,16 +96,20 @@ def snapshot_volumes(k8s, params, check_mode=False):
         raise InvalidInputError("copy_to_region: copies are made of completed snapshots; it needs wait: true")
     stores = _stores(k8s, params, _drivers(k8s, params, targets))
     hooks = _backup_hooks(k8s, params)
+    copies = _volume_copies(k8s, params)
 
     existing = dict(zip([t[1] for t in targets], raise_first(parallel_map(
         lambda t: stores[t[1]].find_snapshot(t[1], params["namespace"]), targets))))
+    # A volume whose data was copied is done, whether or not its snapshot was kept.
+    copied = dict((snap, rec) for snap, rec in zip([t[1] for t in targets], raise_first(parallel_map(
+        lambda t: copies.find_copy(params["namespace"], t[1]), targets)) if copies else []) if rec)
     key = "volume_id" if params.get("volume_id") else "pvc"
     for what, snap in targets:
         found = existing[snap]
         if found and found["source"].get(key) != what:
             raise ConflictError("name: snapshot %s/%s already exists for %s %r, not %r" % (
                 params["namespace"], snap, "PVC" if key == "pvc" else "volume", found["source"].get(key), what))
-    missing = [(what, snap) for what, snap in targets if existing[snap] is None]
+    missing = [(what, snap) for what, snap in targets if existing[snap] is None and snap not in copied]
 
     # Validate every missing one before creating any, so bad input changes nothing.
     checks = dict(zip([m[1] for m in missing], raise_first(parallel_map(
@@ -121,12 +127,13 @@ def snapshot_volumes(k8s, params, check_mode=False):
                 records[snap] = record
         raise_first(created)
         if params["wait"]:
-            records.update(_wait_ready(stores, [(snap, records[snap]) for _what, snap in targets],
+            records.update(_wait_ready(stores, [(snap, records[snap]) for what, snap in targets if snap in records],
                                        params["wait_timeout"]))
-    copied = _copy_to_regions(stores, records, regions, params, check_mode) if regions else False
+    moved = _copy_volume_data(copies, stores, params, targets, records, copied, check_mode) if copies else False
+    copied_to_regions = _copy_to_regions(stores, records, regions, params, check_mode) if regions else False
     ordered = [hook_report.attach(snap, records[snap]) for _what, snap in targets]
-    result = dict(hook_report.result(), changed=bool(missing) or copied)
-    if missing or copied:
+    result = dict(hook_report.result(), changed=bool(missing) or copied_to_regions or moved)
+    if result["changed"]:
         result["diff"] = {"before": {}, "after": {"snapshots": [r["name"] for r in ordered], "regions": regions}}
     if batch:
         result["snapshots"] = ordered
@@ -142,6 +149,42 @@ def _backup_hooks(k8s, params):
             raise InvalidInputError("hooks: run in the pods that mount a PVC; give pvc or pvc_selector, not volume_id")
         return None
     return BackupHooks(k8s, params["namespace"], params.get("hooks"), params.get("hook_annotations", False))
+
+
+def _volume_copies(k8s, params):
+    """The data mover service when volume_data is copy (its options checked now, before any change), or None."""
+    if params.get("volume_data", "snapshot") != "copy":
+        return None
+    if params.get("volume_id"):
+        raise InvalidInputError("volume_data: copy reads a PVC's files; give pvc or pvc_selector, not volume_id")
+    if not params["wait"]:
+        raise InvalidInputError("volume_data: copy copies a ready snapshot; it needs wait: true")
+    if not params.get("data_mover"):
+        raise InvalidInputError("data_mover: required with volume_data: copy (where the copies go, and the "
+                                "repository password)")
+    return VolumeCopies(k8s, MoverConfig(params["data_mover"]), params["wait_timeout"])
+
+
+def _copy_volume_data(copies, stores, params, targets, records, copied, check_mode):
+    """Copy each ready snapshot's files into the data mover's repository (those not copied yet), then delete
+    the snapshots unless keep_snapshots. The records become the copy records. True if anything changed."""
+    todo = [snap for _what, snap in targets if snap not in copied]
+    if check_mode:
+        for snap in todo:
+            records[snap] = dict(records[snap], data_copy={"tool": copies.mover.name, "planned": True})
+    else:
+        made = parallel_map(lambda snap: copies.copy_out(stores[snap], records[snap]), todo)
+        for snap, record, _err in made:
+            if record:
+                copied[snap] = record
+        raise_first(made)
+    # records holds the snapshots that exist (found or taken by this run).
+    gone = [] if params.get("keep_snapshots", True) else [snap for snap in copied if snap in records]
+    if gone and not check_mode:
+        raise_first(parallel_map(lambda snap: stores[snap].delete_snapshot(records[snap]), gone))
+    for snap in copied:
+        records[snap] = dict(copied[snap], snapshot_deleted=snap not in records or snap in gone)
+    return bool(todo) or bool(gone)
 
 
 def _create_snapshots(stores, params, missing, tags, checks, hooks, report):

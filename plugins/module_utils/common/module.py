@@ -106,6 +106,20 @@ BLOCK_STORE_ARG_SPEC = dict(
     **_aws_session_spec()
 )
 
+# Where volume data copies go and how the data mover's Jobs reach them (see doc fragment data_mover).
+DATA_MOVER_ARG_SPEC = dict(
+    tool=dict(type="str", default="restic", choices=["restic"]),
+    storage=dict(type="str"),
+    endpoint_url=dict(type="str"),
+    pod_endpoint_url=dict(type="str"),
+    region=dict(type="str"),
+    access_key=dict(type="str", no_log=False),
+    secret_key=dict(type="str", no_log=True),
+    repository_password=dict(type="str", no_log=True),
+    repository_password_secret=dict(type="str", no_log=False),
+    image=dict(type="str"),
+)
+
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r"""
+options:
+  data_mover:
+    description:
+      - Where volume data copies go, and how the data mover's Jobs reach them. The Jobs run in the PVC's
+        namespace, one per volume at a time, with a Secret of their own (deleted with the Job) holding the storage
+        key and the repository password; the identity needs C(create), C(get), C(list), C(patch) and C(delete) on
+        C(jobs), C(secrets) and C(persistentvolumeclaims), and C(get) and C(list) on C(pods) and C(pods/log).
+      - Each PVC has its own repository, C(<storage prefix>/volumes/<tool>/<namespace>/<pvc>), so its backups
+        deduplicate against each other; restic encrypts it with the repository password and checks what it reads.
+        A copy's record (tool, repository, snapshot id, bytes, files) is written next to them, under
+        C(volumes/copies/), when the copy is complete.
+    type: dict
+    suboptions:
+      tool:
+        description: The tool the Jobs run.
+        type: str
+        default: restic
+        choices: [restic]
+      storage:
+        description: The S3 location, C(s3://bucket/prefix).
+        type: str
+      endpoint_url:
+        description: The S3 endpoint as this module reaches it (empty for AWS S3).
+        type: str
+      pod_endpoint_url:
+        description:
+          - The S3 endpoint as the Jobs' pods reach it, when it differs from I(endpoint_url) (an in-cluster
+            address, say). Default I(endpoint_url).
+        type: str
+      region:
+        description: The bucket's region.
+        type: str
+      access_key:
+        description: The S3 access key id; the Jobs get it through their Secret.
+        type: str
+      secret_key:
+        description: The S3 secret key; the Jobs get it through their Secret.
+        type: str
+      repository_password:
+        description:
+          - The password that encrypts the repository. Lose it and the copies cannot be read.
+          - Give this or I(repository_password_secret).
+        type: str
+      repository_password_secret:
+        description: C(<secret name>/<key>) of a Secret in the PVC's namespace holding the repository password.
+        type: str
+      image:
+        description:
+          - The image the Jobs run; it needs the tool and a POSIX shell.
+          - Default C(docker.io/restic/restic:0.18.0), restic's official image.
+        type: str
+"""

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data mover interface: a volume's files into object storage and back, with no agent in the
+cluster. A mover runs short-lived Jobs (datamover/jobs.py) with a well-kept tool in them; it never
+sees a shell string built from data: everything a Job needs reaches it in environment variables.
+
+Where the copies go: one repository per PVC under the mover's storage,
+`<storage prefix>/volumes/<tool>/<namespace>/<pvc>`, so repeated backups of a volume deduplicate
+against each other. A `copy record` (what a restore needs: tool, repository, snapshot id, bytes,
+files) is stored next to them, `<prefix>/volumes/copies/<namespace>/<snapshot name>.json`, so a rerun
+knows the copy is done even after the snapshot it came from is deleted.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+from urllib.parse import urlparse
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+
+DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
+OPTION = "data_mover"
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+class MoverConfig:
+    """The data_mover option, checked: where repositories live and how Jobs reach them."""
+
+    def __init__(self, params, defaults=None):
+        params = dict(params or {})
+        for key, value in (defaults or {}).items():
+            if params.get(key) in (None, ""):
+                params[key] = value
+        self.tool = params.get("tool") or "restic"
+        storage = params.get("storage") or ""
+        parsed = urlparse(storage)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise InvalidInputError("%s.storage: the copies go to S3; give s3://bucket/prefix, not %r" % (
+                OPTION, storage))
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.endpoint_url = params.get("endpoint_url") or None
+        self.pod_endpoint_url = params.get("pod_endpoint_url") or self.endpoint_url
+        self.region = params.get("region") or "us-east-1"
+        self.access_key = params.get("access_key")
+        self.secret_key = params.get("secret_key")
+        if bool(self.access_key) != bool(self.secret_key):
+            raise InvalidInputError("%s.access_key and %s.secret_key: give both or neither" % (OPTION, OPTION))
+        self.password = params.get("repository_password")
+        secret = params.get("repository_password_secret")
+        self.password_secret = None
+        if secret:
+            name, _slash, key = str(secret).partition("/")
+            if not _NAME.match(name) or not key:
+                raise InvalidInputError("%s.repository_password_secret: %r is not <secret name>/<key>" % (
+                    OPTION, secret))
+            self.password_secret = (name, key)
+        if bool(self.password) == bool(self.password_secret):
+            raise InvalidInputError("%s.repository_password or %s.repository_password_secret: give exactly one; "
+                                    "the repository is encrypted with it" % (OPTION, OPTION))
+        self.image = params.get("image") or DEFAULT_IMAGE
+        self.storage_options = {"endpoint_url": self.endpoint_url, "region": self.region,
+                                "access_key": self.access_key, "secret_key": self.secret_key}
+
+    @property
+    def storage(self):
+        return "s3://%s/%s" % (self.bucket, self.prefix) if self.prefix else "s3://" + self.bucket
+
+    def repository_key(self, namespace, pvc):
+        """The repository's key prefix in the bucket (no trailing slash)."""
+        return "/".join(p for p in (self.prefix, "volumes", self.tool, namespace, pvc) if p)
+
+    def copy_record_key(self, namespace, snapshot):
+        return "/".join(p for p in (self.prefix, "volumes", "copies", namespace, snapshot + ".json") if p)
+
+
+class DataMover:
+    """One tool's Jobs. `copy_out` and `copy_in` return the Job's result; the services (datamover/copies.py)
+    make the volumes, wait and clean up."""
+
+    name = None
+
+    def __init__(self, config):
+        self.config = config
+
+    def repository_url(self, repository_key):
+        """The tool's repository address, as the Job reaches the storage."""
+        raise NotImplementedError
+
+    def backup_container(self, repository_key, initialize, tag):
+        """The container spec of a Job that copies /data (mounted read-only) into the repository."""
+        raise NotImplementedError
+
+    def restore_container(self, repository_key, snapshot_id):
+        """The container spec of a Job that restores the snapshot into /data (mounted read-write)."""
+        raise NotImplementedError
+
+    def parse_backup(self, log):
+        """{snapshot_id, bytes, files} from a finished backup Job's log; ValueError if it is not there."""
+        raise NotImplementedError
+
+    def parse_restore(self, log):
+        """{bytes, files} from a finished restore Job's log; ValueError if it is not there."""
+        raise NotImplementedError
+
+    def failure(self, log):
+        """The user-facing reason a Job failed, from its log (naming the option to fix when it can)."""
+        raise NotImplementedError
+
+    def check_snapshot_id(self, snapshot_id):
+        """Raise if a snapshot id read from a backup is not one this tool makes."""
+        raise NotImplementedError
+
+    def snapshot_keys(self, repository_key, snapshot_id):
+        """Keys in the bucket that must exist for the snapshot to be restorable (a shallow check)."""
+        raise NotImplementedError

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Volume data into object storage and back, agentless (what Velero's node-agent data mover does).
+
+Copy out (after a snapshot is ready): a temporary PVC from the snapshot, through the block store that
+took it; a Job mounts it read-only and uploads its files; the PVC, Job and Secret are deleted; the copy
+record is written last, so a copy is done exactly when its record exists.
+Copy in (a restore): the PVC is created empty, from the target's StorageClass (any driver); a Job
+mounts it and downloads into it, and checks the restored size and file count against the record; the
+PVC is marked done only then. The workloads that mount it are created after.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import pvc_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MANAGED_BY, MANAGER, MoverJob, object_name
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.registry import data_mover
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+
+COPY_OF = "lifeboat.k8s/restored-from-copy"  # on a PVC restored from a copy: the snapshot id
+COPY_DONE = "lifeboat.k8s/copy-restored"  # set when the download finished and checked out
+MAX_RECORD = 1 << 20
+
+
+class VolumeCopies:
+    def __init__(self, k8s, config, timeout, store=None):
+        self.k8s = k8s
+        self.config = config
+        self.mover = data_mover(config)
+        self.store = store or open_store(config.storage, config.storage_options)
+        self.timeout = timeout
+
+    # ------------------------------------------------------------ records
+
+    def repository(self, namespace, pvc):
+        return "s3://%s/%s" % (self.config.bucket, self.config.repository_key(namespace, pvc))
+
+    def _relative(self, key):
+        return key[len(self.config.prefix) + 1:] if self.config.prefix else key
+
+    def find_copy(self, namespace, snapshot):
+        """The record of a finished copy of this snapshot, or None."""
+        try:
+            data = self.store.get_bytes(self._relative(self.config.copy_record_key(namespace, snapshot)), MAX_RECORD)
+        except NotFoundError:
+            return None
+        try:
+            record = json.loads(data)
+        except ValueError:
+            return None  # unreadable: copied again, and the record rewritten
+        return record if isinstance(record, dict) and isinstance(record.get("data_copy"), dict) else None
+
+    def check_copy(self, record):
+        """Raise unless the record's data copy is where this mover keeps copies of its own PVC: a record read
+        from a backup is data, and must not point a restore at another volume's repository."""
+        copy = record.get("data_copy") or {}
+        source = record.get("source") or {}
+        expected = self.repository(source.get("namespace"), source.get("pvc"))
+        if copy.get("tool") != self.mover.name:
+            raise InvalidInputError("data_mover.tool: the copy of %s/%s was made with %r, not %r" % (
+                source.get("namespace"), source.get("pvc"), copy.get("tool"), self.mover.name))
+        if copy.get("repository") != expected:
+            raise InvalidInputError("data_mover.storage: the copy of PVC %s/%s is recorded at %r, not where this "
+                                    "mover keeps it (%s); refusing to read another location" % (
+                                        source.get("namespace"), source.get("pvc"), copy.get("repository"), expected))
+        self.mover.check_snapshot_id(copy.get("snapshot_id"))
+
+    # ------------------------------------------------------------ copy out
+
+    def copy_out(self, block_store, record):
+        """Copy a ready snapshot's files; the record with `data_copy`, also written as the copy record."""
+        namespace, pvc = record["source"]["namespace"], record["source"]["pvc"]
+        owner = "copy %s/%s" % (record["namespace"], record["name"])
+        temp = {"namespace": record["namespace"], "pvc": object_name("copy", record["namespace"], record["name"]),
+                "storage_class": None, "size": None, "access_modes": None,
+                "labels": {MANAGED_BY: MANAGER}, "volume_options": None}
+        volume = block_store.find_volume(temp)
+        if volume is None:
+            volume = block_store.restore_volume(record, temp, block_store.plan_restore(record, temp))
+        elif volume.get("restored_from") != record["snapshot_id"]:
+            raise ConflictError("PersistentVolumeClaim %s/%s exists and is not the copy of snapshot %s" % (
+                temp["namespace"], temp["pvc"], record["snapshot_id"]))
+        repository_key = self.config.repository_key(namespace, pvc)
+        initialize = not self.store.exists(self._relative(repository_key + "/config"))
+        job = self._job(record["namespace"], object_name("copy", record["namespace"], record["name"]), owner,
+                        self.mover.backup_container(repository_key, initialize, "lifeboat.k8s/snapshot=" +
+                                                    record["name"]), temp["pvc"], read_only=True)
+        try:
+            result = self._run(job, self.mover.parse_backup, "copy of PVC %s/%s" % (namespace, pvc))
+        finally:
+            job.cleanup()
+            block_store.delete_volume(volume)
+        copied = dict(record, data_copy=dict(
+            tool=self.mover.name, repository=self.repository(namespace, pvc), image=self.config.image,
+            seconds=job.seconds(), **result))
+        self.store.put_bytes(self._relative(self.config.copy_record_key(record["namespace"], record["name"])),
+                             json.dumps(copied, sort_keys=True).encode("utf-8"))
+        return copied
+
+    def delete_copy_record(self, namespace, snapshot):
+        self.store.delete(self._relative(self.config.copy_record_key(namespace, snapshot)))
+
+    # ------------------------------------------------------------ copy in
+
+    def copy_in(self, record, target_pvc):
+        """Create the PVC (target_pvc: the claim's body, already mapped) empty and download the copy into it.
+        Returns (volume, created)."""
+        self.check_copy(record)
+        copy = record["data_copy"]
+        meta = target_pvc["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        existing = self.k8s.get_or_none(pvc_path(namespace, name))
+        if existing is not None:
+            annotations = existing["metadata"].get("annotations") or {}
+            if annotations.get(COPY_OF) != copy["snapshot_id"]:
+                return _volume(existing), None  # not ours: the caller reports it per `existing`
+            if annotations.get(COPY_DONE) == "true":
+                return _volume(existing), False
+        else:
+            body = _empty_claim(target_pvc, copy["snapshot_id"])
+            existing = self.k8s.create(pvc_path(namespace), body)
+        owner = "restore %s/%s" % (namespace, name)
+        repository_key = self.config.repository_key(record["source"]["namespace"], record["source"]["pvc"])
+        job = self._job(namespace, object_name("restore", namespace, name), owner,
+                        self.mover.restore_container(repository_key, copy["snapshot_id"]), name, read_only=False)
+        try:
+            result = self._run(job, self.mover.parse_restore, "restore of PVC %s/%s" % (namespace, name))
+        finally:
+            job.cleanup()
+        for field in ("files", "bytes"):
+            if copy.get(field) is not None and result.get(field) is not None and result[field] != copy[field]:
+                raise LifeboatError("restore of PVC %s/%s from copy %s: restored %s %s, the backup recorded %s" % (
+                    namespace, name, copy["snapshot_id"][:8], result[field], field, copy[field]))
+        done = self.k8s.merge_patch(pvc_path(namespace, name), {"metadata": {"annotations": {COPY_DONE: "true"}}})
+        return dict(_volume(done), copied_bytes=result.get("bytes"), copied_files=result.get("files"),
+                    seconds=job.seconds()), True
+
+    # ------------------------------------------------------------ jobs
+
+    def _job(self, namespace, name, owner, container, claim, read_only):
+        secret = {}
+        if self.config.access_key:
+            secret.update(AWS_ACCESS_KEY_ID=self.config.access_key, AWS_SECRET_ACCESS_KEY=self.config.secret_key)
+        if self.config.password:
+            secret["RESTIC_PASSWORD"] = self.config.password
+        return MoverJob(self.k8s, namespace, name, owner, container, secret, claim, read_only, self.config.image,
+                        password_secret=self.config.password_secret, timeout=self.timeout)
+
+    def _run(self, job, parse, what):
+        try:
+            log = job.run()
+        except LifeboatError as e:
+            log = getattr(e, "log", None)
+            if log is None:
+                raise
+            raise LifeboatError("%s failed: %s (%s)" % (what, self.mover.failure(log), e.message))
+        try:
+            return parse(log)
+        except (ValueError, KeyError, TypeError) as e:
+            raise LifeboatError("%s: the Job finished but its log does not say what it did (%s): %s" % (
+                what, e, log[-500:]))
+
+
+def _empty_claim(pvc, snapshot_id):
+    """The backed-up claim without anything that binds it to a volume or a data source."""
+    meta = pvc["metadata"]
+    spec = dict(pvc.get("spec") or {})
+    for field in ("volumeName", "dataSource", "dataSourceRef"):
+        spec.pop(field, None)
+    annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
+                       if not k.startswith(("pv.kubernetes.io/", "volume.kubernetes.io/", "volume.beta.kubernetes.io/")))
+    annotations[COPY_OF] = snapshot_id
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "spec": spec,
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels") or {},
+                         "annotations": annotations}}
+
+
+def _volume(pvc):
+    meta = pvc["metadata"]
+    spec = pvc.get("spec") or {}
+    return {"driver": "data_mover", "namespace": meta["namespace"], "pvc": meta["name"],
+            "phase": (pvc.get("status") or {}).get("phase"),
+            "restored_from": (meta.get("annotations") or {}).get(COPY_OF),
+            "volume_name": spec.get("volumeName"), "storage_class": spec.get("storageClassName"),
+            "size": ((spec.get("resources") or {}).get("requests") or {}).get("storage")}

@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Short-lived Jobs that mount a volume and run a data mover's container, with their credentials in a
+Secret of their own.
+
+Names are deterministic (`lb-<verb>-<digest>`), so a rerun finds what an interrupted run left: a Job
+that finished is read, one that failed or lost its pod is deleted and started again. Every object
+carries MANAGED_BY and JOB_FOR; nothing without both is ever deleted. The Secret goes when the Job
+is done, also when it failed, so no credential outlives the run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import time
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ConflictError,
+    LifeboatError,
+    NotFoundError,
+    WaitTimeoutError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "lifeboat"
+JOB_FOR = "lifeboat.k8s/data-mover-for"
+LOG_LINES = 200
+# Waiting reasons that will not resolve by waiting: the image is wrong, or cannot be pulled.
+STUCK = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError")
+
+
+def object_name(verb, *parts):
+    """A DNS-label name that is the same for the same volume on every run."""
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+    return "lb-%s-%s" % (verb, digest)
+
+
+def jobs_path(namespace, name=None):
+    return resource_path("batch", "v1", "jobs", namespace, name)
+
+
+def secrets_path(namespace, name=None):
+    return resource_path("", "v1", "secrets", namespace, name)
+
+
+class MoverJob:
+    """One Job: `run()` starts it (or finds it), waits, returns its log; `cleanup()` removes it and its Secret."""
+
+    def __init__(self, k8s, namespace, name, owner, container, secret_data, claim, read_only, image,
+                 password_secret=None, timeout=600, clock=time.monotonic):
+        self.k8s = k8s
+        self.namespace = namespace
+        self.name = name
+        self.owner = owner  # what the Job is for, recorded in JOB_FOR: checked before a delete
+        self.container = container
+        self.secret_data = secret_data
+        self.claim = claim
+        self.read_only = read_only
+        self.image = image
+        self.password_secret = password_secret
+        self.timeout = timeout
+        self.clock = clock
+        self.started = None
+        self.finished = None
+
+    def _meta(self):
+        return {"name": self.name, "namespace": self.namespace,
+                "labels": {MANAGED_BY: MANAGER}, "annotations": {JOB_FOR: self.owner}}
+
+    def _ours(self, obj):
+        meta = (obj or {}).get("metadata") or {}
+        return (meta.get("labels") or {}).get(MANAGED_BY) == MANAGER and \
+            (meta.get("annotations") or {}).get(JOB_FOR) == self.owner
+
+    def run(self):
+        """The finished Job's log; LifeboatError (with the log's tail) if it failed or timed out."""
+        self.started = self.clock()
+        job = self.k8s.get_or_none(jobs_path(self.namespace, self.name))
+        if job is not None:
+            if not self._ours(job):
+                raise ConflictError("Job %s/%s exists and is not lifeboat's for %s; refusing to use it" % (
+                    self.namespace, self.name, self.owner))
+            if _finished(job) == "Complete" and self._pods():
+                self.finished = self.clock()
+                return self._log()
+            if _finished(job) is not None or not self._pods():
+                self._delete_job()  # failed, or its pod was killed: start again
+                job = None
+        self._ensure_secret()
+        if job is None:
+            self._create_job()
+        return self._wait()
+
+    def _ensure_secret(self):
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": self._meta(), "type": "Opaque",
+                "stringData": self.secret_data}
+        try:
+            self.k8s.create(secrets_path(self.namespace), body)
+        except ConflictError:
+            existing = self.k8s.get(secrets_path(self.namespace, self.name))
+            if not self._ours(existing):
+                raise ConflictError("Secret %s/%s exists and is not lifeboat's for %s; refusing to use it" % (
+                    self.namespace, self.name, self.owner))
+            self.k8s.merge_patch(secrets_path(self.namespace, self.name), {"stringData": self.secret_data})
+
+    def _create_job(self):
+        container = dict(self.container, name="mover", image=self.image, imagePullPolicy="IfNotPresent",
+                         envFrom=[{"secretRef": {"name": self.name}}],
+                         volumeMounts=[{"name": "data", "mountPath": "/data", "readOnly": self.read_only},
+                                       {"name": "cache", "mountPath": "/cache"}])
+        if self.password_secret:
+            container["env"] = list(container.get("env") or []) + [{"name": "RESTIC_PASSWORD", "valueFrom": {
+                "secretKeyRef": {"name": self.password_secret[0], "key": self.password_secret[1]}}}]
+        body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": self._meta(), "spec": {
+            "backoffLimit": 0, "activeDeadlineSeconds": max(int(self.timeout), 1),
+            "template": {"metadata": {"labels": {MANAGED_BY: MANAGER}}, "spec": {
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": 5, "containers": [container],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": self.claim,
+                                                                       "readOnly": self.read_only}},
+                            {"name": "cache", "emptyDir": {}}]}}}}
+        self.k8s.create(jobs_path(self.namespace), body)
+
+    def _pods(self):
+        return list(self.k8s.list(resource_path("", "v1", "pods", self.namespace),
+                                  label_selector="job-name=" + self.name))
+
+    def _wait(self):
+        state = {"why": "not started"}
+
+        def done():
+            job = self.k8s.get_or_none(jobs_path(self.namespace, self.name))
+            if job is None:
+                raise LifeboatError("Job %s/%s disappeared while it ran (deleted?); a rerun starts it again" % (
+                    self.namespace, self.name))
+            outcome = _finished(job)
+            if outcome == "Complete":
+                return True
+            if outcome == "Failed":
+                raise self._failed(_condition_message(job))
+            stuck = self._stuck()
+            if stuck:
+                raise self._failed(stuck)
+            state["why"] = _progress(job)
+            return False
+        try:
+            wait_until(done, self.timeout, lambda: "Job %s/%s to finish (%s)" % (self.namespace, self.name,
+                                                                                  state["why"]))
+        except WaitTimeoutError as e:
+            raise LifeboatError(e.message + "; last lines of its log: " + self._log(20)[-800:])
+        self.finished = self.clock()
+        return self._log()
+
+    def _stuck(self):
+        for pod in self._pods():
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in STUCK:
+                    return "image %s: %s: %s" % (self.image, waiting["reason"], waiting.get("message", ""))
+        return None
+
+    def _failed(self, why):
+        error = LifeboatError(why)
+        error.log = self._log()
+        return error
+
+    def _log(self, lines=LOG_LINES):
+        pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        if not pods:
+            return ""
+        path = resource_path("", "v1", "pods", self.namespace, pods[-1]["metadata"]["name"], "log")
+        try:
+            data = self.k8s.request("GET", path, query={"tailLines": lines, "container": "mover"}, raw=True)
+        except (NotFoundError, LifeboatError):
+            return ""
+        return (data or b"").decode("utf-8", "replace")
+
+    def seconds(self):
+        """How long the Job took, from the start of run() until it was seen finished."""
+        if self.started is None or self.finished is None:
+            return None
+        return round(self.finished - self.started, 3)
+
+    def cleanup(self):
+        """Delete the Job (with its pods) and the Secret, if they are ours."""
+        self._delete_job()
+        secret = self.k8s.get_or_none(secrets_path(self.namespace, self.name))
+        if secret is not None and self._ours(secret):
+            self.k8s.delete(secrets_path(self.namespace, self.name))
+
+    def _delete_job(self):
+        path = jobs_path(self.namespace, self.name)
+        job = self.k8s.get_or_none(path)
+        if job is None or not self._ours(job):
+            return
+        self.k8s.delete(path, propagation="Foreground")
+        wait_until(lambda: self.k8s.get_or_none(path) is None, 120, "Job %s/%s to be deleted" % (
+            self.namespace, self.name))
+
+
+def _finished(job):
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+            return condition["type"]
+    return None
+
+
+def _condition_message(job):
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Failed":
+            return "%s: %s" % (condition.get("reason"), condition.get("message"))
+    return "failed"
+
+
+def _progress(job):
+    status = job.get("status") or {}
+    return "active" if status.get("active") else "pending"

@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""restic as the data mover's tool: encryption, deduplication and integrity are restic's.
+
+The Jobs run restic's official image by default (any image with restic and a POSIX shell works;
+the test bed builds one from Debian's restic 0.14). The scripts below are fixed text: every value
+(repository, snapshot id, tag) comes from an environment variable, quoted, never spliced in. They
+print restic's progress (JSON status lines every 5 s for a backup; the restored size every 5 s for a
+restore, as restic 0.14's restore prints none), then a marker line and the facts the module reads.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import OPTION, DataMover
+
+RESULT_MARK = "lifeboat-result:"
+_SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
+
+BACKUP_SCRIPT = """set -eu
+if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
+cd /data
+restic backup --json --host lifeboat --tag "$LIFEBOAT_TAG" .
+echo "%(mark)s snapshots"
+restic snapshots --json --host lifeboat --tag "$LIFEBOAT_TAG"
+""" % {"mark": RESULT_MARK}
+
+# After the restore, the files on the volume are counted and summed (metadata only): the module compares
+# them with what the backup copied.
+RESTORE_SCRIPT = """set -eu
+( while sleep 5; do echo "progress: $(du -sk /data | cut -f1) KiB restored"; done ) &
+restic restore --verify --target /data "$LIFEBOAT_SNAPSHOT"
+kill $! 2>/dev/null || true
+echo "%(mark)s stats"
+find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%d, \\"files\\": %%d}\\n", s, n}'
+""" % {"mark": RESULT_MARK}
+
+# restic's messages for the failures a user can fix, and the option that fixes them.
+KNOWN_FAILURES = (
+    ("wrong password or no key found", OPTION + ".repository_password: restic cannot open the repository with this "
+                                              "password (wrong password or no key found)"),
+    ("Is there a repository at the following location", OPTION + ".storage: there is no restic repository there"),
+    ("The AWS Access Key Id you provided does not exist", OPTION + ".access_key: the storage does not know this key"),
+    ("SignatureDoesNotMatch", OPTION + ".secret_key: the storage refused the signature (wrong secret key)"),
+    ("Access Denied", OPTION + ".access_key: the storage denied this key access"),
+    ("no such host", OPTION + ".pod_endpoint_url: the Job cannot resolve the storage's host name"),
+    ("connection refused", OPTION + ".pod_endpoint_url: the Job cannot connect to the storage"),
+    ("i/o timeout", OPTION + ".pod_endpoint_url: the Job's connection to the storage timed out"),
+)
+
+
+class ResticMover(DataMover):
+    name = "restic"
+
+    def repository_url(self, repository_key):
+        endpoint = self.config.pod_endpoint_url
+        if endpoint:
+            return "s3:%s/%s/%s" % (endpoint.rstrip("/"), self.config.bucket, repository_key)
+        return "s3:s3.%s.amazonaws.com/%s/%s" % (self.config.region, self.config.bucket, repository_key)
+
+    def _env(self, repository_key):
+        return [{"name": "RESTIC_REPOSITORY", "value": self.repository_url(repository_key)},
+                {"name": "RESTIC_CACHE_DIR", "value": "/cache"},
+                {"name": "RESTIC_PROGRESS_FPS", "value": "0.2"},
+                {"name": "AWS_DEFAULT_REGION", "value": self.config.region},
+                {"name": "HOME", "value": "/cache"}]
+
+    def backup_container(self, repository_key, initialize, tag):
+        env = self._env(repository_key) + [{"name": "LIFEBOAT_INIT", "value": "1" if initialize else "0"},
+                                           {"name": "LIFEBOAT_TAG", "value": tag}]
+        return {"command": ["/bin/sh", "-c", BACKUP_SCRIPT], "env": env}
+
+    def restore_container(self, repository_key, snapshot_id):
+        self.check_snapshot_id(snapshot_id)
+        env = self._env(repository_key) + [{"name": "LIFEBOAT_SNAPSHOT", "value": snapshot_id}]
+        return {"command": ["/bin/sh", "-c", RESTORE_SCRIPT], "env": env}
+
+    def parse_backup(self, log):
+        lines = log.splitlines()
+        summary = next((json.loads(line) for line in reversed(lines) if line.startswith('{"message_type":"summary"')),
+                       None)
+        snapshots = _after_mark(lines, "snapshots")
+        if summary is None or not isinstance(snapshots, list) or not snapshots:
+            raise ValueError("no backup summary or snapshot list in the Job's log")
+        newest = sorted(snapshots, key=lambda s: s.get("time") or "")[-1]
+        return {"snapshot_id": newest["id"], "bytes": summary.get("total_bytes_processed"),
+                "files": summary.get("total_files_processed"), "bytes_added": summary.get("data_added"),
+                "tool_seconds": summary.get("total_duration")}
+
+    def parse_restore(self, log):
+        stats = _after_mark(log.splitlines(), "stats")
+        if not isinstance(stats, dict):
+            raise ValueError("no restore statistics in the Job's log")
+        return {"bytes": stats.get("bytes"), "files": stats.get("files")}
+
+    def failure(self, log):
+        for needle, message in KNOWN_FAILURES:
+            if needle in log:
+                return message
+        lines = [line for line in log.splitlines() if line.strip() and not line.startswith('{"message_type":"status"')]
+        return "restic failed: " + (" / ".join(lines[-5:])[-800:] or "no output (see the Job's events)")
+
+    def check_snapshot_id(self, snapshot_id):
+        if not isinstance(snapshot_id, str) or not _SNAPSHOT_ID.match(snapshot_id):
+            raise InvalidInputError("data_copy.snapshot_id: %r is not a restic snapshot id" % (snapshot_id,))
+
+    def snapshot_keys(self, repository_key, snapshot_id):
+        self.check_snapshot_id(snapshot_id)
+        return [repository_key + "/config", repository_key + "/snapshots/" + snapshot_id]
+
+
+def _after_mark(lines, what):
+    """The JSON document on the line after `lifeboat-result: <what>`, or None."""
+    for i, line in enumerate(lines):
+        if line.strip() == "%s %s" % (RESULT_MARK, what) and i + 1 < len(lines):
+            try:
+                return json.loads(lines[i + 1])
+            except ValueError:
+                return None
+    return None
