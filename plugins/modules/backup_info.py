@@ -16,7 +16,9 @@ description:
     namespaces and whether its ttl has run out. A backup without a manifest is listed as C(Incomplete).
   - With I(name), returns that backup's whole manifest.
   - With I(verify), downloads every file and re-checks its SHA-256 against the manifest (encrypted files are
-    checked as stored; no key is needed).
+    checked as stored; no key is needed), and checks that each volume data copy's repository and snapshot are
+    in storage (C(config) and C(snapshots/<id>) of its restic repository; copies outside the backup's storage
+    location are listed in C(copies_not_checked)).
   - Shows which backups are encrypted and signed; with I(signing_key), whether each signature is valid.
   - A manifest this collection cannot read (damaged, another format, naming other files) is listed as
     C(Damaged) with the reason in C(problem); it is never used.
@@ -121,9 +123,21 @@ backups:
       type: bool
       sample: false
     verified:
-      description: Whether every checksum matched (with I(verify)).
+      description: Whether every checksum matched and every data copy was found (with I(verify)).
       type: bool
       sample: true
+    data_copies:
+      description: The volume data copies the backup holds (M(lifeboat.k8s.volume_snapshot)'s I(volume_data=copy)).
+      type: list
+      elements: dict
+      sample: [{namespace: shop, pvc: data, tool: restic, repository: s3://backups/prod/volumes/restic/shop/data,
+                snapshot_id: 1f0c7a9b2d414e6a54f76e3b4c5c9d1c1f0c7a9b2d414e6a54f76e3b4c5c9d1c, bytes: 314572800,
+                files: 1200}]
+    copies_not_checked:
+      description: Repositories of data copies outside the backup's storage location, which I(verify) cannot reach.
+      type: list
+      elements: str
+      sample: []
     manifest:
       description: The whole manifest (with I(name)).
       type: dict

@@ -195,6 +195,12 @@ def check_manifest(manifest, name):
     if not isinstance(manifest.get("source"), dict) or not isinstance(manifest.get("warnings"), list) or \
             not isinstance(manifest.get("errors"), list) or not all(isinstance(e, dict) for e in manifest["errors"]):
         refuse("has malformed source, warnings or errors")
+    copies = manifest.get("data_copies", [])
+    if not isinstance(copies, list) or not all(
+            isinstance(c, dict) and all(isinstance(c.get(f), str) for f in ("namespace", "pvc", "tool", "repository"))
+            and SHA256.match(str(c.get("snapshot_id"))) and c["namespace"] in namespaces
+            and str(c["repository"]).startswith("s3://") for c in copies):
+        refuse("has malformed data_copies")
     return manifest
 
 
@@ -216,6 +222,7 @@ def summary(manifest, store):
         "encryption": manifest.get("encryption"), "signed": bool(manifest.get("signature")),
         "written_by": velero.WRITER, "checksums": True,
         "velero_compatible": velero.VELERO_METADATA in manifest["files"],
+        "data_copies": manifest.get("data_copies", []),
     }
 
 
@@ -416,7 +423,8 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
     snapshots = params.get("volume_snapshots") or []
     # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
     # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
-    csi_records = [r for r in snapshots if r.get("driver", "csi") == "csi" and r.get("name")]
+    csi_records = [r for r in snapshots if r.get("driver", "csi") == "csi" and r.get("name")
+                   and not r.get("snapshot_deleted")]
     run = BackupRun(namespaces, csi_records)
     volume_names = {}  # (namespace, pvc) -> its PV
     emitted_snapshot_objects = {}  # (dir, namespace, name) -> object: few, and read again below
@@ -482,6 +490,9 @@ def _write_local(k8s, params, namespaces, keep, ttl, workdir, encryption, signer
         "volume_snapshots": len(snapshots), "warnings": problems.warnings, "errors": problems.errors,
         "actions": actions, "skipped_objects": skipped,
     }
+    copies = data_copies(snapshots)
+    if copies:
+        manifest["data_copies"] = copies
     if encryption.enabled:
         manifest["encryption"] = encryption.describe()
     else:
@@ -618,6 +629,14 @@ def _cluster_id(k8s, problems):
     return (kube_system.get("metadata") or {}).get("uid")
 
 
+def data_copies(records):
+    """What the manifest says of each volume data copy: enough for backup_info to find and check it."""
+    return [{"namespace": r["source"]["namespace"], "pvc": r["source"]["pvc"], "tool": r["data_copy"].get("tool"),
+             "repository": r["data_copy"].get("repository"), "snapshot_id": r["data_copy"].get("snapshot_id"),
+             "bytes": r["data_copy"].get("bytes"), "files": r["data_copy"].get("files")}
+            for r in records if isinstance(r.get("data_copy"), dict)]
+
+
 def _check_snapshot_records(records):
     for i, record in enumerate(records):
         if not isinstance(record, dict) or not record.get("snapshot_id") or not (record.get("source") or {}).get("pvc"):
@@ -719,7 +738,10 @@ def describe_backup(store, name, check_verify=False, signer=None, with_manifest=
             info["signature_valid"] = False
             info["problem"] = e.message
     if check_verify:
-        problem = verify(store, manifest)
+        problem, elsewhere = verify_copies(store, manifest)
+        problem = verify(store, manifest) or problem
+        if elsewhere:
+            info["copies_not_checked"] = elsewhere
         info["verified"] = problem is None
         if problem:
             info["problem"] = problem
@@ -739,6 +761,24 @@ def read_velero_backup(store, name):
     """The Backup object of a backup Velero wrote, or None; one that cannot be read is refused."""
     backup = _velero_backup(store, name, strict=True)
     return None if backup is None or velero.written_by_lifeboat(backup) else backup
+
+
+def verify_copies(store, manifest):
+    """(problem or None, [repositories not checked]): each volume data copy's repository config and snapshot
+    are in storage (restic's layout: `config`, `snapshots/<id>`). Copies outside the backup's own storage
+    cannot be reached with its store and are listed as not checked."""
+    where = store.url + "/"
+    elsewhere = []
+    for copy in manifest.get("data_copies", []):
+        if not copy["repository"].startswith(where):
+            elsewhere.append(copy["repository"])
+            continue
+        repository = copy["repository"][len(where):]
+        for suffix in ("config", "snapshots/" + copy["snapshot_id"]):
+            if not store.exists(repository + "/" + suffix):
+                return "the data copy of PVC %s/%s: %s/%s is missing" % (
+                    copy["namespace"], copy["pvc"], copy["repository"], suffix), elsewhere
+    return None, elsewhere
 
 
 def verify(store, manifest, workdir=None):

@@ -24,7 +24,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
-from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig, environment_defaults
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.backup import BackupHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookReport, summary
@@ -87,7 +87,10 @@ def snapshot_volumes(k8s, params, check_mode=False):
         # A namespace that is gone has no snapshots left to delete.
         targets, batch = _snapshot_targets(k8s, params)
         stores = _stores(k8s, params, _drivers(k8s, params, targets))
-        return _delete_snapshots(stores, params, targets, batch, regions, check_mode)
+        copies = _volume_copies(k8s, params)
+        removed = _delete_copies(copies, params, targets, check_mode) if copies else False
+        result = _delete_snapshots(stores, params, targets, batch, regions, check_mode)
+        return dict(result, changed=result["changed"] or removed)
     require_namespace(k8s, params["namespace"])
     targets, batch = _snapshot_targets(k8s, params)
     if not batch and not targets[0][0]:
@@ -162,7 +165,16 @@ def _volume_copies(k8s, params):
     if not params.get("data_mover"):
         raise InvalidInputError("data_mover: required with volume_data: copy (where the copies go, and the "
                                 "repository password)")
-    return VolumeCopies(k8s, MoverConfig(params["data_mover"]), params["wait_timeout"])
+    return VolumeCopies(k8s, MoverConfig(params["data_mover"], environment_defaults()), params["wait_timeout"])
+
+
+def _delete_copies(copies, params, targets, check_mode):
+    """With state=absent and volume_data=copy: remove each snapshot's data copy. True if there was one."""
+    found = [rec for rec in raise_first(parallel_map(
+        lambda t: copies.find_copy(params["namespace"], t[1]), targets)) if rec]
+    if found and not check_mode:
+        raise_first(parallel_map(copies.delete_copy, found))
+    return bool(found)
 
 
 def _copy_volume_data(copies, stores, params, targets, records, copied, check_mode):

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 from urllib.parse import urlparse
 
@@ -24,6 +25,16 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
 OPTION = "data_mover"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def environment_defaults():
+    """The S3 connection from the environment, as the storage options read it (AWS_* variables)."""
+    env = os.environ
+    found = {"endpoint_url": env.get("AWS_URL") or env.get("AWS_ENDPOINT_URL"),
+             "access_key": env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_ACCESS_KEY"),
+             "secret_key": env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SECRET_KEY"),
+             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")}
+    return dict((k, v) for k, v in found.items() if v)
 
 
 class MoverConfig:
@@ -96,6 +107,14 @@ class DataMover:
 
     def restore_container(self, repository_key, snapshot_id):
         """The container spec of a Job that restores the snapshot into /data (mounted read-write)."""
+        raise NotImplementedError
+
+    def forget_container(self, repository_key, snapshot_id):
+        """The container spec of a Job that removes the snapshot from the repository (and its unused data)."""
+        raise NotImplementedError
+
+    def parse_forget(self, log):
+        """{} once a forget Job's log says it finished; ValueError if it does not."""
         raise NotImplementedError
 
     def parse_backup(self, log):

@@ -108,8 +108,21 @@ class VolumeCopies:
                              json.dumps(copied, sort_keys=True).encode("utf-8"))
         return copied
 
-    def delete_copy_record(self, namespace, snapshot):
-        self.store.delete(self._relative(self.config.copy_record_key(namespace, snapshot)))
+    def delete_copy(self, record):
+        """Remove a copy (a copy record as find_copy returns it) from its repository, then its record, so a
+        rerun after an interruption finds the record and removes the rest."""
+        self.check_copy(record)
+        copy, source = record["data_copy"], record["source"]
+        job = self._job(record["namespace"], object_name("forget", record["namespace"], record["name"]),
+                        "forget %s/%s" % (record["namespace"], record["name"]),
+                        self.mover.forget_container(self.config.repository_key(source["namespace"], source["pvc"]),
+                                                    copy["snapshot_id"]), None, read_only=True)
+        try:
+            self._run(job, self.mover.parse_forget, "removal of the copy of PVC %s/%s" % (
+                source["namespace"], source["pvc"]))
+        finally:
+            job.cleanup()
+        self.store.delete(self._relative(self.config.copy_record_key(record["namespace"], record["name"])))
 
     # ------------------------------------------------------------ copy in
 

@@ -109,10 +109,14 @@ class MoverJob:
             self.k8s.merge_patch(secrets_path(self.namespace, self.name), {"stringData": self.secret_data})
 
     def _create_job(self):
+        mounts = [{"name": "cache", "mountPath": "/cache"}]
+        volumes = [{"name": "cache", "emptyDir": {}}]
+        if self.claim:
+            mounts.append({"name": "data", "mountPath": "/data", "readOnly": self.read_only})
+            volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": self.claim,
+                                                                      "readOnly": self.read_only}})
         container = dict(self.container, name="mover", image=self.image, imagePullPolicy="IfNotPresent",
-                         envFrom=[{"secretRef": {"name": self.name}}],
-                         volumeMounts=[{"name": "data", "mountPath": "/data", "readOnly": self.read_only},
-                                       {"name": "cache", "mountPath": "/cache"}])
+                         envFrom=[{"secretRef": {"name": self.name}}], volumeMounts=mounts)
         if self.password_secret:
             container["env"] = list(container.get("env") or []) + [{"name": "RESTIC_PASSWORD", "valueFrom": {
                 "secretKeyRef": {"name": self.password_secret[0], "key": self.password_secret[1]}}}]
@@ -120,9 +124,7 @@ class MoverJob:
             "backoffLimit": 0, "activeDeadlineSeconds": max(int(self.timeout), 1),
             "template": {"metadata": {"labels": {MANAGED_BY: MANAGER}}, "spec": {
                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 5, "containers": [container],
-                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": self.claim,
-                                                                       "readOnly": self.read_only}},
-                            {"name": "cache", "emptyDir": {}}]}}}}
+                "volumes": volumes}}}}
         self.k8s.create(jobs_path(self.namespace), body)
 
     def _pods(self):

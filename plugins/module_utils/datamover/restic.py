@@ -38,7 +38,17 @@ RESTORE_SCRIPT = """set -eu
 restic restore --verify --target /data "$LIFEBOAT_SNAPSHOT"
 kill $! 2>/dev/null || true
 echo "%(mark)s stats"
-find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%d, \\"files\\": %%d}\\n", s, n}'
+find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%.0f, \\"files\\": %%.0f}\\n", s, n}'
+""" % {"mark": RESULT_MARK}
+
+# `restic cat config` first: a wrong password fails here, not silently as "no such snapshot".
+FORGET_SCRIPT = """set -eu
+restic cat config >/dev/null
+if restic snapshots --json | grep -q "\\"id\\":\\"$LIFEBOAT_SNAPSHOT\\""; then
+  restic forget --prune "$LIFEBOAT_SNAPSHOT"
+fi
+echo "%(mark)s forgot"
+echo "{}"
 """ % {"mark": RESULT_MARK}
 
 # restic's messages for the failures a user can fix, and the option that fixes them.
@@ -80,6 +90,16 @@ class ResticMover(DataMover):
         self.check_snapshot_id(snapshot_id)
         env = self._env(repository_key) + [{"name": "LIFEBOAT_SNAPSHOT", "value": snapshot_id}]
         return {"command": ["/bin/sh", "-c", RESTORE_SCRIPT], "env": env}
+
+    def forget_container(self, repository_key, snapshot_id):
+        self.check_snapshot_id(snapshot_id)
+        env = self._env(repository_key) + [{"name": "LIFEBOAT_SNAPSHOT", "value": snapshot_id}]
+        return {"command": ["/bin/sh", "-c", FORGET_SCRIPT], "env": env}
+
+    def parse_forget(self, log):
+        if _after_mark(log.splitlines(), "forgot") is None:
+            raise ValueError("the Job did not say it finished")
+        return {}
 
     def parse_backup(self, log):
         lines = log.splitlines()

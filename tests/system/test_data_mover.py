@@ -1,0 +1,196 @@
+"""Volume data copied into the bed's S3 by Jobs on the bed's node (restic, Debian's 0.14 in the bed's image),
+and restored into a namespace that was deleted in between.
+
+Oracles: the files themselves (SHA-256 of every file, read in the pods), the bucket (the repository and the
+copy records, listed with boto3), and the cluster (no Job, Secret or temporary PVC left behind).
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from helpers import (
+    NEEDS_BED,
+    ansible_env,
+    create_namespace_with,
+    delete_namespaces,
+    kill_tree,
+    kubectl,
+    kubectl_json,
+    module_command,
+    run_module,
+    s3_client,
+    start_module,
+    unique,
+    wait_for,
+)
+
+pytestmark = NEEDS_BED
+IMAGE = "docker.io/library/busybox:1.36"
+PASSWORD = "correct horse battery staple 1f0c"
+# Many files in directories, a symlink, an empty directory, a file with spaces and its own mode.
+FILL = """set -e
+for d in $(seq 1 %(dirs)d); do mkdir -p /data/d$d; for f in $(seq 1 %(files)d); do
+  head -c %(size)d /dev/urandom > /data/d$d/f$f; done; done
+mkdir -p /data/empty; ln -sf d1/f1 /data/link; echo hi > '/data/with space'; chmod 640 '/data/with space'
+"""
+SUMS = "cd /data && find . -type f -exec sha256sum {} + | sort && ls -l link 'with space' | cut -c1-10 && ls -d empty"
+
+
+def app(claim_size="1Gi"):
+    return [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": claim_size}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "files"}},
+                  "template": {"metadata": {"labels": {"app": "files"}}, "spec": {
+                      "terminationGracePeriodSeconds": 1,
+                      "containers": [{"name": "app", "image": IMAGE, "imagePullPolicy": "Never",
+                                      "command": ["sleep", "3600"],
+                                      "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                      "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}}},
+    ]
+
+
+def in_app(namespace, script):
+    pod = wait_for(lambda: _ready_pod(namespace), timeout=180, what="the app's pod in %s" % namespace)
+    return kubectl("exec", "-n", namespace, pod, "--", "sh", "-c", script)
+
+
+def _ready_pod(namespace):
+    for pod in kubectl_json("get", "pods", "-n", namespace, "-l", "app=files")["items"]:
+        if not pod["metadata"].get("deletionTimestamp") and any(
+                c.get("ready") for c in (pod.get("status") or {}).get("containerStatuses") or []):
+            return pod["metadata"]["name"]
+    return None
+
+
+def mover(prefix, **extra):
+    options = {"storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
+               "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"],
+               "pod_endpoint_url": os.environ["LIFEBOAT_S3_POD_ENDPOINT"],
+               "access_key": os.environ["AWS_ACCESS_KEY_ID"], "secret_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+               "repository_password": PASSWORD, "image": os.environ["LIFEBOAT_DATA_MOVER_IMAGE"]}
+    options.update(extra)
+    return options
+
+
+def s3(prefix):
+    return {"storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
+            "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"], "access_key": os.environ["AWS_ACCESS_KEY_ID"],
+            "secret_key": os.environ["AWS_SECRET_ACCESS_KEY"], "region": os.environ["AWS_DEFAULT_REGION"]}
+
+
+def keys(prefix):
+    client, listed = s3_client(), []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=os.environ["LIFEBOAT_S3_BUCKET"],
+                                                                 Prefix=prefix + "/"):
+        listed += [o["Key"][len(prefix) + 1:] for o in page.get("Contents", [])]
+    return listed
+
+
+def leftovers(namespace):
+    """What the data mover made and must have deleted: Jobs, their Secrets, temporary PVCs (all lb-*)."""
+    names = kubectl("get", "jobs,secrets,pvc", "-n", namespace, "-o", "name", check=False).split()
+    return [n for n in names if n.split("/", 1)[1].startswith("lb-")]
+
+
+@pytest.fixture
+def filled():
+    namespace = unique("mover")
+    create_namespace_with(namespace, app())
+    in_app(namespace, FILL % {"dirs": 10, "files": 50, "size": 20000})  # 500 files, 10 MB: fast in CI
+    yield namespace
+    delete_namespaces(namespace)
+
+
+def test_copy_survives_the_namespace_and_its_snapshots_and_comes_back_identical(filled):
+    prefix = unique("mover-store")
+    before = in_app(filled, SUMS)
+    snap_args = {"name": "nightly", "namespace": filled, "pvc_selector": "", "volume_data": "copy",
+                 "keep_snapshots": False, "data_mover": mover(prefix), "hook_annotations": False,
+                 "hooks": [{"pod_selector": "app=files", "command": ["/bin/sh", "-c", "echo consistent > /data/marker"]}]}
+    checked = run_module("volume_snapshot", snap_args, check=True)
+    assert checked["changed"] and not leftovers(filled) and not keys(prefix)
+    taken = run_module("volume_snapshot", snap_args)
+    assert not taken.get("failed"), taken.get("msg")
+    record = taken["snapshots"][0]
+    copy = record["data_copy"]
+    assert record["snapshot_deleted"] is True and kubectl_json("get", "volumesnapshots", "-n", filled)["items"] == []
+    assert copy["files"] == 502 and copy["bytes"] == 500 * 20000 + 3 + 11  # + marker, "hi\n"
+    assert copy["seconds"] > 0 and copy["repository"].endswith("/volumes/restic/%s/data" % filled)
+    stored = keys(prefix)
+    assert "volumes/copies/%s/nightly-data.json" % filled in stored
+    assert "volumes/restic/%s/data/snapshots/%s" % (filled, copy["snapshot_id"]) in stored
+    assert not leftovers(filled)
+    again = run_module("volume_snapshot", snap_args)
+    assert again["changed"] is False and again["snapshots"][0]["data_copy"]["snapshot_id"] == copy["snapshot_id"]
+
+    backed = run_module("object_backup", dict(s3(prefix), name="b1", namespaces=[filled],
+                                              volume_snapshots=taken["snapshots"]))
+    assert not backed.get("failed"), backed.get("msg")
+    info = run_module("backup_info", dict(s3(prefix), name="b1", verify=True))
+    assert info["backups"][0]["verified"] is True and info["backups"][0]["data_copies"][0]["files"] == 502
+
+    kubectl("delete", "namespace", filled, "--wait=true", "--timeout=180s")
+    restore_args = dict(s3(prefix), name="b1", data_mover={"pod_endpoint_url": os.environ["LIFEBOAT_S3_POD_ENDPOINT"],
+                                                           "repository_password": PASSWORD,
+                                                           "image": os.environ["LIFEBOAT_DATA_MOVER_IMAGE"]})
+    restored = run_module("object_restore", restore_args)
+    assert not restored.get("failed"), restored.get("msg")
+    volume = restored["volumes"][0]
+    assert (volume["driver"], volume["outcome"], volume["copied_files"]) == ("data_mover", "created", 502)
+    after = in_app(filled, SUMS)
+    marker = [line for line in after.splitlines() if line.endswith(" ./marker")]
+    assert len(marker) == 1 and sorted(after.splitlines()) == sorted(before.splitlines() + marker)
+    assert in_app(filled, "cat /data/marker") == "consistent\n"
+    assert not leftovers(filled)
+    rerun = run_module("object_restore", restore_args)
+    assert rerun["changed"] is False and rerun["volumes"][0]["outcome"] == "unchanged"
+
+    removed = run_module("volume_snapshot", dict(snap_args, state="absent"))
+    assert removed["changed"] is True
+    assert not [k for k in keys(prefix) if k.startswith("volumes/copies/")]
+    assert not [k for k in keys(prefix) if "/snapshots/" in k]
+    assert run_module("volume_snapshot", dict(snap_args, state="absent"))["changed"] is False
+
+
+def test_a_wrong_password_fails_clearly_and_leaves_nothing(filled):
+    prefix = unique("mover-pw")
+    args = {"name": "pw", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix)}
+    taken = run_module("volume_snapshot", args)
+    assert not taken.get("failed"), taken.get("msg")
+    wrong = run_module("volume_snapshot", dict(args, name="pw2", data_mover=mover(prefix, repository_password="nope")))
+    assert wrong.get("failed")
+    assert "data_mover.repository_password: restic cannot open the repository with this password" in wrong["msg"]
+    assert not leftovers(filled)
+    assert "volumes/copies/%s/pw2.json" % filled not in keys(prefix)
+
+
+def test_an_interrupted_copy_is_finished_by_a_rerun(filled):
+    prefix = unique("mover-kill")
+    args = {"name": "killed", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix)}
+    proc = start_module("volume_snapshot", args)
+    job = wait_for(lambda: [j for j in kubectl("get", "jobs", "-n", filled, "-o", "name").split()
+                            if j.startswith("job.batch/lb-copy-")], timeout=120, what="the copy Job")[0]
+    kill_tree(proc)  # the module dies mid-copy
+    kubectl("delete", "-n", filled, job, "--cascade=foreground", "--wait=true")  # and its Job is killed
+    assert "volumes/copies/%s/killed.json" % filled not in keys(prefix)
+    finished = run_module("volume_snapshot", args)
+    assert not finished.get("failed"), finished.get("msg")
+    assert finished["changed"] is True and finished["snapshot"]["data_copy"]["files"] == 501
+    assert not leftovers(filled)
+    assert run_module("volume_snapshot", args)["changed"] is False
+
+
+def test_no_credential_shows_at_vvv(filled):
+    prefix = unique("mover-vvv")
+    args = {"name": "vvv", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix)}
+    res = subprocess.run(module_command("volume_snapshot", args, verbosity=3), capture_output=True, text=True,
+                         timeout=600, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), check=False)
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert "module_args" in res.stdout
+    for secret in (PASSWORD, os.environ["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in res.stdout and secret not in res.stderr
+    assert not leftovers(filled)
