@@ -5,9 +5,11 @@ Oracles: the files themselves (SHA-256 of every file, read in the pods), the buc
 copy records, listed with boto3), and the cluster (no Job, Secret or temporary PVC left behind).
 """
 
+import json
 import os
 import subprocess
 
+import ansible_runner
 import pytest
 
 from helpers import (
@@ -194,3 +196,33 @@ def test_no_credential_shows_at_vvv(filled):
     for secret in (PASSWORD, os.environ["AWS_SECRET_ACCESS_KEY"]):
         assert secret not in res.stdout and secret not in res.stderr
     assert not leftovers(filled)
+
+
+def test_drill_with_copies_restores_a_few_hundred_mb_of_many_files_from_the_bucket(tmp_path):
+    """The drill as `make demo` runs it: the snapshot deleted once copied, so the restore must use the copy,
+    and the job method compares every file's SHA-256 in pods."""
+    namespace = unique("mover-drill")
+    create_namespace_with(namespace, app())
+    try:
+        in_app(namespace, FILL % {"dirs": 20, "files": 100, "size": 100000})  # 2,001 files (and a symlink), 200 MB
+        (tmp_path / "runner").mkdir()
+        result = ansible_runner.run(
+            private_data_dir=str(tmp_path / "runner"),
+            playbook=os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"], "ansible_collections", "lifeboat", "k8s",
+                                  "playbooks", "drill.yml"),
+            extravars={"lifeboat_namespace": namespace, "storage": s3(unique("mover-drill"))["storage"],
+                       "s3_endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"], "verify_method": "job",
+                       "report_dir": str(tmp_path / "reports"), "volume_data": "copy", "keep_snapshots": False,
+                       "data_mover": {"pod_endpoint_url": os.environ["LIFEBOAT_S3_POD_ENDPOINT"],
+                                      "repository_password": PASSWORD,
+                                      "image": os.environ["LIFEBOAT_DATA_MOVER_IMAGE"]}},
+            envvars={"ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"]}, quiet=True)
+        assert result.status == "successful", result.stdout.read()[-3000:]
+        report = json.load(open(next(p for p in (tmp_path / "reports").rglob("report.json"))))
+        checks = dict((c["name"], c) for c in report["checks"])
+        assert checks["volume data equal (job)"]["status"] == "passed"
+        assert checks["volume data equal (job)"]["detail"] == "2001 files, identical SHA-256"
+        assert [c for c in report["checks"] if c["status"] != "passed"] == []
+    finally:
+        delete_namespaces(namespace, namespace + "-drill")
+
