@@ -24,6 +24,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     LifeboatError,
     NotFoundError,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MANAGED_BY, MANAGER, MoverJob, object_name
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.registry import data_mover
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
@@ -101,6 +102,9 @@ class VolumeCopies:
         finally:
             job.cleanup()
             block_store.delete_volume(volume)
+            # Gone before this returns, so the backup that follows does not take it for the application's.
+            wait_until(lambda: block_store.find_volume(temp) is None, self.timeout,
+                       "temporary PersistentVolumeClaim %s/%s to be deleted" % (temp["namespace"], temp["pvc"]))
         copied = dict(record, data_copy=dict(
             tool=self.mover.name, repository=self.repository(namespace, pvc), image=self.config.image,
             seconds=job.seconds(), **result))

@@ -144,26 +144,25 @@ class MoverJob:
                 return True
             if outcome == "Failed":
                 raise self._failed(_condition_message(job))
-            stuck = self._stuck()
+            pods = self._pods()
+            # The pod's container says it first: the Job controller marks the Job a second or two later.
+            exit_code = _exit_code(pods)
+            if exit_code == 0:
+                return True
+            if exit_code is not None:
+                raise self._failed("its container exited with code %d" % exit_code)
+            stuck = _stuck(pods, self.image)
             if stuck:
                 raise self._failed(stuck)
             state["why"] = _progress(job)
             return False
         try:
             wait_until(done, self.timeout, lambda: "Job %s/%s to finish (%s)" % (self.namespace, self.name,
-                                                                                  state["why"]))
+                                                                                  state["why"]), max_interval=1.0)
         except WaitTimeoutError as e:
             raise LifeboatError(e.message + "; last lines of its log: " + self._log(20)[-800:])
         self.finished = self.clock()
         return self._log()
-
-    def _stuck(self):
-        for pod in self._pods():
-            for status in (pod.get("status") or {}).get("containerStatuses") or []:
-                waiting = (status.get("state") or {}).get("waiting") or {}
-                if waiting.get("reason") in STUCK:
-                    return "image %s: %s: %s" % (self.image, waiting["reason"], waiting.get("message", ""))
-        return None
 
     def _failed(self, why):
         error = LifeboatError(why)
@@ -188,8 +187,10 @@ class MoverJob:
         return round(self.finished - self.started, 3)
 
     def cleanup(self):
-        """Delete the Job (with its pods) and the Secret, if they are ours."""
-        self._delete_job()
+        """Delete the Job (its pods go with it, in the background) and the Secret, if they are ours."""
+        job = self.k8s.get_or_none(jobs_path(self.namespace, self.name))
+        if job is not None and self._ours(job):
+            self.k8s.delete(jobs_path(self.namespace, self.name), propagation="Background")
         secret = self.k8s.get_or_none(secrets_path(self.namespace, self.name))
         if secret is not None and self._ours(secret):
             self.k8s.delete(secrets_path(self.namespace, self.name))
@@ -202,6 +203,25 @@ class MoverJob:
         self.k8s.delete(path, propagation="Foreground")
         wait_until(lambda: self.k8s.get_or_none(path) is None, 120, "Job %s/%s to be deleted" % (
             self.namespace, self.name))
+
+
+def _stuck(pods, image):
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in STUCK:
+                return "image %s: %s: %s" % (image, waiting["reason"], waiting.get("message", ""))
+    return None
+
+
+def _exit_code(pods):
+    """The mover container's exit code in the Job's (only: backoffLimit 0) pod, once it has terminated."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated")
+            if status.get("name") == "mover" and terminated:
+                return terminated.get("exitCode")
+    return None
 
 
 def _finished(job):
