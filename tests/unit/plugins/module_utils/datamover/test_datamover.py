@@ -1,0 +1,159 @@
+"""The data mover's pure logic: options, restic's logs, what a record read from a backup may point at, the
+manifest's data copies. (The Jobs themselves run on the test bed: tests/system/test_data_mover.py.)"""
+
+import json
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import FORMAT_VERSION, ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
+    MANIFEST_FORMAT,
+    check_manifest,
+    files_of,
+    verify_copies,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, _empty_claim
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MoverJob, object_name
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.restic import RESULT_MARK, ResticMover
+
+from ..fake_cluster import FakeCluster
+
+SNAPSHOT_ID = "cdea1f789b5aa83f4e222d809dfa3845b61333f0c04518952bc4a74b0a0a9e14"
+OPTIONS = {"storage": "s3://bucket/prod", "repository_password": "pw", "access_key": "AK", "secret_key": "SK"}
+# What restic 0.14's backup Job printed on the bed (status lines shortened).
+BACKUP_LOG = "\n".join([
+    "created restic repository 5569a25a9f at s3:http://10.254.77.1:58639/bucket/prod/volumes/restic/shop/data",
+    '{"message_type":"status","percent_done":0,"total_files":1,"total_bytes":27}',
+    '{"message_type":"summary","files_new":5,"files_changed":0,"files_unmodified":0,"dirs_new":1,"dirs_changed":0,'
+    '"dirs_unmodified":0,"data_blobs":5,"tree_blobs":2,"data_added":502298,"total_files_processed":5,'
+    '"total_bytes_processed":500000,"total_duration":0.35,"snapshot_id":"cdea1f78"}',
+    RESULT_MARK + " snapshots",
+    json.dumps([{"time": "2026-11-24T06:43:20Z", "id": SNAPSHOT_ID, "short_id": "cdea1f78"},
+                {"time": "2026-11-23T06:43:20Z", "id": "0" * 64}]),
+])
+
+
+class FakeStore:
+    url = "s3://bucket/prod"
+
+    def __init__(self, keys=()):
+        self.keys = set(keys)
+
+    def exists(self, key):
+        return key in self.keys
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(OPTIONS, storage="file:///backups"), r"^data_mover\.storage: the copies go to S3"),
+    (dict(OPTIONS, repository_password=None), r"^data_mover\.repository_password or .*: give exactly one"),
+    (dict(OPTIONS, repository_password_secret="restic/password"), r"give exactly one"),
+    (dict(OPTIONS, repository_password=None, repository_password_secret="no-key"),
+     r"^data_mover\.repository_password_secret: 'no-key' is not <secret name>/<key>"),
+    (dict(OPTIONS, secret_key=None), r"^data_mover\.access_key and data_mover\.secret_key: give both"),
+])
+def test_bad_mover_options_name_the_option(options, message):
+    with pytest.raises(InvalidInputError, match=message):
+        MoverConfig(options)
+
+
+def test_given_options_win_over_defaults_and_repositories_are_per_pvc():
+    config = MoverConfig(dict(OPTIONS, endpoint_url=None), {"endpoint_url": "http://s3:9000", "storage": "s3://other"})
+    assert (config.storage, config.endpoint_url, config.pod_endpoint_url) == (
+        "s3://bucket/prod", "http://s3:9000", "http://s3:9000")
+    assert config.repository_key("shop", "data") == "prod/volumes/restic/shop/data"
+    assert config.copy_record_key("shop", "nightly-data") == "prod/volumes/copies/shop/nightly-data.json"
+    assert ResticMover(config).repository_url("prod/volumes/restic/shop/data") == \
+        "s3:http://s3:9000/bucket/prod/volumes/restic/shop/data"
+
+
+def test_restic_logs_are_read_for_the_newest_snapshot_and_failures_name_the_option():
+    mover = ResticMover(MoverConfig(OPTIONS))
+    assert mover.parse_backup(BACKUP_LOG) == {"snapshot_id": SNAPSHOT_ID, "bytes": 500000, "files": 5,
+                                              "bytes_added": 502298, "tool_seconds": 0.35}
+    assert mover.parse_restore("progress: 12 KiB restored\n%s stats\n{\"bytes\": 500000, \"files\": 5}\n"
+                               % RESULT_MARK) == {"bytes": 500000, "files": 5}
+    with pytest.raises(ValueError):
+        mover.parse_backup(BACKUP_LOG.split(RESULT_MARK)[0])
+    assert mover.failure("Fatal: wrong password or no key found\n").startswith(
+        "data_mover.repository_password: restic cannot open the repository")
+    assert mover.failure("Fatal: unable to open config file: Stat: The AWS Access Key Id you provided does not "
+                         "exist in our records.").startswith("data_mover.access_key: ")
+    assert mover.failure("a\nb\nFatal: something else\n") == "restic failed: a / b / Fatal: something else"
+
+
+@pytest.mark.parametrize("snapshot_id", ["cdea1f78", "--help", "../../x", SNAPSHOT_ID.upper(), None, 7])
+def test_snapshot_ids_from_storage_are_checked_before_they_reach_a_job(snapshot_id):
+    mover = ResticMover(MoverConfig(OPTIONS))
+    with pytest.raises(InvalidInputError, match="^data_copy.snapshot_id: "):
+        mover.restore_container("prod/volumes/restic/shop/data", snapshot_id)
+
+
+def record(repository="s3://bucket/prod/volumes/restic/shop/data", tool="restic", snapshot_id=SNAPSHOT_ID):
+    return {"namespace": "shop", "name": "nightly-data", "source": {"namespace": "shop", "pvc": "data"},
+            "data_copy": {"tool": tool, "repository": repository, "snapshot_id": snapshot_id, "files": 5}}
+
+
+def test_a_record_may_only_point_at_its_own_pvcs_repository():
+    copies = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
+    copies.check_copy(record())
+    for bad, message in [
+            (record(repository="s3://bucket/prod/volumes/restic/bank/ledger"), r"^data_mover\.storage: the copy of "
+                                                                               r"PVC shop/data is recorded at"),
+            (record(repository="s3://elsewhere/volumes/restic/shop/data"), r"^data_mover\.storage: "),
+            (record(tool="kopia"), r"^data_mover\.tool: the copy of shop/data was made with 'kopia'"),
+            (record(snapshot_id="$(reboot)"), r"^data_copy\.snapshot_id: ")]:
+        with pytest.raises(InvalidInputError, match=message):
+            copies.check_copy(bad)
+
+
+def test_an_empty_claim_keeps_what_the_application_asked_for_and_nothing_that_binds_it():
+    pvc = {"metadata": {"name": "data", "namespace": "shop-copy", "labels": {"app": "db"},
+                        "annotations": {"pv.kubernetes.io/bind-completed": "yes", "team": "a"}},
+           "spec": {"storageClassName": "fast", "volumeName": "pv-1", "accessModes": ["ReadWriteOnce"],
+                    "dataSource": {"kind": "VolumeSnapshot", "name": "s"}, "resources": {"requests": {"storage": "1Gi"}}}}
+    claim = _empty_claim(pvc, SNAPSHOT_ID)
+    assert claim["spec"] == {"storageClassName": "fast", "accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}}
+    assert claim["metadata"]["annotations"] == {"team": "a", "lifeboat.k8s/restored-from-copy": SNAPSHOT_ID}
+
+
+def test_a_job_or_secret_of_the_same_name_that_is_not_ours_is_never_used():
+    cluster = FakeCluster()
+    cluster.add("", "namespaces", {"metadata": {"name": "shop"}})
+    name = object_name("copy", "shop", "nightly-data")
+    assert name == object_name("copy", "shop", "nightly-data") and name.startswith("lb-copy-") and len(name) == 24
+    cluster.add("", "secrets", {"metadata": {"name": name, "namespace": "shop"}, "data": {}})
+    job = MoverJob(cluster, "shop", name, "copy shop/nightly-data", {"command": ["true"]}, {"K": "v"}, "tmp",
+                   True, "img", timeout=5)
+    with pytest.raises(ConflictError, match="^Secret shop/%s exists and is not lifeboat's" % name):
+        job.run()
+    job.cleanup()
+    assert cluster.named("", "secrets", "shop") == [name]  # not ours: left alone
+
+
+def manifest(copies):
+    files = dict((f, {"sha256": "0" * 64, "size": 1}) for f in files_of("b", False).values())
+    return {"format": MANIFEST_FORMAT, "archive_format": FORMAT_VERSION, "name": "b", "phase": "Completed",
+            "files": files,
+            "namespaces": ["shop"], "counts": {}, "total_items": 0, "volume_snapshots": 1,
+            "started_at": "2026-11-24T00:00:00Z", "completed_at": "2026-11-24T00:00:01Z", "source": {},
+            "warnings": [], "errors": [], "data_copies": copies}
+
+
+def test_the_manifests_data_copies_are_checked_and_verified_where_they_are():
+    good = {"namespace": "shop", "pvc": "data", "tool": "restic", "snapshot_id": SNAPSHOT_ID,
+            "repository": "s3://bucket/prod/volumes/restic/shop/data", "bytes": 1, "files": 1}
+    assert check_manifest(manifest([good]), "b")["data_copies"] == [good]
+    for bad in (dict(good, snapshot_id="x"), dict(good, namespace="bank"), dict(good, repository="/etc")):
+        with pytest.raises(ArchiveError, match="malformed data_copies"):
+            check_manifest(manifest([bad]), "b")
+    store = FakeStore(["volumes/restic/shop/data/config"])
+    assert verify_copies(store, manifest([good])) == (
+        "the data copy of PVC shop/data: s3://bucket/prod/volumes/restic/shop/data/snapshots/%s is missing"
+        % SNAPSHOT_ID, [])
+    store.keys.add("volumes/restic/shop/data/snapshots/" + SNAPSHOT_ID)
+    assert verify_copies(store, manifest([good])) == (None, [])
+    elsewhere = dict(good, repository="s3://other/volumes/restic/shop/data")
+    assert verify_copies(store, manifest([elsewhere])) == (None, ["s3://other/volumes/restic/shop/data"])
