@@ -155,7 +155,7 @@ def run_shape(shape, workdir, baseline_first):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--shapes", nargs="+", default=sorted(SHAPES), choices=sorted(SHAPES))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lb-bench-dm-") as workdir:

@@ -35,7 +35,7 @@ options:
           - The S3 endpoint as this module reaches it (empty for AWS S3).
           - I(endpoint_url), I(region), I(access_key) and I(secret_key) default to the E(AWS_ENDPOINT_URL) (or
             E(AWS_URL)), E(AWS_REGION) (or E(AWS_DEFAULT_REGION)), E(AWS_ACCESS_KEY_ID) and E(AWS_SECRET_ACCESS_KEY)
-            environment variables (M(lifeboat.k8s.object_restore): to its own S3 options).
+            environment variables (for M(lifeboat.k8s.object_restore), to its own S3 options).
         type: str
       pod_endpoint_url:
         description:

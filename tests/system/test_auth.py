@@ -72,17 +72,18 @@ def test_exec_plugin_kubeconfig(app, tmp_path):
     assert open(log).read().count("\n") >= before + 3, "the exec plugin was not run"
 
 
-def documented_role(filename, namespace):
+def documented_role(filename, namespace, **more):
     with open(os.path.join(COLLECTION, "docs", "rbac", filename)) as f:
-        return string.Template(f.read()).substitute(NAMESPACE=namespace)
+        return string.Template(f.read()).substitute(NAMESPACE=namespace, **more)
 
 
-def apply_documented_role(filename, namespace):
-    kubectl("apply", "-f", "-", stdin=documented_role(filename, namespace))
+def apply_documented_role(filename, namespace, **more):
+    kubectl("apply", "-f", "-", stdin=documented_role(filename, namespace, **more))
 
 
-def delete_documented_role(filename, namespace):
-    kubectl("delete", "--ignore-not-found", "-f", "-", stdin=documented_role(filename, namespace), check=False)
+def delete_documented_role(filename, namespace, **more):
+    kubectl("delete", "--ignore-not-found", "-f", "-", stdin=documented_role(filename, namespace, **more),
+            check=False)
 
 
 def token_kubeconfig(service_account, namespace):

@@ -12,6 +12,7 @@ import subprocess
 import ansible_runner
 import pytest
 
+from test_auth import apply_documented_role, delete_documented_role, token_kubeconfig
 from helpers import (
     NEEDS_BED,
     ansible_env,
@@ -234,3 +235,33 @@ def test_drill_with_copies_restores_a_few_hundred_mb_of_many_files_from_the_buck
     finally:
         delete_namespaces(namespace, namespace + "-drill")
 
+
+def test_documented_roles_copy_out_and_restore_from_the_copy(filled):
+    """namespace-backup.yaml + namespace-data-mover.yaml copy; namespace-restore.yaml + the same restore."""
+    prefix, target = unique("mover-rbac"), unique("mover-rbac-copy")
+    kubectl("create", "namespace", target)
+    roles = [("namespace-backup.yaml", filled, {}), ("namespace-restore.yaml", target, {}),
+             ("namespace-data-mover.yaml", filled, {"SERVICE_ACCOUNT": "lifeboat-backup"}),
+             ("namespace-data-mover.yaml", target, {"SERVICE_ACCOUNT": "lifeboat-restore"})]
+    try:
+        for filename, namespace, more in roles:
+            apply_documented_role(filename, namespace, **more)
+        taken = run_module("volume_snapshot", {"name": "rbac", "namespace": filled, "pvc": "data",
+                                               "volume_data": "copy", "keep_snapshots": False,
+                                               "data_mover": mover(prefix),
+                                               "kubeconfig": token_kubeconfig("lifeboat-backup", filled)})
+        assert not taken.get("failed"), taken.get("msg")
+        backed = run_module("object_backup", dict(s3(prefix), name="rbac", namespaces=[filled],
+                                                  volume_snapshots=[taken["snapshot"]],
+                                                  kubeconfig=token_kubeconfig("lifeboat-backup", filled)))
+        assert not backed.get("failed"), backed.get("msg")
+        restored = run_module("object_restore", dict(
+            s3(prefix), name="rbac", namespace_mapping={filled: target}, restore_volume_data="copy",
+            data_mover=mover(prefix), kubeconfig=token_kubeconfig("lifeboat-restore", target)))
+        assert not restored.get("failed"), restored.get("msg")
+        assert restored["volumes"][0]["copied_files"] == taken["snapshot"]["data_copy"]["files"] == 501
+        assert not leftovers(filled) and not leftovers(target)
+    finally:
+        for filename, namespace, more in roles:
+            delete_documented_role(filename, namespace, **more)
+        delete_namespaces(target)

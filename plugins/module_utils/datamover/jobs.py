@@ -156,9 +156,11 @@ class MoverJob:
                 raise self._failed(stuck)
             state["why"] = _progress(job)
             return False
+
+        def pending():
+            return "Job %s/%s to finish (%s)" % (self.namespace, self.name, state["why"])
         try:
-            wait_until(done, self.timeout, lambda: "Job %s/%s to finish (%s)" % (self.namespace, self.name,
-                                                                                  state["why"]), max_interval=1.0)
+            wait_until(done, self.timeout, pending, max_interval=1.0)
         except WaitTimeoutError as e:
             raise LifeboatError(e.message + "; last lines of its log: " + self._log(20)[-800:])
         self.finished = self.clock()

@@ -53,8 +53,9 @@ echo "{}"
 
 # restic's messages for the failures a user can fix, and the option that fixes them.
 KNOWN_FAILURES = (
-    ("wrong password or no key found", OPTION + ".repository_password: restic cannot open the repository with this "
-                                              "password (wrong password or no key found)"),
+    ("wrong password or no key found",
+     OPTION + ".repository_password: restic cannot open the repository with this password (wrong password or no "
+              "key found)"),
     ("Is there a repository at the following location", OPTION + ".storage: there is no restic repository there"),
     ("The AWS Access Key Id you provided does not exist", OPTION + ".access_key: the storage does not know this key"),
     ("SignatureDoesNotMatch", OPTION + ".secret_key: the storage refused the signature (wrong secret key)"),

@@ -75,7 +75,7 @@ def test_restic_logs_are_read_for_the_newest_snapshot_and_failures_name_the_opti
     assert mover.parse_restore("progress: 12 KiB restored\n%s stats\n{\"bytes\": 500000, \"files\": 5}\n"
                                % RESULT_MARK) == {"bytes": 500000, "files": 5}
     with pytest.raises(ValueError):
-        mover.parse_backup(BACKUP_LOG.split(RESULT_MARK)[0])
+        mover.parse_backup(BACKUP_LOG.split(RESULT_MARK, maxsplit=1)[0])
     assert mover.failure("Fatal: wrong password or no key found\n").startswith(
         "data_mover.repository_password: restic cannot open the repository")
     assert mover.failure("Fatal: unable to open config file: Stat: The AWS Access Key Id you provided does not "
