@@ -118,7 +118,13 @@ class DataMover:
         raise NotImplementedError
 
     def parse_backup(self, log):
-        """{snapshot_id, bytes, files} from a finished backup Job's log; ValueError if it is not there."""
+        """{snapshot_id (maybe a prefix), bytes, files} from a finished backup Job's log; ValueError if it is
+        not there."""
+        raise NotImplementedError
+
+    def full_snapshot_id(self, snapshot_id, snapshot_keys):
+        """The snapshot's whole id, given what parse_backup said and the keys under the repository's
+        `snapshots/`; ValueError if it cannot be told."""
         raise NotImplementedError
 
     def parse_restore(self, log):

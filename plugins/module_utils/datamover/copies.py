@@ -99,6 +99,12 @@ class VolumeCopies:
                                                     record["name"]), temp["pvc"], read_only=True)
         try:
             result = self._run(job, self.mover.parse_backup, "copy of PVC %s/%s" % (namespace, pvc))
+            try:
+                result["snapshot_id"] = self.mover.full_snapshot_id(result["snapshot_id"], self.store.list_objects(
+                    self._relative(repository_key + "/snapshots/")))
+            except ValueError as e:
+                raise LifeboatError("copy of PVC %s/%s: cannot tell which snapshot the Job made: %s" % (
+                    namespace, pvc, e))
         finally:
             job.cleanup()
             block_store.delete_volume(volume)

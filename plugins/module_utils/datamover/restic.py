@@ -22,14 +22,14 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import
 
 RESULT_MARK = "lifeboat-result:"
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
+_SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
+# The summary names the snapshot (restic 0.14 by its short id; the module finds the whole id in the bucket).
 BACKUP_SCRIPT = """set -eu
 if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
 cd /data
 restic backup --json --host lifeboat --tag "$LIFEBOAT_TAG" .
-echo "%(mark)s snapshots"
-restic snapshots --json --host lifeboat --tag "$LIFEBOAT_TAG"
-""" % {"mark": RESULT_MARK}
+"""
 
 # After the restore, the files on the volume are counted and summed (metadata only): the module compares
 # them with what the backup copied.
@@ -103,16 +103,23 @@ class ResticMover(DataMover):
         return {}
 
     def parse_backup(self, log):
-        lines = log.splitlines()
-        summary = next((json.loads(line) for line in reversed(lines) if line.startswith('{"message_type":"summary"')),
-                       None)
-        snapshots = _after_mark(lines, "snapshots")
-        if summary is None or not isinstance(snapshots, list) or not snapshots:
-            raise ValueError("no backup summary or snapshot list in the Job's log")
-        newest = sorted(snapshots, key=lambda s: s.get("time") or "")[-1]
-        return {"snapshot_id": newest["id"], "bytes": summary.get("total_bytes_processed"),
+        summary = next((json.loads(line) for line in reversed(log.splitlines())
+                        if line.startswith('{"message_type":"summary"')), None)
+        if summary is None or not _SHORT_ID.match(str(summary.get("snapshot_id"))):
+            raise ValueError("no backup summary in the Job's log")
+        return {"snapshot_id": summary["snapshot_id"], "bytes": summary.get("total_bytes_processed"),
                 "files": summary.get("total_files_processed"), "bytes_added": summary.get("data_added"),
                 "tool_seconds": summary.get("total_duration")}
+
+    def full_snapshot_id(self, short_id, snapshot_keys):
+        """The whole id of a snapshot the summary named by a prefix, from the repository's snapshot files."""
+        if _SNAPSHOT_ID.match(short_id):
+            return short_id
+        found = [key.rsplit("/", 1)[-1] for key in snapshot_keys]
+        matches = [i for i in found if _SNAPSHOT_ID.match(i) and i.startswith(short_id)]
+        if len(matches) != 1:
+            raise ValueError("%d snapshots in the repository start with %s" % (len(matches), short_id))
+        return matches[0]
 
     def parse_restore(self, log):
         stats = _after_mark(log.splitlines(), "stats")
