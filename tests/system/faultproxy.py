@@ -15,13 +15,18 @@ Standard library only.
 """
 
 import http.client
+import os
 import re
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testbed"))
+from relay import pump  # noqa: E402  pylint: disable=wrong-import-position  (the bed's relay, standard library too)
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
               "content-length"}
@@ -182,22 +187,6 @@ class HttpFaultProxy:
             "%s: %s\r\n" % (k, v) for k, v in handler.headers.items()) + "\r\n"
         upstream.sendall(head.encode("latin-1"))
         client = handler.connection
-
-        def pump(source, sink):
-            try:
-                while True:
-                    data = source.recv(65536)
-                    if not data:
-                        break
-                    sink.sendall(data)
-            except OSError:
-                pass
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
         back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
         back.start()
         pump(client, upstream)
