@@ -152,10 +152,10 @@ def run_restore(k8s, store, params, check_mode=False):
                         records = read_json_gz(side_file, files["volume_snapshots"], limits)
                 snapshots = confinement.check_records(records, driver_names())
                 _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
-                copies = _volume_copies(k8s, params, snapshots)
+                copies, from_copy = _volume_copies(k8s, params, snapshots)
                 warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
                 actions = pipeline.summary()
-            restorer = Restorer(k8s, params, mapping, check_mode, hooks, copies)
+            restorer = Restorer(k8s, params, mapping, check_mode, hooks, copies, from_copy)
             restorer.warnings.extend(warnings)
             if manifest.get("phase") != "Completed":
                 restorer.warnings.append("backup %s is %s: it lacks %s" % (
@@ -265,24 +265,33 @@ def remove_restore(k8s, store, params, check_mode=False):
 
 
 def _volume_copies(k8s, params, records):
-    """The data mover service if a record has a data copy the restore may use (each checked now: it must lie
-    where the mover keeps that PVC's copies), else None. Its storage and S3 options default to the restore's."""
+    """(the data mover service, {(namespace, pvc)} of the volumes restored from their data copies), or (None,
+    empty): copies are used when asked to (copy), or (auto) for volumes whose snapshot is gone. Each record
+    used is checked now (it must lie where the mover keeps that PVC's copies). The mover's storage and S3
+    options default to the restore's."""
     mode = params.get("restore_volume_data") or "auto"
-    with_copy = [r for r in records if r.get("data_copy")]
     if mode == "copy":
         lacking = ["%s/%s" % (r["source"]["namespace"], r["source"]["pvc"]) for r in records if not r.get("data_copy")]
         if lacking:
             raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
                 ", ".join(lacking[:10])))
-    if mode == "snapshot" or not with_copy:
-        return None
+    with_copy = [] if mode == "snapshot" else [r for r in records if r.get("data_copy")]
+    blocks = {}
+
+    def snapshot_gone(record):
+        driver = record.get("driver", "csi")
+        blocks.setdefault(driver, block_store(driver, k8s, params.get("block_store_options")))
+        return blocks[driver].describe_snapshot(record) is None
+    used = [r for r in with_copy if mode == "copy" or r.get("snapshot_deleted") or snapshot_gone(r)]
+    if not used:
+        return None, set()
     defaults = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key"))
     if str(params.get("storage", "")).startswith("s3://"):
         defaults["storage"] = params["storage"]
     copies = VolumeCopies(k8s, MoverConfig(params.get("data_mover"), defaults), wait_timeout(params))
-    for record in with_copy:
+    for record in used:
         copies.check_copy(record)
-    return copies
+    return copies, set((r["source"]["namespace"], r["source"]["pvc"]) for r in used)
 
 
 def _check_snapshot_origins(k8s, records, confinement, config=None):
@@ -370,10 +379,11 @@ class Restorer:
     order, a chunk at a time. Only outcomes are kept (counts, and the reports of what failed or
     was skipped), so memory does not grow with the backup."""
 
-    def __init__(self, k8s, params, mapping, check_mode, hooks=None, copies=None):
+    def __init__(self, k8s, params, mapping, check_mode, hooks=None, copies=None, from_copy=()):
         self.k8s = k8s
         self.hooks = hooks
         self.copies = copies
+        self.from_copy = set(from_copy)  # (source namespace, pvc) of the volumes restored from their copies
         self.params = params
         self.mapping = mapping
         self.check_mode = check_mode
@@ -503,10 +513,10 @@ class Restorer:
                   "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
                   "annotations": item.target["metadata"].get("annotations")}
         try:
-            block = self._block(record)
-            if self._from_copy(record, block):
+            if (record["source"]["namespace"], record["source"]["pvc"]) in self.from_copy:
                 self._restore_from_copy(item)
                 return
+            block = self._block(record)
             target["volume_options"] = (self.params.get("volume_options") or {}).get(block.name)
             existing = block.find_volume(target)
             if existing:
@@ -528,21 +538,9 @@ class Restorer:
         except LifeboatError as e:
             item.outcome, item.message = "failed", e.message
 
-    def _from_copy(self, record, block):
-        """Restore this volume from its data copy: when asked to, or (auto) when its snapshot is gone."""
-        if self.copies is None or not record.get("data_copy"):
-            return False
-        if self.params.get("restore_volume_data") == "copy" or record.get("snapshot_deleted"):
-            return True
-        return block.describe_snapshot(record) is None
-
     def _restore_from_copy(self, item):
-        if self.check_mode:
-            existing = self.k8s.get_or_none(item.path(item.name))
-            item.outcome = "unchanged" if existing is not None else "created"
-            return
         body = dict(item.target, metadata=dict(item.target["metadata"], namespace=item.namespace, name=item.name))
-        volume, created = self.copies.copy_in(item.record, body)
+        volume, created = self.copies.copy_in(item.record, body, self.check_mode)
         if created is None:
             item.outcome = "skipped" if self.existing_policy == "keep" else "failed"
             item.message = "exists and was not restored from copy %s; its data is left alone" % (

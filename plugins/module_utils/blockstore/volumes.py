@@ -105,7 +105,7 @@ def snapshot_volumes(k8s, params, check_mode=False):
         lambda t: stores[t[1]].find_snapshot(t[1], params["namespace"]), targets))))
     # A volume whose data was copied is done, whether or not its snapshot was kept.
     copied = dict((snap, rec) for snap, rec in zip([t[1] for t in targets], raise_first(parallel_map(
-        lambda t: copies.find_copy(params["namespace"], t[1]), targets)) if copies else []) if rec)
+        lambda t: copies.find_copy(params["namespace"], t[1], t[0]), targets)) if copies else []) if rec)
     key = "volume_id" if params.get("volume_id") else "pvc"
     for what, snap in targets:
         found = existing[snap]
@@ -171,7 +171,7 @@ def _volume_copies(k8s, params):
 def _delete_copies(copies, params, targets, check_mode):
     """With state=absent and volume_data=copy: remove each snapshot's data copy. True if there was one."""
     found = [rec for rec in raise_first(parallel_map(
-        lambda t: copies.find_copy(params["namespace"], t[1]), targets)) if rec]
+        lambda t: copies.find_copy(params["namespace"], t[1], t[0]), targets)) if rec]
     if found and not check_mode:
         raise_first(parallel_map(copies.delete_copy, found))
     return bool(found)

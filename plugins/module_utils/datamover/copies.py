@@ -50,23 +50,29 @@ class VolumeCopies:
     def _relative(self, key):
         return key[len(self.config.prefix) + 1:] if self.config.prefix else key
 
-    def find_copy(self, namespace, snapshot):
-        """The record of a finished copy of this snapshot, or None."""
+    def find_copy(self, namespace, snapshot, pvc=None):
+        """The record of a finished copy of this snapshot (of this PVC, when given), or None. The bucket is data:
+        a record that does not hold together, or names another snapshot or PVC, is no copy (a new copy
+        overwrites it; a state=absent run refuses it)."""
         try:
             data = self.store.get_bytes(self._relative(self.config.copy_record_key(namespace, snapshot)), MAX_RECORD)
         except NotFoundError:
             return None
         try:
             record = json.loads(data)
-        except ValueError:
-            return None  # unreadable: copied again, and the record rewritten
-        return record if isinstance(record, dict) and isinstance(record.get("data_copy"), dict) else None
+            if record["namespace"] != namespace or record["name"] != snapshot or \
+                    (pvc is not None and record["source"]["pvc"] != pvc):
+                return None
+            self.check_copy(record)
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidInputError):
+            return None
+        return record
 
     def check_copy(self, record):
         """Raise unless the record's data copy is where this mover keeps copies of its own PVC: a record read
         from a backup is data, and must not point a restore at another volume's repository."""
-        copy = record.get("data_copy") or {}
-        source = record.get("source") or {}
+        copy = record.get("data_copy") if isinstance(record.get("data_copy"), dict) else {}
+        source = record.get("source") if isinstance(record.get("source"), dict) else {}
         expected = self.repository(source.get("namespace"), source.get("pvc"))
         if copy.get("tool") != self.mover.name:
             raise InvalidInputError("data_mover.tool: the copy of %s/%s was made with %r, not %r" % (
@@ -136,9 +142,10 @@ class VolumeCopies:
 
     # ------------------------------------------------------------ copy in
 
-    def copy_in(self, record, target_pvc):
+    def copy_in(self, record, target_pvc, check_mode=False):
         """Create the PVC (target_pvc: the claim's body, already mapped) empty and download the copy into it.
-        Returns (volume, created)."""
+        Returns (volume, True if this run restored it, False if an earlier run did, None if the PVC is not
+        one restored from this copy)."""
         self.check_copy(record)
         copy = record["data_copy"]
         meta = target_pvc["metadata"]
@@ -150,6 +157,10 @@ class VolumeCopies:
                 return _volume(existing), None  # not ours: the caller reports it per `existing`
             if annotations.get(COPY_DONE) == "true":
                 return _volume(existing), False
+            if check_mode:
+                return _volume(existing), True
+        elif check_mode:
+            return _volume(_empty_claim(target_pvc, copy["snapshot_id"])), True
         else:
             body = _empty_claim(target_pvc, copy["snapshot_id"])
             existing = self.k8s.create(pvc_path(namespace), body)
