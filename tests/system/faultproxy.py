@@ -25,8 +25,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The bed's relay (standard library too) has the byte pump the upgrade tunnel needs.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testbed"))
-from relay import pump  # noqa: E402  pylint: disable=wrong-import-position  (the bed's relay, standard library too)
+from relay import pump  # noqa: E402  pylint: disable=wrong-import-position
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
               "content-length"}

@@ -111,14 +111,14 @@ class ResticMover(DataMover):
                 "files": summary.get("total_files_processed"), "bytes_added": summary.get("data_added"),
                 "tool_seconds": summary.get("total_duration")}
 
-    def full_snapshot_id(self, short_id, snapshot_keys):
+    def full_snapshot_id(self, snapshot_id, snapshot_keys):
         """The whole id of a snapshot the summary named by a prefix, from the repository's snapshot files."""
-        if _SNAPSHOT_ID.match(short_id):
-            return short_id
+        if _SNAPSHOT_ID.match(snapshot_id):
+            return snapshot_id
         found = [key.rsplit("/", 1)[-1] for key in snapshot_keys]
-        matches = [i for i in found if _SNAPSHOT_ID.match(i) and i.startswith(short_id)]
+        matches = [i for i in found if _SNAPSHOT_ID.match(i) and i.startswith(snapshot_id)]
         if len(matches) != 1:
-            raise ValueError("%d snapshots in the repository start with %s" % (len(matches), short_id))
+            raise ValueError("%d snapshots in the repository start with %s" % (len(matches), snapshot_id))
         return matches[0]
 
     def parse_restore(self, log):
