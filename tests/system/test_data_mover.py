@@ -177,6 +177,13 @@ def test_a_wrong_password_fails_clearly_and_leaves_nothing(filled):
     assert "data_mover.repository_password: restic cannot open the repository with this password" in wrong["msg"]
     assert not leftovers(filled)
     assert "volumes/copies/%s/pw2.json" % filled not in keys(prefix)
+    # The password from a Secret of the namespace instead: it opens the same repository.
+    kubectl("create", "secret", "generic", "restic-password", "-n", filled, "--from-literal=password=" + PASSWORD)
+    from_secret = mover(prefix, repository_password=None, repository_password_secret="restic-password/password")
+    by_secret = run_module("volume_snapshot", dict(args, name="pw3", data_mover=from_secret))
+    assert not by_secret.get("failed"), by_secret.get("msg")
+    assert by_secret["snapshot"]["data_copy"]["bytes_added"] < 100000  # deduplicated against the first copy
+    assert kubectl("get", "secret", "restic-password", "-n", filled, "-o", "name").strip()  # the user's: kept
 
 
 def test_an_interrupted_copy_is_finished_by_a_rerun(filled):

@@ -93,6 +93,7 @@ class DataMover:
     make the volumes, wait and clean up."""
 
     name = None
+    password_variable = None  # the environment variable the tool reads the repository password from
 
     def __init__(self, config):
         self.config = config

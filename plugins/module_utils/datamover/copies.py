@@ -183,13 +183,20 @@ class VolumeCopies:
     # ------------------------------------------------------------ jobs
 
     def _job(self, namespace, name, owner, container, claim, read_only):
+        """The Job; its Secret holds the storage key and the password (or the container reads the password from
+        the user's Secret)."""
         secret = {}
         if self.config.access_key:
             secret.update(AWS_ACCESS_KEY_ID=self.config.access_key, AWS_SECRET_ACCESS_KEY=self.config.secret_key)
         if self.config.password:
-            secret["RESTIC_PASSWORD"] = self.config.password
+            secret[self.mover.password_variable] = self.config.password
+        else:
+            secret_name, secret_key = self.config.password_secret
+            container = dict(container, env=list(container.get("env") or []) + [{
+                "name": self.mover.password_variable,
+                "valueFrom": {"secretKeyRef": {"name": secret_name, "key": secret_key}}}])
         return MoverJob(self.k8s, namespace, name, owner, container, secret, claim, read_only, self.config.image,
-                        password_secret=self.config.password_secret, timeout=self.timeout)
+                        timeout=self.timeout)
 
     def _run(self, job, parse, what):
         try:

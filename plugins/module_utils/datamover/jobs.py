@@ -52,7 +52,7 @@ class MoverJob:
     """One Job: `run()` starts it (or finds it), waits, returns its log; `cleanup()` removes it and its Secret."""
 
     def __init__(self, k8s, namespace, name, owner, container, secret_data, claim, read_only, image,
-                 password_secret=None, timeout=600, clock=time.monotonic):
+                 timeout=600, clock=time.monotonic):
         self.k8s = k8s
         self.namespace = namespace
         self.name = name
@@ -62,7 +62,6 @@ class MoverJob:
         self.claim = claim
         self.read_only = read_only
         self.image = image
-        self.password_secret = password_secret
         self.timeout = timeout
         self.clock = clock
         self.started = None
@@ -117,9 +116,6 @@ class MoverJob:
                                                                       "readOnly": self.read_only}})
         container = dict(self.container, name="mover", image=self.image, imagePullPolicy="IfNotPresent",
                          envFrom=[{"secretRef": {"name": self.name}}], volumeMounts=mounts)
-        if self.password_secret:
-            container["env"] = list(container.get("env") or []) + [{"name": "RESTIC_PASSWORD", "valueFrom": {
-                "secretKeyRef": {"name": self.password_secret[0], "key": self.password_secret[1]}}}]
         body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": self._meta(), "spec": {
             "backoffLimit": 0, "activeDeadlineSeconds": max(int(self.timeout), 1),
             "template": {"metadata": {"labels": {MANAGED_BY: MANAGER}}, "spec": {

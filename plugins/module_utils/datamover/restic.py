@@ -68,6 +68,7 @@ KNOWN_FAILURES = (
 
 class ResticMover(DataMover):
     name = "restic"
+    password_variable = "RESTIC_PASSWORD"
 
     def repository_url(self, repository_key):
         endpoint = self.config.pod_endpoint_url
