@@ -157,3 +157,14 @@ def test_the_manifests_data_copies_are_checked_and_verified_where_they_are():
     assert verify_copies(store, manifest([good])) == (None, [])
     elsewhere = dict(good, repository="s3://other/volumes/restic/shop/data")
     assert verify_copies(store, manifest([elsewhere])) == (None, ["s3://other/volumes/restic/shop/data"])
+
+
+def test_a_password_from_a_secret_is_read_by_the_container_and_never_copied_into_the_jobs_secret():
+    config = MoverConfig(dict(OPTIONS, repository_password=None, repository_password_secret="restic/password"))
+    copies = VolumeCopies(FakeCluster(), config, 60, store=FakeStore())
+    job = copies._job("shop", "lb-copy-x", "copy", copies.mover.backup_container("r", False, "t"), "tmp", True)
+    assert job.secret_data == {"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+    assert {"name": "RESTIC_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "restic", "key": "password"}}} in \
+        job.container["env"]
+    with_option = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
+    assert with_option._job("shop", "j", "o", {"env": []}, None, True).secret_data["RESTIC_PASSWORD"] == "pw"
