@@ -230,7 +230,7 @@ class K8sClient:
     def header_pairs(self):
         """[(name, value)] a request sends besides its content type, one pair per impersonated group;
         for connections this client does not make itself (pod exec)."""
-        return list(self.headers.iteritems()) + list(self._auth_headers().items())
+        return [(k, v) for k in self.headers for v in self.headers.getlist(k)] + list(self._auth_headers().items())
 
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
         """Send one request, retried by the policy; return the decoded JSON body (or None),
