@@ -182,7 +182,8 @@ def test_a_wrong_password_fails_clearly_and_leaves_nothing(filled):
     from_secret = mover(prefix, repository_password=None, repository_password_secret="restic-password/password")
     by_secret = run_module("volume_snapshot", dict(args, name="pw3", data_mover=from_secret))
     assert not by_secret.get("failed"), by_secret.get("msg")
-    assert by_secret["snapshot"]["data_copy"]["bytes_added"] < 100000  # deduplicated against the first copy
+    # Deduplicated against the first copy: the repository grows by trees and an index, not the 10 MB again.
+    assert by_secret["snapshot"]["data_copy"]["bytes_added"] < taken["snapshot"]["data_copy"]["bytes"] / 10
     assert kubectl("get", "secret", "restic-password", "-n", filled, "-o", "name").strip()  # the user's: kept
 
 
