@@ -129,6 +129,10 @@ class BlockStore:
         """A refreshed volume record."""
         raise NotImplementedError
 
+    def volume_gone(self, volume):
+        """True once a deleted volume and whatever the driver made for it are gone (a wait's condition)."""
+        return self.find_volume(volume) is None
+
     def restored_volumes(self, namespace):
         """The volumes this driver restored in a namespace (for undoing a restore)."""
         raise NotImplementedError

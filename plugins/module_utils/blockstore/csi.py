@@ -405,6 +405,12 @@ class CsiBlockStore(BlockStore):
         self._delete_helpers(volume["namespace"], annotations)
         return True
 
+    def volume_gone(self, volume):
+        """The claim, and the helper content a restore into another namespace made (its finalizer keeps it a
+        moment after the delete), are gone."""
+        content = (volume.get("driver_data") or {}).get("volume_snapshot_content")
+        return self.find_volume(volume) is None and (not content or self.k8s.get_or_none(vsc_path(content)) is None)
+
     def _delete_helpers(self, namespace, annotations):
         for name, path in ((annotations.get(HELPER_SNAPSHOT), vs_path(namespace, annotations.get(HELPER_SNAPSHOT))),
                            (annotations.get(HELPER_CONTENT), vsc_path(annotations.get(HELPER_CONTENT)))):

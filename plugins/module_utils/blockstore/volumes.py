@@ -476,7 +476,7 @@ def _delete_restored(k8s, store, params, existing, check_mode):
     if not check_mode:
         store.delete_volume(existing)
         if params["wait"]:
-            wait_until(lambda: store.find_volume(existing) is None, params["wait_timeout"],
+            wait_until(lambda: store.volume_gone(existing), params["wait_timeout"],
                        "PersistentVolumeClaim %s/%s to be deleted" % (existing["namespace"], existing["pvc"]))
     return {"changed": True, "volume": existing,
             "diff": {"before": {"pvc": "%s/%s" % (existing["namespace"], existing["pvc"])}, "after": {}}}
