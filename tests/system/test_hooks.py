@@ -101,6 +101,10 @@ def test_velero_annotated_pod_is_frozen_just_before_its_snapshot_and_thawed_afte
         assert int(read_restored(copy, taken["snapshots"][0], "frozen-at")) >= int(started)
         assert kubectl("exec", "-n", copy, "reader", "--", "ls", "/data/thawed-at", check=False) == ""
     finally:
+        # The restore into another namespace made a cluster-scoped VolumeSnapshotContent: removed with the
+        # volume (a namespace delete would leave it behind).
+        kubectl("delete", "pod", "reader", "-n", copy, "--ignore-not-found", "--wait=true")
+        run_module("volume_restore", {"state": "absent", "namespace": copy, "pvc": "copy"})
         delete_namespaces(copy)
     thawed = kubectl("exec", "-n", nginx, "nginx", "-c", "fsfreeze", "--", "cat", "/var/log/nginx/thawed-at")
     assert len(thawed.split()) == 1
