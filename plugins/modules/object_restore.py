@@ -72,6 +72,21 @@ options:
       - "Restore namespaces under other names, such as C(shop: shop-copy)."
       - Every key must be a namespace in the backup; a typo fails instead of restoring in place.
     type: dict
+  storage_class_mapping:
+    description:
+      - "Restore volumes into other StorageClasses, such as C(csi-hostpath: standard): what a cluster at another
+        site needs, whose storage has other names. Applied to PVCs, StatefulSet C(volumeClaimTemplates) and
+        PVs, and to the class a volume restored from its data copy is created with; a backed-up StorageClass
+        that is mapped away is not restored. A PVC without a class keeps none."
+      - Checked before any change (check mode too). A target class the target cluster does not have is refused;
+        so is every PVC or claim template whose class is neither in the target cluster nor mapped (unless the
+        backup holds that StorageClass, it is restored, and its provisioner runs in the target cluster). The
+        message names each one and the classes the cluster has.
+      - "Volumes: with I(restore_volume_data=auto), a volume whose snapshot the target cluster cannot use (its
+        CSI driver is not installed there, the cluster does not serve C(snapshot.storage.k8s.io), or the mapped
+        class provisions with another driver) comes back from its data copy; one without a copy is refused
+        before any change, naming it."
+    type: dict
   namespaces:
     description:
       - Only objects of these (backed-up) namespaces, plus cluster-scoped ones.
@@ -140,7 +155,8 @@ options:
         C(owned-by-restored-controller), C(service-account-tokens), C(cluster-root-ca) (the
         C(kube-root-ca.crt) ConfigMap), C(service-endpoints), C(finished-pods), C(service-cluster-ip),
         C(service-node-ports) (also kept by I(preserve_node_ports)), C(pvc-bookkeeping) (binding, provisioner
-        and Velero annotations), C(pvc-from-snapshot), C(pvc-volume-binding), C(pv-claim-ref),
+        and Velero annotations), C(storage-class-mapping) (I(storage_class_mapping)), C(pvc-from-snapshot),
+        C(pvc-volume-binding), C(pv-claim-ref),
         C(binding-subjects) (subjects follow the namespace mapping), C(pod-node-and-token),
         C(job-controller-uid).
       - For example C([service-cluster-ip]) keeps each Service's cluster IP (the create fails if the IP is
@@ -151,11 +167,13 @@ options:
     elements: str
     choices: [non-restorable-kinds, source-cluster-snapshots, owned-by-restored-controller, service-account-tokens,
               cluster-root-ca, service-endpoints, finished-pods, service-cluster-ip, service-node-ports,
-              pvc-bookkeeping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref, binding-subjects,
-              pod-node-and-token, job-controller-uid]
+              pvc-bookkeeping, storage-class-mapping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref,
+              binding-subjects, pod-node-and-token, job-controller-uid]
   restore_volumes:
     description:
-      - Recreate PVCs that have a snapshot record from their snapshots.
+      - Recreate PVCs that have a snapshot record from their snapshots (or their data copies).
+      - C(false) restores the PVCs as objects, each getting a new, empty volume from its class; no snapshot, data
+        copy or I(data_mover) option is looked at.
     type: bool
     default: true
   block_store_options:
@@ -234,8 +252,10 @@ options:
     description:
       - Where a PVC's data comes from when the backup holds both a snapshot and a copy of it
         (M(lifeboat.k8s.volume_snapshot)'s I(volume_data=copy)).
-      - C(auto) restores from the snapshot while it exists, else from the copy (the snapshot was deleted, or this
-        is another cluster). C(snapshot) never uses a copy. C(copy) always does (and fails if a PVC has none).
+      - C(auto) restores from the snapshot while it exists and the target cluster can use it, else from the copy
+        (the snapshot was deleted, or this is another cluster, whose storage cannot read the source's snapshots).
+        C(snapshot) never uses a copy. C(copy) always does (and fails if a PVC has none). A volume that can come
+        back from neither is refused before any change, naming it.
       - From a copy, the PVC is created empty from its StorageClass (any driver) and a Job mounts it and downloads
         the files into it (I(data_mover)); the restored size and file count are checked against the backup's record.
         The workloads that mount it are created after. A rerun finds the finished PVC and does nothing again; a
@@ -495,6 +515,7 @@ def main():
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         namespace_mapping=dict(type="dict"),
+        storage_class_mapping=dict(type="dict"),
         namespaces=dict(type="list", elements="str"),
         include_resources=dict(type="list", elements="str"),
         exclude_resources=dict(type="list", elements="str"),

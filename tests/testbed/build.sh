@@ -9,18 +9,25 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${LIFEBOAT_CACHE:-$HOME/.cache/lifeboat}
-key=$(cd "$here" && { cat build.sh go/etcd/go.mod go/etcd/go.sum go/k8s/go.mod go/k8s/go.sum
-      find go/k8s/cmd -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
+key=$(cd "$here" && { cat build.sh go/etcd/go.mod go/etcd/go.sum go/k8s/go.mod go/k8s/go.sum \
+      go/k8s-dr/go.mod go/k8s-dr/go.sum; find go/k8s/cmd -type f | sort | xargs cat; } | sha256sum | cut -c1-16)
 out=$cache/testbed/$key
 bin=$out/bin
 mkdir -p "$bin"
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false -trimpath" GOTOOLCHAIN=local
-k8s_version=v1.36.3
-stamp=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  stamp="$stamp -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=36"
-  stamp="$stamp -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+version_stamp() { # v1.X.Y: the -X flags hack/lib/version.sh sets
+  local version=$1 minor stamp="" pkg
+  minor=$(echo "$version" | cut -d. -f2)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp="$stamp -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    stamp="$stamp -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$stamp"
+}
+stamp=$(version_stamp v1.36.3)
+# The second cluster's (`dr`) control plane, one minor newer (go/k8s-dr); its node keeps kubelet 1.36
+# (a kubelet may be up to three minors older than its apiserver), so containerd 1.6 still serves it.
+dr_stamp=$(version_stamp v1.37.2)
 
 start=$SECONDS
 build() { # name module-dir package [ldflags]
@@ -42,6 +49,9 @@ build csi-snapshotter k8s github.com/kubernetes-csi/external-snapshotter/v8/cmd/
 build hostpath-csi k8s ./cmd/hostpath-csi
 build kube-scheduler k8s k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
 build kubelet k8s k8s.io/kubernetes/cmd/kubelet "$stamp"
+build dr-kube-apiserver k8s-dr k8s.io/kubernetes/cmd/kube-apiserver "$dr_stamp"
+build dr-kube-controller-manager k8s-dr k8s.io/kubernetes/cmd/kube-controller-manager "$dr_stamp"
+build dr-kube-scheduler k8s-dr k8s.io/kubernetes/cmd/kube-scheduler "$dr_stamp"
 build pause k8s ./cmd/pause
 build cri-reset k8s ./cmd/cri-reset
 build openstorage-emulator k8s ./cmd/openstorage-emulator

@@ -24,10 +24,30 @@ import subprocess
 import tarfile
 import time
 
-BRIDGE = "lbtb0"
-POD_CIDR = "10.254.77.0/24"
-GATEWAY = "10.254.77.1"
 NODE_NAME = "localhost"  # the apiserver dials the node's Hostname address: 127.0.0.1 for exec, logs
+
+
+class NodeSpec:
+    """What keeps one node of the bed apart from the other on the same host: its bridge and pod range, its CNI
+    network, and the cgroup its pods live under (kubelet's cgroupRoot; "" is the root, so /kubepods). Each node
+    also has its own directory (containerd root, state and socket, kubelet root, pod logs, CNI IPAM data) and
+    ports, given where it is started."""
+
+    def __init__(self, bridge, pod_cidr, gateway, network, cgroup_parent):
+        self.bridge, self.pod_cidr, self.gateway = bridge, pod_cidr, gateway
+        self.network, self.cgroup_parent = network, cgroup_parent
+
+    @property
+    def pod_cgroup(self):
+        """How /proc/PID/cgroup names the cgroups of this node's pods."""
+        return ":/%skubepods" % (self.cgroup_parent + "/" if self.cgroup_parent else "")
+
+
+PRIMARY = NodeSpec("lbtb0", "10.254.77.0/24", "10.254.77.1", "lifeboat-testbed", "")
+# Two kubelets cleaning up one /kubepods tree would each remove the other's pods as orphans.
+DR = NodeSpec("lbtb1", "10.254.78.0/24", "10.254.78.1", "lifeboat-testbed-dr", "lifeboat-dr")
+NODES = (PRIMARY, DR)
+BRIDGE, POD_CIDR, GATEWAY = PRIMARY.bridge, PRIMARY.pod_cidr, PRIMARY.gateway
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # Debian's busybox-static (1.35) under the name the drill's default job image and the demo use.
 BUSYBOX_IMAGES = ("docker.io/library/busybox:1.36", "lifeboat.local/busybox:1.35-debian")
@@ -59,16 +79,34 @@ def read_sysctls():
 
 
 def kubepods_cgroups():
+    """The cgroup trees the nodes' pods live in (/kubepods, and the DR node's parent), in every hierarchy."""
     found = []
     for hierarchy in sorted(os.listdir(CGROUP_ROOT)):
-        top = os.path.join(CGROUP_ROOT, hierarchy, "kubepods")
-        if os.path.isdir(top):
-            found.append(top)
+        for top in ["kubepods"] + [n.cgroup_parent for n in NODES if n.cgroup_parent]:
+            if os.path.isdir(os.path.join(CGROUP_ROOT, hierarchy, top)):
+                found.append(os.path.join(CGROUP_ROOT, hierarchy, top))
     return found
 
 
+def make_cgroup_parent(spec):
+    """kubelet wants its cgroupRoot to exist in every hierarchy; cpuset's needs cpus and mems before use."""
+    if not spec.cgroup_parent:
+        return
+    for hierarchy in sorted(os.listdir(CGROUP_ROOT)):
+        top = os.path.join(CGROUP_ROOT, hierarchy)
+        if hierarchy == "unified" or not os.path.isfile(os.path.join(top, "cgroup.procs")):
+            continue
+        os.makedirs(os.path.join(top, spec.cgroup_parent), exist_ok=True)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if os.path.exists(os.path.join(top, name)):
+                with open(os.path.join(top, name)) as f:
+                    value = f.read().strip()
+                with open(os.path.join(top, spec.cgroup_parent, name), "w") as f:
+                    f.write(value)
+
+
 def host_record():
-    """What the host looks like before the node starts; down compares against it."""
+    """What the host looks like before the nodes start; down compares against it."""
     return {"sysctls": read_sysctls(), "paths": [p for p in FIXED_PATHS if os.path.lexists(p)],
             "cgroups": kubepods_cgroups(), "links": links()}
 
@@ -199,18 +237,18 @@ exec "$@"
 """
 
 
-def write_config(nodedir, run_dir, pki, ports):
-    """Every file the node's processes read; returns the paths they need."""
+def write_config(nodedir, run_dir, pki, ports, spec=PRIMARY, port_prefix=""):
+    """Every file the node's processes read (run_dir: its cluster's directory); returns the node's directory."""
     d = os.path.join(run_dir, "node")
     for sub in ("cni", "sysctl", "images", "pod-logs", "volume-plugins", "cni-ipam"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     with open(os.path.join(d, "containerd.toml"), "w") as f:
         f.write(CONTAINERD_CONFIG % {"dir": d, "pause": PAUSE_IMAGE, "runc": os.path.join(nodedir, "usr/sbin/runc"),
                                      "cni_bin": os.path.join(nodedir, "usr/lib/cni")})
-    cni = {"cniVersion": "0.4.0", "name": "lifeboat-testbed", "plugins": [{
-        "type": "bridge", "bridge": BRIDGE, "isGateway": False, "ipMasq": False, "hairpinMode": True,
+    cni = {"cniVersion": "0.4.0", "name": spec.network, "plugins": [{
+        "type": "bridge", "bridge": spec.bridge, "isGateway": False, "ipMasq": False, "hairpinMode": True,
         "ipam": {"type": "host-local", "dataDir": os.path.join(d, "cni-ipam"),
-                 "ranges": [[{"subnet": POD_CIDR, "gateway": GATEWAY}]]}}]}
+                 "ranges": [[{"subnet": spec.pod_cidr, "gateway": spec.gateway}]]}}]}
     with open(os.path.join(d, "cni", "10-lifeboat.conflist"), "w") as f:
         json.dump(cni, f, indent=2)
     for key, value in KUBELET_SYSCTLS.items():
@@ -220,8 +258,8 @@ def write_config(nodedir, run_dir, pki, ports):
         f.write(KUBELET_WRAPPER % {"dir": d, "keys": " ".join(sorted(KUBELET_SYSCTLS))})
     kubelet_config = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
-        "address": "127.0.0.1", "port": ports["kubelet"], "readOnlyPort": 0,
-        "healthzBindAddress": "127.0.0.1", "healthzPort": ports["kubelet_healthz"],
+        "address": "127.0.0.1", "port": ports[port_prefix + "kubelet"], "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1", "healthzPort": ports[port_prefix + "kubelet_healthz"],
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": os.path.join(pki, "ca.crt")}},
         "authorization": {"mode": "Webhook"},
@@ -237,6 +275,8 @@ def write_config(nodedir, run_dir, pki, ports):
         "maxPods": 60, "serializeImagePulls": False, "podPidsLimit": 1024,
         "shutdownGracePeriod": "0s", "registerNode": True,
     }
+    if spec.cgroup_parent:
+        kubelet_config["cgroupRoot"] = "/" + spec.cgroup_parent
     with open(os.path.join(d, "kubelet.json"), "w") as f:
         json.dump(kubelet_config, f, indent=2)
     return d
@@ -283,10 +323,10 @@ def ip(*args, check=True):
     return res
 
 
-def make_bridge():
-    ip("link", "add", BRIDGE, "type", "bridge")
-    ip("addr", "add", GATEWAY + "/" + POD_CIDR.split("/")[1], "dev", BRIDGE)
-    ip("link", "set", BRIDGE, "up")
+def make_bridge(spec=PRIMARY):
+    ip("link", "add", spec.bridge, "type", "bridge")
+    ip("addr", "add", spec.gateway + "/" + spec.pod_cidr.split("/")[1], "dev", spec.bridge)
+    ip("link", "set", spec.bridge, "up")
 
 
 def share_kubelet_root(root):
@@ -321,41 +361,49 @@ def remove_cgroups(tops):
                 pass
 
 
-def processes_from(prefixes):
-    """Live processes the node started outside our process groups: the shims (their executable is
-    under one of prefixes) and the containers (they live in a kubepods cgroup)."""
+def processes_from(prefixes, nodes=NODES, node_dir=None):
+    """Live processes the nodes started outside our process groups: the shims (their executable is
+    under one of prefixes; with node_dir, only those whose command line names that node's directory,
+    as a shim's -address does) and the containers (they live in one of the nodes' pod cgroups)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 exe = os.readlink("/proc/%s/exe" % entry)
                 with open("/proc/%s/cgroup" % entry) as f:
-                    in_pod = ":/kubepods" in f.read()
+                    cgroups = f.read()
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    argv = f.read().decode("utf-8", "replace").split("\0")
             except OSError:
                 continue
-            if in_pod or any(exe.startswith(p) for p in prefixes):
+            in_pod = any(n.pod_cgroup in cgroups for n in nodes)
+            shim = any(exe.startswith(p) for p in prefixes) and (
+                node_dir is None or any(a == node_dir or a.startswith(node_dir + "/") for a in argv))
+            if in_pod or shim:
                 found.append((int(entry), exe))
     return found
 
 
-def teardown(run_dir, bindir, nodedir, stop):
-    """Undo everything the node did, in order: pods (CNI DEL), kubelet, containerd, shims, mounts,
-    netns, the bridge, cgroups and the fixed paths that did not exist before. stop(name) stops a
-    component. Returns what is still left, compared with the record taken at up."""
-    d = os.path.join(run_dir, "node")
+def teardown(run_dir, bindir, nodedir, stop, nodes=(("", "node", PRIMARY),)):
+    """Undo everything the nodes did, in order: pods (CNI DEL), kubelet, containerd, shims, mounts,
+    netns, the bridges, cgroups and the fixed paths that did not exist before. stop(name) stops a
+    component; nodes are (component name prefix, node directory under run_dir, NodeSpec). Returns what is
+    still left, compared with the record taken at up (in the first node's directory)."""
     try:
-        with open(os.path.join(d, "host-before.json")) as f:
+        with open(os.path.join(run_dir, nodes[0][1], "host-before.json")) as f:
             before = json.load(f)
     except (OSError, ValueError):
-        return []  # the node never started
-    stop("kubelet")
-    sock = os.path.join(d, "containerd.sock")
-    if os.path.exists(sock) and bindir:
-        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
-        with open(os.path.join(run_dir, "logs", "cri-reset.log"), "ab") as log:  # kept by `up`'s failure path
-            subprocess.run([os.path.join(bindir, "cri-reset"), "--endpoint", "unix://" + sock],
-                           stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False)
-    stop("containerd")
+        return []  # the nodes never started
+    for prefix, node_dir, _spec in nodes:
+        d = os.path.join(run_dir, node_dir)
+        stop(prefix + "kubelet")
+        sock = os.path.join(d, "containerd.sock")
+        if os.path.exists(sock) and bindir:
+            os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
+            with open(os.path.join(run_dir, "logs", prefix + "cri-reset.log"), "ab") as log:  # kept on failure
+                subprocess.run([os.path.join(bindir, "cri-reset"), "--endpoint", "unix://" + sock],
+                               stdout=log, stderr=subprocess.STDOUT, timeout=120, check=False)
+        stop(prefix + "containerd")
     if nodedir:
         for pid, _exe in processes_from([nodedir]):
             try:
@@ -367,7 +415,8 @@ def teardown(run_dir, bindir, nodedir, stop):
     for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
         if name.startswith("cni-"):
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
-    ip("link", "delete", BRIDGE, check=False)
+    for _prefix, _node_dir, spec in nodes:
+        ip("link", "delete", spec.bridge, check=False)
     remove_cgroups([c for c in kubepods_cgroups() if c not in before["cgroups"]])
     for p in FIXED_PATHS:
         if p not in before["paths"] and os.path.lexists(p):

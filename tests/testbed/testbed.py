@@ -9,6 +9,15 @@ endpoint, run as plain local processes.
     testbed logs [C]  the last lines of every (or one) component's log
     testbed velero    also start a real Velero server (out of cluster) on the running bed,
                       its storage location on the bed's S3 under prefix `velero`; idempotent
+    testbed stop-cluster primary|dr    stop one cluster's control plane, CSI and kubelet (the loss of
+                      a site: its apiserver unreachable); its state, containerd and pods stay
+    testbed start-cluster primary|dr   start them again with their state
+
+Two clusters: `primary` (state in RUN) and `dr` (RUN/dr), a disaster-recovery site as different as one
+is: its own control plane one minor newer, its own node (bridge, pod range, cgroup parent, containerd,
+kubelet root), its own PKI, and other storage (the CSI driver under another name, StorageClass
+`standard`). The S3 server, the EC2 endpoint and the OpenStorage emulator are shared: the bucket is what
+both sites reach.
 
 Standard library only: it runs before any virtualenv exists.
 """
@@ -40,12 +49,45 @@ S3_PORTS = ("s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "mast
 DRIVER = "hostpath.csi.k8s.io"
 OPENSTORAGE_TOKEN = "lifeboat-testbed-openstorage-token"
 EC2_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key
-# Start order; down stops in reverse.
-COMPONENTS = [
-    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hostpath-csi",
-    "csi-provisioner", "snapshot-controller", "csi-snapshotter", "s3", "ec2", "openstorage", "containerd", "kubelet",
-    "s3-for-pods",
-]
+
+
+class Cluster:
+    """One cluster of the bed: its components are named prefix + the names below, its state lives in
+    RUN/subdir, its ports are keyed prefix + name in ports.json, and its binaries are bin_prefix + name."""
+
+    def __init__(self, name, prefix, subdir, bin_prefix, driver, storage_class, node_spec, version):
+        self.name, self.prefix, self.subdir, self.bin_prefix = name, prefix, subdir, bin_prefix
+        self.driver, self.storage_class, self.node_spec, self.version = driver, storage_class, node_spec, version
+
+    def path(self, *parts):
+        return path(self.subdir, *parts) if self.subdir else path(*parts)
+
+    def c(self, component):
+        return self.prefix + component
+
+    @property
+    def control_plane(self):
+        return [self.c(n) for n in CONTROL_PLANE]
+
+    @property
+    def node_components(self):
+        return [self.c(n) for n in NODE]
+
+    @property
+    def kubectl_args(self):
+        return ["--kubeconfig", self.path("kubeconfig")]
+
+
+# Start order within a cluster; down stops in reverse. stop-cluster stops the control plane and kubelet.
+CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hostpath-csi",
+                 "csi-provisioner", "snapshot-controller", "csi-snapshotter"]
+NODE = ["containerd", "kubelet", "s3-for-pods"]
+SHARED = ["s3", "ec2", "openstorage"]
+PRIMARY = Cluster("primary", "", "", "", DRIVER, "csi-hostpath", node.PRIMARY, "v1.36.3")
+# Kubernetes one minor newer; its kubelet stays 1.36 (kubelet may be three minors older than the apiserver).
+DR = Cluster("dr", "dr-", "dr", "dr-", "hostpath-dr.csi.k8s.io", "standard", node.DR, "v1.37.2")
+CLUSTERS = {"primary": PRIMARY, "dr": DR}
+COMPONENTS = PRIMARY.control_plane + SHARED + PRIMARY.node_components + DR.control_plane + DR.node_components
 # Started on request (`testbed velero`); `down` stops them first.
 OPTIONAL = ["velero"]
 VELERO_PREFIX = "velero"
@@ -121,6 +163,9 @@ def start_time(pid):
 def start(name, argv, env=None):
     os.makedirs(path("logs"), exist_ok=True)
     os.makedirs(path("pids"), exist_ok=True)
+    os.makedirs(path("argv"), exist_ok=True)
+    with open(path("argv", name + ".json"), "w") as f:  # start-cluster starts it again the same way
+        json.dump({"argv": argv, "env": env or {}}, f)
     log = open(path("logs", name + ".log"), "ab")
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -203,14 +248,14 @@ def openssl(*args):
     run(["openssl"] + list(args))
 
 
-def make_pki():
-    d = path("pki")
+def make_pki(d, cluster):
+    """A cluster's own CA (a DR site does not share the primary's), serving and client certificates."""
     os.makedirs(d, exist_ok=True)
 
     def p(name):
         return os.path.join(d, name)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=lifeboat-testbed-ca",
-            "-keyout", p("ca.key"), "-out", p("ca.crt"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            "-subj", "/CN=lifeboat-testbed-%s-ca" % cluster.name, "-keyout", p("ca.key"), "-out", p("ca.crt"))
     openssl("genrsa", "-out", p("sa.key"), "2048")
     openssl("rsa", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub"))
     with open(p("san.cnf"), "w") as f:
@@ -227,17 +272,19 @@ def make_pki():
     node.node_pki(openssl, p)
 
 
-def write_kubeconfig(port, name="kubeconfig", user="admin"):
-    pki = path("pki")
+def write_kubeconfig(port, name="kubeconfig", user="admin", cluster=None):
+    cluster = cluster or PRIMARY
+    pki = cluster.path("pki")
+    context = "testbed" if cluster is PRIMARY else "testbed-" + cluster.name
     cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
-        "clusters": [{"name": "testbed", "cluster": {
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {
             "server": "https://127.0.0.1:%d" % port, "certificate-authority": os.path.join(pki, "ca.crt")}}],
         "users": [{"name": user, "user": {
             "client-certificate": os.path.join(pki, user + ".crt"), "client-key": os.path.join(pki, user + ".key")}}],
-        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": user}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": user}}],
     }
-    with open(path(name), "w") as f:
+    with open(cluster.path(name), "w") as f:
         json.dump(cfg, f, indent=2)  # JSON is valid YAML
 
 
@@ -287,9 +334,10 @@ def write_token_kubeconfigs(kubectl, port):
             json.dump(cfg, f, indent=2)
 
 
-def api_ready(port):
-    ctx = ssl.create_default_context(cafile=path("pki", "ca.crt"))
-    ctx.load_cert_chain(path("pki", "admin.crt"), path("pki", "admin.key"))
+def api_ready(port, cluster=None):
+    pki = (cluster or PRIMARY).path("pki")
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
     with urllib.request.urlopen("https://127.0.0.1:%d/readyz" % port, context=ctx, timeout=3) as r:
         return r.status == 200
 
@@ -324,7 +372,7 @@ STORAGE_OBJECTS = """
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
-  name: csi-hostpath
+  name: %(class)s
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: %(driver)s
 reclaimPolicy: Delete
@@ -334,11 +382,11 @@ allowVolumeExpansion: true
 apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshotClass
 metadata:
-  name: csi-hostpath-snapclass
+  name: %(class)s-snapclass
   annotations: {snapshot.storage.kubernetes.io/is-default-class: "true"}
 driver: %(driver)s
 deletionPolicy: Delete
-""" % {"driver": DRIVER}
+"""
 
 
 # ---------------------------------------------------------------- commands
@@ -353,8 +401,8 @@ def sidecar_rate_flags():
     return ["--kube-api-qps=%s" % qps, "--kube-api-burst=%d" % (2 * int(qps))]
 
 
-def running():
-    return [c for c in COMPONENTS if pid_of(c) is not None]
+def running(components=None):
+    return [c for c in components or COMPONENTS if pid_of(c) is not None]
 
 
 def cmd_up():
@@ -373,96 +421,16 @@ def cmd_up():
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
     mover = build("build-mover.sh", "the data mover image's packages")
-    ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "ec2", "openstorage",
-                                      "kubelet", "kubelet_healthz", "s3_for_pods") + S3_PORTS}
+    per_cluster = ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kubelet", "kubelet_healthz", "s3_for_pods")
+    ports = {k: free_port() for k in ("ec2", "openstorage") + S3_PORTS
+             + tuple(c.prefix + n for c in (PRIMARY, DR) for n in per_cluster)}
     with open(path("build-dir"), "w") as f:
         f.write(out)  # down needs the node's binaries
     with open(path("ports.json"), "w") as f:
         json.dump(ports, f)
     kubectl = [os.path.join(tools, "kubectl"), "--kubeconfig", path("kubeconfig")]
     try:
-        say("generating certificates")
-        make_pki()
-        write_kubeconfig(ports["apiserver"])
-        kc = path("kubeconfig")
-
-        say("starting etcd")
-        start("etcd", [os.path.join(bindir, "etcd"), "--data-dir", path("etcd"), "--name", "testbed",
-                       "--listen-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
-                       "--advertise-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
-                       "--listen-peer-urls", "http://127.0.0.1:%d" % ports["etcd_peer"],
-                       "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ports["etcd_peer"],
-                       "--initial-cluster", "testbed=http://127.0.0.1:%d" % ports["etcd_peer"],
-                       # Room for benchmarks/scale.py at 300,000 objects (three namespaces of them); the
-                       # default 2 GiB fills up and turns the cluster read-only.
-                       "--quota-backend-bytes", str(6 << 30),
-                       "--unsafe-no-fsync", "--log-level", "warn"])
-        wait_for("etcd", lambda: http_ok("http://127.0.0.1:%d/health" % ports["etcd"]))
-
-        say("starting kube-apiserver")
-        pki = path("pki")
-        start("kube-apiserver", [
-            os.path.join(bindir, "kube-apiserver"),
-            "--etcd-servers", "http://127.0.0.1:%d" % ports["etcd"],
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-            "--secure-port", str(ports["apiserver"]), "--cert-dir", pki,
-            "--tls-cert-file", os.path.join(pki, "apiserver.crt"),
-            "--tls-private-key-file", os.path.join(pki, "apiserver.key"),
-            "--client-ca-file", os.path.join(pki, "ca.crt"),
-            "--service-account-issuer", "https://kubernetes.default.svc",
-            "--service-account-key-file", os.path.join(pki, "sa.pub"),
-            "--service-account-signing-key-file", os.path.join(pki, "sa.key"),
-            "--service-cluster-ip-range", "10.0.0.0/24",
-            "--authorization-mode", "RBAC", "--allow-privileged=true",
-            # The apiserver authenticates to the kubelet (exec, logs) and checks its serving certificate.
-            "--kubelet-client-certificate", os.path.join(pki, "apiserver-kubelet-client.crt"),
-            "--kubelet-client-key", os.path.join(pki, "apiserver-kubelet-client.key"),
-            "--kubelet-certificate-authority", os.path.join(pki, "ca.crt"),
-            "--kubelet-preferred-address-types", "Hostname",
-            "--profiling=false", "--v=1"])
-        wait_for("kube-apiserver", lambda: api_ready(ports["apiserver"]), timeout=120)
-
-        say("starting kube-controller-manager")
-        start("kube-controller-manager", [
-            os.path.join(bindir, "kube-controller-manager"),
-            "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-            "--service-account-private-key-file", os.path.join(pki, "sa.key"),
-            "--root-ca-file", os.path.join(pki, "ca.crt"),
-            "--cluster-signing-cert-file", os.path.join(pki, "ca.crt"),
-            "--cluster-signing-key-file", os.path.join(pki, "ca.key"),
-            "--leader-elect=false", "--bind-address", "127.0.0.1",
-            "--secure-port", str(ports["kcm"]), "--controllers", "*", "--profiling=false", "--v=1"])
-        wait_for("kube-controller-manager", lambda: tcp_open(ports["kcm"]))
-        start("kube-scheduler", [
-            os.path.join(bindir, "kube-scheduler"),
-            "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", str(ports["scheduler"]),
-            "--profiling=false", "--v=1"])
-
-        say("installing VolumeSnapshot CRDs")
-        run(kubectl + ["apply", "-f", os.path.join(out, "crds")])
-        run(kubectl + ["wait", "--for", "condition=established", "--timeout=60s",
-                       "crd/volumesnapshotclasses.snapshot.storage.k8s.io",
-                       "crd/volumesnapshotcontents.snapshot.storage.k8s.io",
-                       "crd/volumesnapshots.snapshot.storage.k8s.io"])
-
-        say("starting the CSI driver and sidecars")
-        sock = path("csi.sock")
-        kubelet_root = path("kubelet")
-        os.makedirs(os.path.join(kubelet_root, "plugins_registry"))
-        start("hostpath-csi", [os.path.join(bindir, "hostpath-csi"), "--endpoint", "unix://" + sock,
-                               "--drivername", DRIVER, "--nodeid", node.NODE_NAME,
-                               "--statedir", path("csi-data"),
-                               "--kubelet-registration-dir", os.path.join(kubelet_root, "plugins_registry")])
-        wait_for("hostpath-csi", lambda: os.path.exists(sock))
-        rate = sidecar_rate_flags()
-        start("csi-provisioner", [os.path.join(bindir, "csi-provisioner"), "--kubeconfig", kc,
-                                  "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
-        start("snapshot-controller", [os.path.join(bindir, "snapshot-controller"), "--kubeconfig", kc,
-                                      "--leader-election=false", "--v=2"] + rate)
-        start("csi-snapshotter", [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
-                                  "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
-        run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS)
+        start_control_plane(PRIMARY, out, ports, tools)
         say("writing token and exec-plugin kubeconfigs (how real clusters authenticate)")
         write_token_kubeconfigs(kubectl, ports["apiserver"])
 
@@ -493,6 +461,7 @@ def cmd_up():
 
         s3_url = "http://127.0.0.1:%d" % ports["s3.port"]
         ec2_url = "http://127.0.0.1:%d" % ports["ec2"]
+        kc = path("kubeconfig")
         env = {
             "KUBECONFIG": kc, "K8S_AUTH_KUBECONFIG": kc,
             "LIFEBOAT_S3_ENDPOINT": s3_url, "LIFEBOAT_S3_BUCKET": S3_BUCKET,
@@ -503,23 +472,28 @@ def cmd_up():
             "LIFEBOAT_TESTBED_DIR": RUN, "LIFEBOAT_VENV": os.path.dirname(tools),
             "LIFEBOAT_KUBECONFIG_TOKEN": path("kubeconfig-token"), "LIFEBOAT_KUBECONFIG_EXEC": path("kubeconfig-exec"),
             "LIFEBOAT_APISERVER": "https://127.0.0.1:%d" % ports["apiserver"], "LIFEBOAT_PKI": path("pki"),
+            # The second cluster: another site, other storage; the same bucket.
+            "LIFEBOAT_DR_KUBECONFIG": DR.path("kubeconfig"), "LIFEBOAT_DR_CSI_STATE_DIR": DR.path("csi-data"),
+            "LIFEBOAT_DR_STORAGE_CLASS": DR.storage_class, "LIFEBOAT_DR_CSI_DRIVER": DR.driver,
+            "LIFEBOAT_STORAGE_CLASS": PRIMARY.storage_class,
         }
-        start_node(out, bindir, ports, kubectl, os.path.join(mover, "root"))
+        os.makedirs(path("node"))
+        with open(path("node", "host-before.json"), "w") as f:  # before either node changes the host
+            json.dump(node.host_record(), f)
+        start_node(PRIMARY, out, ports, tools, os.path.join(mover, "root"))
         # Pods reach the host on the bridge address only: a relay there to the S3 server, for the data mover.
-        env["LIFEBOAT_S3_POD_ENDPOINT"] = "http://%s:%d" % (node.GATEWAY, ports["s3_for_pods"])
+        env["LIFEBOAT_S3_POD_ENDPOINT"] = "http://%s:%d" % (PRIMARY.node_spec.gateway, ports["s3_for_pods"])
+        env["LIFEBOAT_DR_S3_POD_ENDPOINT"] = "http://%s:%d" % (DR.node_spec.gateway, ports["dr-s3_for_pods"])
         env["LIFEBOAT_DATA_MOVER_IMAGE"] = node.RESTIC_IMAGE
+        start_control_plane(DR, out, ports, tools)
+        start_node(DR, out, ports, tools, os.path.join(mover, "root"))
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
         env.update(ec2_identity(tools, ec2_url))
         wait_for("openstorage", lambda: http_ok(openstorage_url + "/v1/osd-volumes/versions",
                                                 {"Authorization": "Bearer " + OPENSTORAGE_TOKEN}))
         wait_for("s3", lambda: make_bucket(tools, env), timeout=90)
-        wait_for("kubelet", lambda: node_ready(kubectl), timeout=90)
-        for name in ("hostpath-csi", "csi-provisioner", "snapshot-controller", "csi-snapshotter",
-                     "kube-controller-manager", "kube-scheduler", "containerd"):
-            how = exited(name)
-            if how:
-                raise BedError("%s %s; last lines of its log:\n%s" % (name, how, tail(name)))
-        run(kubectl + ["get", "storageclass/csi-hostpath", "volumesnapshotclass/csi-hostpath-snapclass"])
+        for cluster in (PRIMARY, DR):
+            check_cluster(cluster, tools)
         with open(path("env"), "w") as f:
             for k, v in sorted(env.items()):
                 f.write("export %s=%s\n" % (k, shell_quote(v)))
@@ -535,39 +509,150 @@ def cmd_up():
     return 0
 
 
-def start_node(out, bindir, ports, kubectl, mover_root):
+def check_cluster(cluster, tools):
+    """The node is Ready with its CSI driver, every component still runs, the storage objects exist."""
+    kubectl = [os.path.join(tools, "kubectl")] + cluster.kubectl_args
+    wait_for(cluster.c("kubelet"), lambda: node_ready(kubectl, cluster), timeout=90)
+    for name in cluster.control_plane + [cluster.c("containerd")]:
+        how = exited(name)
+        if how:
+            raise BedError("%s %s; last lines of its log:\n%s" % (name, how, tail(name)))
+    run(kubectl + ["get", "storageclass/" + cluster.storage_class,
+                   "volumesnapshotclass/%s-snapclass" % cluster.storage_class])
+
+
+def start_control_plane(cluster, out, ports, tools):
+    """etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the snapshot CRDs, the CSI driver and
+    its sidecars, the StorageClass and VolumeSnapshotClass of one cluster."""
+    bindir = os.path.join(out, "bin")
+    c, port = cluster.c, (lambda name: ports[cluster.prefix + name])
+    os.makedirs(cluster.path(), exist_ok=True)
+    kubectl = [os.path.join(tools, "kubectl")] + cluster.kubectl_args
+    say("%s: generating certificates" % cluster.name)
+    make_pki(cluster.path("pki"), cluster)
+    write_kubeconfig(port("apiserver"), cluster=cluster)
+    kc = cluster.path("kubeconfig")
+
+    say("%s: starting etcd" % cluster.name)
+    start(c("etcd"), [os.path.join(bindir, "etcd"), "--data-dir", cluster.path("etcd"), "--name", "testbed",
+                      "--listen-client-urls", "http://127.0.0.1:%d" % port("etcd"),
+                      "--advertise-client-urls", "http://127.0.0.1:%d" % port("etcd"),
+                      "--listen-peer-urls", "http://127.0.0.1:%d" % port("etcd_peer"),
+                      "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % port("etcd_peer"),
+                      "--initial-cluster", "testbed=http://127.0.0.1:%d" % port("etcd_peer"),
+                      # Room for benchmarks/scale.py at 300,000 objects (three namespaces of them); the
+                      # default 2 GiB fills up and turns the cluster read-only.
+                      "--quota-backend-bytes", str(6 << 30),
+                      "--unsafe-no-fsync", "--log-level", "warn"])
+    wait_for(c("etcd"), lambda: http_ok("http://127.0.0.1:%d/health" % port("etcd")))
+
+    say("%s: starting kube-apiserver %s" % (cluster.name, cluster.version))
+    pki = cluster.path("pki")
+    start(c("kube-apiserver"), [
+        os.path.join(bindir, cluster.bin_prefix + "kube-apiserver"),
+        "--etcd-servers", "http://127.0.0.1:%d" % port("etcd"),
+        "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+        "--secure-port", str(port("apiserver")), "--cert-dir", pki,
+        "--tls-cert-file", os.path.join(pki, "apiserver.crt"),
+        "--tls-private-key-file", os.path.join(pki, "apiserver.key"),
+        "--client-ca-file", os.path.join(pki, "ca.crt"),
+        "--service-account-issuer", "https://kubernetes.default.svc",
+        "--service-account-key-file", os.path.join(pki, "sa.pub"),
+        "--service-account-signing-key-file", os.path.join(pki, "sa.key"),
+        "--service-cluster-ip-range", "10.0.0.0/24",
+        "--authorization-mode", "RBAC", "--allow-privileged=true",
+        # The apiserver authenticates to the kubelet (exec, logs) and checks its serving certificate.
+        "--kubelet-client-certificate", os.path.join(pki, "apiserver-kubelet-client.crt"),
+        "--kubelet-client-key", os.path.join(pki, "apiserver-kubelet-client.key"),
+        "--kubelet-certificate-authority", os.path.join(pki, "ca.crt"),
+        "--kubelet-preferred-address-types", "Hostname",
+        "--profiling=false", "--v=1"])
+    wait_for(c("kube-apiserver"), lambda: api_ready(port("apiserver"), cluster), timeout=120)
+
+    say("%s: starting kube-controller-manager and kube-scheduler" % cluster.name)
+    start(c("kube-controller-manager"), [
+        os.path.join(bindir, cluster.bin_prefix + "kube-controller-manager"),
+        "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+        "--service-account-private-key-file", os.path.join(pki, "sa.key"),
+        "--root-ca-file", os.path.join(pki, "ca.crt"),
+        "--cluster-signing-cert-file", os.path.join(pki, "ca.crt"),
+        "--cluster-signing-key-file", os.path.join(pki, "ca.key"),
+        "--leader-elect=false", "--bind-address", "127.0.0.1",
+        "--secure-port", str(port("kcm")), "--controllers", "*", "--profiling=false", "--v=1"])
+    wait_for(c("kube-controller-manager"), lambda: tcp_open(port("kcm")))
+    start(c("kube-scheduler"), [
+        os.path.join(bindir, cluster.bin_prefix + "kube-scheduler"),
+        "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+        "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", str(port("scheduler")),
+        "--profiling=false", "--v=1"])
+
+    say("%s: installing VolumeSnapshot CRDs" % cluster.name)
+    run(kubectl + ["apply", "-f", os.path.join(out, "crds")])
+    run(kubectl + ["wait", "--for", "condition=established", "--timeout=60s",
+                   "crd/volumesnapshotclasses.snapshot.storage.k8s.io",
+                   "crd/volumesnapshotcontents.snapshot.storage.k8s.io",
+                   "crd/volumesnapshots.snapshot.storage.k8s.io"])
+
+    say("%s: starting the CSI driver %s and its sidecars" % (cluster.name, cluster.driver))
+    sock = cluster.path("csi.sock")
+    kubelet_root = cluster.path("kubelet")
+    os.makedirs(os.path.join(kubelet_root, "plugins_registry"))
+    start(c("hostpath-csi"), [os.path.join(bindir, "hostpath-csi"), "--endpoint", "unix://" + sock,
+                              "--drivername", cluster.driver, "--nodeid", node.NODE_NAME,
+                              "--statedir", cluster.path("csi-data"),
+                              "--kubelet-registration-dir", os.path.join(kubelet_root, "plugins_registry")])
+    wait_for(c("hostpath-csi"), lambda: os.path.exists(sock))
+    rate = sidecar_rate_flags()
+    start(c("csi-provisioner"), [os.path.join(bindir, "csi-provisioner"), "--kubeconfig", kc,
+                                 "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
+    start(c("snapshot-controller"), [os.path.join(bindir, "snapshot-controller"), "--kubeconfig", kc,
+                                     "--leader-election=false", "--v=2"] + rate)
+    start(c("csi-snapshotter"), [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
+                                 "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
+    run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS % {"driver": cluster.driver,
+                                                                "class": cluster.storage_class})
+
+
+def start_node(cluster, out, ports, tools, mover_root):
     """containerd with the bed's images, then kubelet; see node.py for what each step keeps off the host."""
     nodedir = os.path.join(out, "node")
-    d = path("node")
+    bindir = os.path.join(out, "bin")
+    spec, c = cluster.node_spec, cluster.c
+    d = cluster.path("node")
     os.makedirs(d, exist_ok=True)
-    if node.BRIDGE in node.links():
+    if spec.bridge in node.links():
         raise BedError("network interface %s exists (left by an earlier bed?): `ip link delete %s`" % (
-            node.BRIDGE, node.BRIDGE))
-    with open(os.path.join(d, "host-before.json"), "w") as f:
-        json.dump(node.host_record(), f)
-    say("starting the node: containerd, images, kubelet")
-    node.write_config(nodedir, RUN, path("pki"), ports)
-    write_kubeconfig(ports["apiserver"], name="kubeconfig-node", user="node")
-    run(kubectl + ["apply", "-f", "-"], input=node.NODE_OBJECTS % {"node": node.NODE_NAME, "driver": DRIVER})
-    node.make_bridge()
-    node.share_kubelet_root(path("kubelet"))
+            spec.bridge, spec.bridge))
+    say("%s: starting the node: containerd, images, kubelet" % cluster.name)
+    node.write_config(nodedir, cluster.path(), cluster.path("pki"), ports, spec, cluster.prefix)
+    write_kubeconfig(ports[cluster.prefix + "apiserver"], name="kubeconfig-node", user="node", cluster=cluster)
+    kubectl = [os.path.join(tools, "kubectl")] + cluster.kubectl_args
+    run(kubectl + ["apply", "-f", "-"], input=node.NODE_OBJECTS % {"node": node.NODE_NAME, "driver": cluster.driver})
+    node.make_bridge(spec)
+    node.make_cgroup_parent(spec)
+    node.share_kubelet_root(cluster.path("kubelet"))
     sock = os.path.join(d, "containerd.sock")
     system_path = os.environ.get("PATH", "/usr/bin:/bin")
-    start("containerd", [os.path.join(nodedir, "usr/bin/containerd"), "--config", os.path.join(d, "containerd.toml")],
+    start(c("containerd"), [os.path.join(nodedir, "usr/bin/containerd"), "--config", os.path.join(d, "containerd.toml")],
           env={"PATH": "%s:%s:%s" % (os.path.join(nodedir, "usr/bin"), os.path.join(nodedir, "usr/sbin"), system_path)})
     ctr = [os.path.join(nodedir, "usr/bin/ctr"), "--address", sock, "--namespace", "k8s.io"]
-    wait_for("containerd", lambda: subprocess.run(ctr + ["version"], capture_output=True, check=False).returncode == 0)
-    for image in node.make_images(bindir, nodedir, os.path.join(d, "images"), mover_root):
-        run(ctr + ["images", "import", image])
-    start("s3-for-pods", [sys.executable, os.path.join(HERE, "relay.py"),
-                          "%s:%d" % (node.GATEWAY, ports["s3_for_pods"]), "127.0.0.1:%d" % ports["s3.port"]])
-    start("kubelet", ["unshare", "--mount", "--propagation", "unchanged", "--", "sh",
-                      os.path.join(d, "kubelet-ns.sh"), os.path.join(bindir, "kubelet"),
-                      "--config", os.path.join(d, "kubelet.json"), "--kubeconfig", path("kubeconfig-node"),
-                      "--root-dir", path("kubelet"), "--hostname-override", node.NODE_NAME, "--v=1"])
+    wait_for(c("containerd"), lambda: subprocess.run(ctr + ["version"], capture_output=True, check=False).returncode == 0)
+    images = os.path.join(RUN, "images")
+    if not os.path.isdir(images):
+        node.make_images(bindir, nodedir, images + ".tmp", mover_root)
+        os.rename(images + ".tmp", images)
+    for image in ("pause.tar", "busybox.tar", "restic.tar"):
+        run(ctr + ["images", "import", os.path.join(images, image)])
+    start(c("s3-for-pods"), [sys.executable, os.path.join(HERE, "relay.py"),
+                             "%s:%d" % (spec.gateway, ports[cluster.prefix + "s3_for_pods"]),
+                             "127.0.0.1:%d" % ports["s3.port"]])
+    start(c("kubelet"), ["unshare", "--mount", "--propagation", "unchanged", "--", "sh",
+                         os.path.join(d, "kubelet-ns.sh"), os.path.join(bindir, "kubelet"),
+                         "--config", os.path.join(d, "kubelet.json"), "--kubeconfig", cluster.path("kubeconfig-node"),
+                         "--root-dir", cluster.path("kubelet"), "--hostname-override", node.NODE_NAME, "--v=1"])
 
 
-def node_ready(kubectl):
+def node_ready(kubectl, cluster=PRIMARY):
     """The node is Ready and kubelet has registered the CSI driver (CSINode lists it)."""
     res = subprocess.run(kubectl + ["get", "node", node.NODE_NAME, "-o",
                                     'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
@@ -576,7 +661,7 @@ def node_ready(kubectl):
         return False
     res = subprocess.run(kubectl + ["get", "csinode", node.NODE_NAME, "-o", "jsonpath={.spec.drivers[*].name}"],
                          capture_output=True, text=True, check=False)
-    return DRIVER in res.stdout.split()
+    return cluster.driver in res.stdout.split()
 
 
 def make_bucket(tools, env):
@@ -715,8 +800,9 @@ def cmd_down(keep_logs=False):
     except OSError:
         out = None
     stop("velero")
-    # The node first: its pods' networks and mounts need containerd and the CSI driver to go away cleanly.
-    left = node.teardown(RUN, out and os.path.join(out, "bin"), out and os.path.join(out, "node"), stop)
+    # The nodes first: their pods' networks and mounts need containerd and the CSI drivers to go away cleanly.
+    left = node.teardown(RUN, out and os.path.join(out, "bin"), out and os.path.join(out, "node"), stop,
+                         nodes=[(c.prefix, os.path.relpath(c.path("node"), RUN), c.node_spec) for c in (PRIMARY, DR)])
     for name in OPTIONAL + list(reversed(COMPONENTS)):
         stop(name)
     left += leftovers(groups, ports)
@@ -728,6 +814,53 @@ def cmd_down(keep_logs=False):
         return 0
     shutil.rmtree(RUN, ignore_errors=True)
     say("down")
+    return 0
+
+
+def cmd_stop_cluster(name):
+    """The loss of a site: its apiserver, controllers, CSI driver and kubelet stop; its state (etcd, volumes,
+    PKI), containerd and the pods it ran stay, as a site's machines do when its control plane is unreachable."""
+    cluster = CLUSTERS.get(name)
+    if cluster is None:
+        say("stop-cluster: no cluster %r (clusters: %s)" % (name, ", ".join(CLUSTERS)))
+        return 2
+    for component in [cluster.c("kubelet")] + list(reversed(cluster.control_plane)):
+        stop(component)
+    say("%s stopped (its apiserver is unreachable); `testbed start-cluster %s` brings it back" % (name, name))
+    return 0
+
+
+def cmd_start_cluster(name):
+    """Start what stop-cluster stopped, as up started it, with the state it left."""
+    cluster = CLUSTERS.get(name)
+    if cluster is None:
+        say("start-cluster: no cluster %r (clusters: %s)" % (name, ", ".join(CLUSTERS)))
+        return 2
+    if not os.path.exists(path("env")):
+        say("not up: run `testbed up` first")
+        return 1
+    t0 = time.monotonic()
+    with open(path("ports.json")) as f:
+        ports = json.load(f)
+    tools = os.path.join(read_env()["LIFEBOAT_VENV"], "bin")
+    try:
+        for component in cluster.control_plane + [cluster.c("kubelet")]:
+            if pid_of(component) is not None:
+                continue
+            with open(path("argv", component + ".json")) as f:
+                saved = json.load(f)
+            start(component, saved["argv"], env=saved["env"])
+            if component == cluster.c("etcd"):
+                wait_for(component, lambda: http_ok("http://127.0.0.1:%d/health" % ports[cluster.prefix + "etcd"]))
+            elif component == cluster.c("kube-apiserver"):
+                wait_for(component, lambda: api_ready(ports[cluster.prefix + "apiserver"], cluster), timeout=120)
+            elif component == cluster.c("hostpath-csi"):
+                wait_for(component, lambda: os.path.exists(cluster.path("csi.sock")))
+        check_cluster(cluster, tools)
+    except BedError as e:
+        say(str(e))
+        return 1
+    say("%s started in %.1fs" % (name, time.monotonic() - t0))
     return 0
 
 
@@ -770,6 +903,8 @@ def main(argv):
         return cmd_logs(argv[2:])
     if cmd == "velero":
         return cmd_velero()
+    if cmd in ("stop-cluster", "start-cluster") and len(argv) == 3:
+        return (cmd_stop_cluster if cmd == "stop-cluster" else cmd_start_cluster)(argv[2])
     print(__doc__.strip(), file=sys.stderr)
     return 2
 

@@ -170,6 +170,31 @@ class PvcBookkeeping(RestoreItemAction):
         return ActionResult(item)
 
 
+class StorageClassMapping(RestoreItemAction):
+    name = "storage-class-mapping"
+    description = ("storage_class_mapping renames StorageClasses in PVCs, StatefulSet volumeClaimTemplates and PVs, "
+                   "and skips the backed-up StorageClasses it maps away (the target's class is used instead).")
+    applies_to = ResourceSelector(resources=("persistentvolumeclaims", "persistentvolumes", "statefulsets.apps",
+                                             "storageclasses.storage.k8s.io"))
+
+    def execute(self, item, context):
+        mapping = context.run.options.get("storage_class_mapping") or {}
+        if not mapping:
+            return ActionResult(item)
+        if context.resource == "storageclasses.storage.k8s.io":
+            name = context.source["metadata"].get("name")
+            if name in mapping:
+                return ActionResult(item, skip="mapped to %s by storage_class_mapping" % mapping[name])
+            return ActionResult(item)
+        specs = [item.get("spec") or {}]
+        if context.resource == "statefulsets.apps":
+            specs = [t.get("spec") or {} for t in (item.get("spec") or {}).get("volumeClaimTemplates") or []]
+        for spec in specs:
+            if spec.get("storageClassName") in mapping:
+                spec["storageClassName"] = mapping[spec["storageClassName"]]
+        return ActionResult(item)
+
+
 class PvcFromSnapshot(RestoreItemAction):
     name = "pvc-from-snapshot"
     description = ("A PVC with a snapshot record in the backup is recreated from that snapshot through the block "
@@ -273,6 +298,7 @@ class JobControllerUid(RestoreItemAction):
 # The order they run in.
 RESTORE_ACTIONS = (
     NonRestorableKinds, SourceClusterSnapshots, OwnedByRestoredController, ServiceAccountTokens, ClusterRootCA,
-    ServiceEndpoints, FinishedPods, ServiceClusterIP, ServiceNodePorts, PvcBookkeeping, PvcFromSnapshot,
+    ServiceEndpoints, FinishedPods, ServiceClusterIP, ServiceNodePorts, PvcBookkeeping, StorageClassMapping,
+    PvcFromSnapshot,
     PvcVolumeBinding, PvClaimRef, BindingSubjects, PodNodeAndToken, JobControllerUid,
 )

@@ -44,6 +44,11 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import (
+    STORAGE_CLASSES,
+    TargetStorage,
+    check_mapping,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, Signer, open_sealed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.spill import CHUNK, Spill, tier_key
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import describe_error
@@ -128,6 +133,7 @@ def run_restore(k8s, store, params, check_mode=False):
     elif manifest.get("signature"):
         warnings.append("backup %s is signed, but its signature was not checked (no signing_key given)" % name)
     mapping = check_namespaces(manifest, params)
+    storage = TargetStorage(k8s, check_mapping(params.get("storage_class_mapping")))
     confinement = Confinement(manifest, params, mapping)
     selector = parse_selector(params.get("label_selector"))
     hooks = RestoreHooks(k8s, params.get("restore_hooks"), params.get("hook_annotations", False),
@@ -151,8 +157,12 @@ def run_restore(k8s, store, params, check_mode=False):
                                      files["volume_snapshots"]) as side_file:
                         records = read_json_gz(side_file, files["volume_snapshots"], limits)
                 snapshots = confinement.check_records(records, driver_names())
+                warnings.extend(storage.check(facts, lambda obj: confinement.cluster_refusal(
+                    STORAGE_CLASSES, obj, facts.claims) is None))
+                if not params.get("restore_volumes", True):
+                    snapshots = []  # the claims come back empty; no snapshot or data copy is looked at
                 _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
-                copies, from_copy = _volume_copies(k8s, params, snapshots)
+                copies, from_copy = _volume_sources(k8s, params, snapshots, storage, facts, warnings)
                 warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
                 actions = pipeline.summary()
             restorer = Restorer(k8s, params, mapping, check_mode, hooks, copies, from_copy)
@@ -264,25 +274,48 @@ def remove_restore(k8s, store, params, check_mode=False):
     return result
 
 
-def _volume_copies(k8s, params, records):
-    """(the data mover service, {(namespace, pvc)} of the volumes restored from their data copies), or (None,
-    empty): copies are used when asked to (copy), or (auto) for volumes whose snapshot is gone. Each record
-    used is checked now (it must lie where the mover keeps that PVC's copies). The mover's storage and S3
-    options default to the restore's."""
+def _volume_sources(k8s, params, records, storage, facts, warnings):
+    """Where each selected volume's data comes from, decided before any change: (the data mover service, {(namespace,
+    pvc)} of the volumes restored from their data copies), or (None, empty). restore_volume_data: copy takes every
+    copy; snapshot every snapshot; auto the snapshot where the target cluster can use it and it still exists, else
+    the copy. A volume with neither is refused, naming it. Each copy used is checked now (it must lie where the
+    mover keeps that PVC's copies). The mover's storage and S3 options default to the restore's."""
     mode = params.get("restore_volume_data") or "auto"
+    records = [r for r in records if (r["source"]["namespace"], r["source"]["pvc"]) in facts.claims]
     if mode == "copy":
         lacking = ["%s/%s" % (r["source"]["namespace"], r["source"]["pvc"]) for r in records if not r.get("data_copy")]
         if lacking:
             raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
                 ", ".join(lacking[:10])))
-    with_copy = [] if mode == "snapshot" else [r for r in records if r.get("data_copy")]
+    claim_classes = dict(((namespace, what.rpartition("/")[2]), cls) for what, namespace, cls in facts.volume_classes
+                         if what.startswith("PVC "))
     blocks = {}
 
-    def snapshot_gone(record):
+    def block(record):
         driver = record.get("driver", "csi")
         blocks.setdefault(driver, block_store(driver, k8s, params.get("block_store_options")))
-        return blocks[driver].describe_snapshot(record) is None
-    used = [r for r in with_copy if mode == "copy" or r.get("snapshot_deleted") or snapshot_gone(r)]
+        return blocks[driver]
+    used, refused = [], []
+    for record in records:
+        key = (record["source"]["namespace"], record["source"]["pvc"])
+        if mode == "copy":
+            used.append(record)
+            continue
+        target_class = storage.describe(storage.target_class(claim_classes.get(key)))
+        unusable = block(record).snapshot_unusable(record, target_class)
+        if mode == "auto" and record.get("data_copy") and (
+                unusable or record.get("snapshot_deleted") or block(record).describe_snapshot(record) is None):
+            used.append(record)
+            if unusable:
+                warnings.append("PVC %s/%s comes back from its data copy: its snapshot cannot be used in the target "
+                                "cluster (%s)" % (key + (unusable,)))
+        elif unusable:
+            refused.append("PVC %s/%s: %s%s" % (key + (unusable, "" if mode == "snapshot" else
+                                                            ", and the backup holds no data copy of it")))
+    if refused:
+        raise InvalidInputError("restore_volume_data: the target cluster cannot restore %d volume(s) from this backup: "
+                                "%s; nothing was restored (restore_volumes: false restores the objects with empty "
+                                "volumes)" % (len(refused), "; ".join(refused[:10])))
     if not used:
         return None, set()
     defaults = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key"))
@@ -308,6 +341,10 @@ def _check_snapshot_origins(k8s, records, confinement, config=None):
             confinement.problems.append("snapshot record of PVC %s/%s: %s" % (source["namespace"], source["pvc"],
                                                                               problem))
     confinement.raise_problems()
+
+
+def storage_class_mapping(params):
+    return check_mapping(params.get("storage_class_mapping"))
 
 
 def check_namespaces(manifest, params):
@@ -358,7 +395,8 @@ def plan(k8s, spill, facts, params, mapping, records, pipeline, confinement):
     """Plan every selected entry in restore order: prepared and passed through the restore item actions,
     or skipped (naming the action) or refused; the plans go back into the spill. Reads the target cluster
     only (whether a PV exists). Returns the planning's warnings."""
-    run = restore_plan.RestoreRun(None, mapping, {"preserve_node_ports": params.get("preserve_node_ports")},
+    run = restore_plan.RestoreRun(None, mapping, {"preserve_node_ports": params.get("preserve_node_ports"),
+                                                  "storage_class_mapping": storage_class_mapping(params)},
                                   records if params.get("restore_volumes", True) else (), k8s, facts=facts)
     planner = restore_plan.Planner(
         run, pipeline, restore_status=params.get("restore_status") or [],

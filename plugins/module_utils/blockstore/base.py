@@ -105,6 +105,13 @@ class BlockStore:
 
     # ------------------------------------------------------------ volumes
 
+    def snapshot_unusable(self, record, storage_class=None):
+        """Why the target cluster (this store's) cannot restore a volume from this snapshot, or None: its
+        driver or snapshot API is not there, or storage_class (a target StorageClass's name and provisioner,
+        {"name", "provisioner"}, or None) cannot provision from it. Asked before any change, so a restore into
+        another cluster can take the volume's data copy instead, or refuse naming the volume."""
+        return None
+
     def plan_restore(self, record, target):
         """Raise if a volume cannot be restored from this snapshot record at target ({namespace, pvc,
         storage_class, size, access_modes, labels, annotations}); return the plan for restore_volume."""

@@ -77,6 +77,8 @@ class CsiBlockStore(BlockStore):
     def __init__(self, k8s, config=None):
         super(CsiBlockStore, self).__init__(k8s, config)
         self._contents = None  # VolumeSnapshotContents, listed once for check_snapshot_origin
+        self._serves = None  # does the cluster serve the snapshot API?
+        self._drivers = {}  # CSI driver name -> installed in the cluster?
 
     # ------------------------------------------------------------ snapshots
 
@@ -314,6 +316,40 @@ class CsiBlockStore(BlockStore):
             "spec": pvc_spec}))
         return objects
 
+    def snapshot_unusable(self, record, storage_class=None):
+        """A cluster can restore a CSI snapshot when it serves the snapshot API, runs the CSI driver that took
+        it (a CSIDriver object, or a VolumeSnapshotClass of that driver) and the claim's class provisions with
+        that driver. A handle the driver does not know (the same driver name over other storage) cannot be
+        told apart from here; the claim's wait reports it."""
+        driver = (record.get("source") or {}).get("csi_driver") or (record.get("driver_data") or {}).get("csi_driver")
+        if not self._serves_snapshots():
+            return "the cluster does not serve %s/%s (no VolumeSnapshot CRDs)" % (GROUP, VERSION)
+        if not driver:
+            return "the record does not say which CSI driver took it"
+        if not self._driver_installed(driver):
+            return "CSI driver %s is not installed in the cluster" % driver
+        if storage_class and storage_class.get("provisioner") != driver:
+            return "StorageClass %s provisions with %s, but the snapshot was taken by %s" % (
+                storage_class.get("name"), storage_class.get("provisioner"), driver)
+        return None
+
+    def _serves_snapshots(self):
+        if self._serves is None:
+            try:
+                self._serves = any(r.get("name") == "volumesnapshotcontents" for r in
+                                   self.k8s.get("/apis/%s/%s" % (GROUP, VERSION)).get("resources") or [])
+            except NotFoundError:
+                self._serves = False
+        return self._serves
+
+    def _driver_installed(self, driver):
+        if driver not in self._drivers:
+            found = self.k8s.get_or_none(resource_path("storage.k8s.io", "v1", "csidrivers", None, driver))
+            if found is None and self._serves_snapshots():
+                found = next((c for c in self.k8s.list(vsclass_path()) if c.get("driver") == driver), None)
+            self._drivers[driver] = found is not None
+        return self._drivers[driver]
+
     def check_snapshot_origin(self, record):
         """The VolumeSnapshotContent that took this handle from a volume (not a pre-provisioned one,
         such as a restore's helper) must be bound to the record's VolumeSnapshot."""
@@ -321,10 +357,12 @@ class CsiBlockStore(BlockStore):
             try:
                 # list() returns a generator: keep the items, every record of the restore is checked against them.
                 self._contents = list(self.k8s.list(vsc_path()))
+            except NotFoundError:
+                self._contents = []  # no snapshot CRDs in this cluster: nothing to check against
             except ApiError as e:
-                if e.status not in (403, 404):
+                if e.status != 403:
                     raise
-                self._contents = []  # may not list them, or no snapshot CRDs: cannot tell
+                self._contents = []  # may not list them: cannot tell
         for content in self._contents:
             spec = content.get("spec") or {}
             source = spec.get("source") or {}
