@@ -198,7 +198,8 @@ def check_manifest(manifest, name):
     copies = manifest.get("data_copies", [])
     if not isinstance(copies, list) or not all(
             isinstance(c, dict) and all(isinstance(c.get(f), str) for f in ("namespace", "pvc", "tool", "repository"))
-            and SHA256.match(str(c.get("snapshot_id"))) and c["namespace"] in namespaces
+            and (SHA256.match(str(c.get("snapshot_id"))) or (c.get("empty") is True and c.get("snapshot_id") is None))
+            and c["namespace"] in namespaces
             and str(c["repository"]).startswith("s3://") for c in copies):
         refuse("has malformed data_copies")
     return manifest
@@ -633,7 +634,8 @@ def data_copies(records):
     """What the manifest says of each volume data copy: enough for backup_info to find and check it."""
     return [{"namespace": r["source"]["namespace"], "pvc": r["source"]["pvc"], "tool": r["data_copy"].get("tool"),
              "repository": r["data_copy"].get("repository"), "snapshot_id": r["data_copy"].get("snapshot_id"),
-             "bytes": r["data_copy"].get("bytes"), "files": r["data_copy"].get("files")}
+             "bytes": r["data_copy"].get("bytes"), "files": r["data_copy"].get("files"),
+             "empty": bool(r["data_copy"].get("empty"))}
             for r in records if isinstance(r.get("data_copy"), dict)]
 
 
@@ -774,6 +776,8 @@ def verify_copies(store, manifest):
             elsewhere.append(copy["repository"])
             continue
         repository = copy["repository"][len(where):]
+        if copy.get("empty"):
+            continue  # an empty volume's copy has nothing in the repository
         for suffix in ("config", "snapshots/" + copy["snapshot_id"]):
             if not store.exists(repository + "/" + suffix):
                 return "the data copy of PVC %s/%s: %s/%s is missing" % (

@@ -75,7 +75,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import res
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
-from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, copy_identity
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.restore import RestoreHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import blocking, hook_warnings, summary
 
@@ -582,7 +582,7 @@ class Restorer:
         if created is None:
             item.outcome = "skipped" if self.existing_policy == "keep" else "failed"
             item.message = "exists and was not restored from copy %s; its data is left alone" % (
-                item.record["data_copy"]["snapshot_id"][:8])
+                copy_identity(item.record)[:8])
         else:
             item.outcome = "created" if created else "unchanged"
         self.volumes.append(dict(volume, outcome=item.outcome))

@@ -81,7 +81,12 @@ class VolumeCopies:
             raise InvalidInputError("data_mover.storage: the copy of PVC %s/%s is recorded at %r, not where this "
                                     "mover keeps it (%s); refusing to read another location" % (
                                         source.get("namespace"), source.get("pvc"), copy.get("repository"), expected))
-        self.mover.check_snapshot_id(copy.get("snapshot_id"))
+        if copy.get("empty"):
+            if copy.get("snapshot_id") is not None or copy.get("files") or copy.get("bytes"):
+                raise InvalidInputError("data_copy: the copy of PVC %s/%s says it is empty but names data" % (
+                    source.get("namespace"), source.get("pvc")))
+        else:
+            self.mover.check_snapshot_id(copy.get("snapshot_id"))
 
     # ------------------------------------------------------------ copy out
 
@@ -106,8 +111,9 @@ class VolumeCopies:
         try:
             result = self._run(job, self.mover.parse_backup, "copy of PVC %s/%s" % (namespace, pvc))
             try:
-                result["snapshot_id"] = self.mover.full_snapshot_id(result["snapshot_id"], self.store.list_objects(
-                    self._relative(repository_key + "/snapshots/")))
+                if not result.get("empty"):
+                    result["snapshot_id"] = self.mover.full_snapshot_id(result["snapshot_id"], self.store.list_objects(
+                        self._relative(repository_key + "/snapshots/")))
             except ValueError as e:
                 raise LifeboatError("copy of PVC %s/%s: cannot tell which snapshot the Job made: %s" % (
                     namespace, pvc, e))
@@ -129,6 +135,9 @@ class VolumeCopies:
         rerun after an interruption finds the record and removes the rest."""
         self.check_copy(record)
         copy, source = record["data_copy"], record["source"]
+        if copy.get("empty"):  # nothing in the repository: only the record
+            self.store.delete(self._relative(self.config.copy_record_key(record["namespace"], record["name"])))
+            return
         job = self._job(record["namespace"], object_name("forget", record["namespace"], record["name"]),
                         "forget %s/%s" % (record["namespace"], record["name"]),
                         self.mover.forget_container(self.config.repository_key(source["namespace"], source["pvc"]),
@@ -148,22 +157,26 @@ class VolumeCopies:
         one restored from this copy)."""
         self.check_copy(record)
         copy = record["data_copy"]
+        copy_id = copy_identity(record)
         meta = target_pvc["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         existing = self.k8s.get_or_none(pvc_path(namespace, name))
         if existing is not None:
             annotations = existing["metadata"].get("annotations") or {}
-            if annotations.get(COPY_OF) != copy["snapshot_id"]:
+            if annotations.get(COPY_OF) != copy_id:
                 return _volume(existing), None  # not ours: the caller reports it per `existing`
             if annotations.get(COPY_DONE) == "true":
                 return _volume(existing), False
             if check_mode:
                 return _volume(existing), True
         elif check_mode:
-            return _volume(_empty_claim(target_pvc, copy["snapshot_id"])), True
+            return _volume(_empty_claim(target_pvc, copy_id)), True
         else:
-            body = _empty_claim(target_pvc, copy["snapshot_id"])
+            body = _empty_claim(target_pvc, copy_id)
             existing = self.k8s.create(pvc_path(namespace), body)
+        if copy.get("empty"):  # a new claim is empty: nothing to download
+            done = self.k8s.merge_patch(pvc_path(namespace, name), {"metadata": {"annotations": {COPY_DONE: "true"}}})
+            return dict(_volume(done), copied_bytes=0, copied_files=0, seconds=0), True
         owner = "restore %s/%s" % (namespace, name)
         repository_key = self.config.repository_key(record["source"]["namespace"], record["source"]["pvc"])
         job = self._job(namespace, object_name("restore", namespace, name), owner,
@@ -175,7 +188,7 @@ class VolumeCopies:
         for field in ("files", "bytes"):
             if copy.get(field) is not None and result.get(field) is not None and result[field] != copy[field]:
                 raise LifeboatError("restore of PVC %s/%s from copy %s: restored %s %s, the backup recorded %s" % (
-                    namespace, name, copy["snapshot_id"][:8], result[field], field, copy[field]))
+                    namespace, name, copy_id[:8], result[field], field, copy[field]))
         done = self.k8s.merge_patch(pvc_path(namespace, name), {"metadata": {"annotations": {COPY_DONE: "true"}}})
         return dict(_volume(done), copied_bytes=result.get("bytes"), copied_files=result.get("files"),
                     seconds=job.seconds()), True
@@ -211,6 +224,13 @@ class VolumeCopies:
         except (ValueError, KeyError, TypeError) as e:
             raise LifeboatError("%s: the Job finished but its log does not say what it did (%s): %s" % (
                 what, e, log[-500:]))
+
+
+def copy_identity(record):
+    """What a PVC restored from a record's copy is marked with: the copy's snapshot id, or, for the copy of an
+    empty volume (no snapshot in the repository), "empty-" and the storage snapshot's id."""
+    copy = record["data_copy"]
+    return copy["snapshot_id"] if not copy.get("empty") else ("empty-" + str(record.get("snapshot_id")))[:63]
 
 
 def _empty_claim(pvc, snapshot_id):

@@ -25,11 +25,14 @@ _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
 _SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 # The summary names the snapshot (restic 0.14 by its short id; the module finds the whole id in the bucket).
+# restic refuses to save an empty snapshot, so an empty volume (a claim provisioned and never written) is
+# said to be empty instead: its copy is a record with nothing to download.
 BACKUP_SCRIPT = """set -eu
-if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
 cd /data
+if [ -z "$(ls -A .)" ]; then echo "%(mark)s empty"; echo '{"files": 0, "bytes": 0}'; exit 0; fi
+if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
 restic backup --json --host lifeboat --tag "$LIFEBOAT_TAG" .
-"""
+""" % {"mark": RESULT_MARK}
 
 # After the restore, the files on the volume are counted and summed (metadata only): the module compares
 # them with what the backup copied.
@@ -104,6 +107,8 @@ class ResticMover(DataMover):
         return {}
 
     def parse_backup(self, log):
+        if isinstance(_after_mark(log.splitlines(), "empty"), dict):
+            return {"snapshot_id": None, "empty": True, "bytes": 0, "files": 0}
         summary = next((json.loads(line) for line in reversed(log.splitlines())
                         if line.startswith('{"message_type":"summary"')), None)
         if summary is None or not _SHORT_ID.match(str(summary.get("snapshot_id"))):

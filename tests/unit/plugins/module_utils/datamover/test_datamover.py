@@ -168,3 +168,38 @@ def test_a_password_from_a_secret_is_read_by_the_container_and_never_copied_into
         job.container["env"]
     with_option = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
     assert with_option._job("shop", "j", "o", {"env": []}, None, True).secret_data["RESTIC_PASSWORD"] == "pw"
+
+
+def empty_record():
+    copy = {"tool": "restic", "repository": "s3://bucket/prod/volumes/restic/shop/data", "snapshot_id": None,
+            "empty": True, "files": 0, "bytes": 0}
+    return {"namespace": "shop", "name": "nightly-data", "snapshot_id": "snap-1",
+            "source": {"namespace": "shop", "pvc": "data"}, "data_copy": copy}
+
+
+def test_an_empty_volume_is_copied_as_a_record_and_restored_without_a_job():
+    mover = ResticMover(MoverConfig(OPTIONS))
+    log = "lifeboat-result: empty\n{\"files\": 0, \"bytes\": 0}\n"
+    assert mover.parse_backup(log) == {"snapshot_id": None, "empty": True, "bytes": 0, "files": 0}
+    cluster = FakeCluster()
+    cluster.add("", "namespaces", {"metadata": {"name": "dr"}})
+    copies = VolumeCopies(cluster, MoverConfig(OPTIONS), 5, store=FakeStore())
+    claim = {"metadata": {"name": "data", "namespace": "dr"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    volume, created = copies.copy_in(empty_record(), claim)
+    assert created is True and volume["pvc"] == "data"
+    made = cluster.objects[("", "persistentvolumeclaims", "dr", "data")]
+    assert made["metadata"]["annotations"]["lifeboat.k8s/restored-from-copy"] == "empty-snap-1"
+    assert made["metadata"]["annotations"]["lifeboat.k8s/copy-restored"] == "true"
+    assert cluster.named("batch", "jobs", "dr") == [], "nothing to download, no Job"
+    assert copies.copy_in(empty_record(), claim)[1] is False, "a rerun finds it done"
+
+
+def test_an_empty_copy_that_names_data_is_refused():
+    copies = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
+    copies.check_copy(empty_record())
+    for field, value in (("snapshot_id", SNAPSHOT_ID), ("files", 3)):
+        bad = empty_record()
+        bad["data_copy"][field] = value
+        with pytest.raises(InvalidInputError, match="^data_copy: the copy of PVC shop/data says it is empty"):
+            copies.check_copy(bad)
