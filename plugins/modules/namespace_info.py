@@ -27,6 +27,12 @@ options:
       - The namespace to describe.
     type: str
     required: true
+  storage_class_mapping:
+    description:
+      - "Digest the PVCs and StatefulSet claim templates as a restore with this C({source class: target class})
+        mapping writes them (I(storage_class_mapping) of M(lifeboat.k8s.object_restore)): describing an original
+        with the mapping its copy was restored with makes their digests comparable."
+    type: dict
   wait:
     description:
       - Wait until the PVCs are Bound and the workloads available (workloads only where nodes are ready).
@@ -127,6 +133,7 @@ def main():
     argument_spec = dict(
         namespace=dict(type="str", required=True),
         wait=dict(type="bool", default=False),
+        storage_class_mapping=dict(type="dict"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     argument_spec.update(wait_timeout=WAIT_ARG_SPEC["wait_timeout"])

@@ -15,6 +15,7 @@ import json
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import check_mapping
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
     label_selector_requirements,
@@ -44,6 +45,20 @@ def as_restored(res_dir, obj, run, pipeline):
     """The object as a restore with the built-in actions would write it, or None if it would skip it."""
     outcome = pipeline.run(ItemContext(res_dir, run, source=obj), prepare_core(res_dir, obj, run.mapping))
     return None if outcome.skip else outcome.item
+
+
+def mapped_classes(res_dir, obj, storage_class_mapping):
+    """The object with the StorageClasses of its claims (a PVC's, a StatefulSet's templates') renamed as a restore
+    with this mapping is expected to write them; a copy, and only when something is renamed."""
+    if not storage_class_mapping or res_dir not in ("persistentvolumeclaims", "statefulsets.apps"):
+        return obj
+    obj = json.loads(json.dumps(obj))
+    specs = [obj.get("spec") or {}] if res_dir == "persistentvolumeclaims" else [
+        t.get("spec") or {} for t in (obj.get("spec") or {}).get("volumeClaimTemplates") or []]
+    for spec in specs:
+        if spec.get("storageClassName") in storage_class_mapping:
+            spec["storageClassName"] = storage_class_mapping[spec["storageClassName"]]
+    return obj
 
 
 def digest(res_dir, restored, namespace):
@@ -118,7 +133,7 @@ def ready_nodes(k8s):
                                        for c in (n.get("status") or {}).get("conditions") or []))
 
 
-def describe(k8s, namespace, resources, warnings):
+def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
     """One look at the namespace; resources are the discovered namespaced types."""
     objects = []
     problems = Problems()
@@ -137,7 +152,8 @@ def describe(k8s, namespace, resources, warnings):
         restored = as_restored(res_dir, obj, run, pipeline)
         if restored is not None:
             restorable[res_dir] = restorable.get(res_dir, 0) + 1
-            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(res_dir, restored, namespace)
+            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(
+                res_dir, mapped_classes(res_dir, restored, storage_class_mapping), namespace)
         if res_dir == "persistentvolumeclaims":
             pvcs.append({"name": obj["metadata"]["name"], "phase": (obj.get("status") or {}).get("phase"),
                          "volume_name": obj["spec"].get("volumeName"),
@@ -175,10 +191,11 @@ def namespace_info(k8s, params):
     discovered, failed = discover(k8s)
     warnings.extend("not compared: API group %s/%s could not be discovered: %s" % f for f in failed)
     resources = [r for r in discovered if r.namespaced]
-    state = {"info": describe(k8s, namespace, resources, warnings)}
+    mapping = check_mapping(params.get("storage_class_mapping"))
+    state = {"info": describe(k8s, namespace, resources, warnings, mapping)}
     if params.get("wait"):
         def settled():
-            state["info"] = describe(k8s, namespace, resources, warnings)
+            state["info"] = describe(k8s, namespace, resources, warnings, mapping)
             info = state["info"]
             if info["workloads_available"] is False and hopeless(info):
                 raise LifeboatError("namespace %s will not settle by waiting: %s" % (namespace, unsettled(info)))
