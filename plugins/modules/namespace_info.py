@@ -27,6 +27,13 @@ options:
       - The namespace to describe.
     type: str
     required: true
+  backup:
+    description:
+      - Describe the namespace as this backup (in I(storage)) holds it instead of the live one, for a comparison
+        when its cluster is gone; nothing is read from the cluster. The backup's files are checked against its
+        manifest's checksums first. Its PVCs and workloads are as they were when it was taken, and I(wait) does
+        not apply.
+    type: str
   storage_class_mapping:
     description:
       - "Digest the PVCs and StatefulSet claim templates as a restore with this C({source class: target class})
@@ -47,6 +54,8 @@ options:
     default: 300
 extends_documentation_fragment:
   - lifeboat.k8s.k8s_auth
+  - lifeboat.k8s.storage
+  - lifeboat.k8s.sealing.ENCRYPTION_KEY
   - lifeboat.k8s.attributes
   - lifeboat.k8s.attributes.INFO_MODULE
   - lifeboat.k8s.attributes.ACTIONGROUPS
@@ -121,12 +130,16 @@ workloads_available:
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
+    ENCRYPTION_KEY_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
+    STORAGE_ARG_SPEC,
     WAIT_ARG_SPEC,
     LifeboatModule,
     auth_params,
+    storage_options,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import namespace_info
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import describe_backup, namespace_info
 
 
 def main():
@@ -134,11 +147,15 @@ def main():
         namespace=dict(type="str", required=True),
         wait=dict(type="bool", default=False),
         storage_class_mapping=dict(type="dict"),
+        backup=dict(type="str"),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
+    argument_spec.update(STORAGE_ARG_SPEC)
+    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
     argument_spec.update(wait_timeout=WAIT_ARG_SPEC["wait_timeout"])
     module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
-    module.run(lambda m: namespace_info(K8sClient(auth_params(m.params)), m.params))
+    module.run(lambda m: describe_backup(open_store(m.params["storage"], storage_options(m.params)), m.params)
+               if m.params["backup"] else namespace_info(K8sClient(auth_params(m.params)), m.params))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from helpers import NEEDS_BED, kubectl, unique, wait_for
 
 pytestmark = [NEEDS_BED, pytest.mark.skipif("LIFEBOAT_DR_KUBECONFIG" not in os.environ,
                                             reason="needs the bed's second cluster (testbed up starts it)")]
+TESTBED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testbed", "testbed")
 COLLECTION = os.path.join(os.environ.get("ANSIBLE_COLLECTIONS_PATH", ""), "ansible_collections", "lifeboat", "k8s")
 IMAGE = "docker.io/library/busybox:1.36"
 
@@ -131,7 +132,7 @@ def test_a_drill_into_the_dr_cluster_passes_and_fails_naming_a_missing_class(tmp
         extravars = {"lifeboat_clusters": "primary", "lifeboat_namespace": namespace, "storage": storage(prefix),
                      "s3_endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"], "verify_method": "job",
                      "target_kubeconfig": os.environ["LIFEBOAT_DR_KUBECONFIG"], "target_namespace": namespace,
-                     "storage_class_mapping": {"csi-hostpath": "standard"}, "volume_data": "copy",
+                     "storage_class_mapping": {"csi-hostpath": "standard"}, "volume_data": "copy", "keep_backup": True,
                      "data_mover": mover, "report_dir": str(tmp_path / "reports")}
         # The restore's Jobs run in the DR cluster and reach S3 through its node's relay.
         extravars["restore_data_mover"] = dict(mover, pod_endpoint_url=os.environ["LIFEBOAT_DR_S3_POD_ENDPOINT"])
@@ -145,6 +146,21 @@ def test_a_drill_into_the_dr_cluster_passes_and_fails_naming_a_missing_class(tmp
         assert checks["volume data equal (job)"]["status"] == "passed"
         assert dr_kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name") == "", "cleaned up in dr"
         assert kubectl("get", "namespace", namespace, "-o", "name").strip() == "namespace/" + namespace
+
+        # The source site lost: the same backup drilled into dr, the copy compared with the backup's archive.
+        subprocess.run([TESTBED, "stop-cluster", "primary"], capture_output=True, timeout=300, check=True)
+        try:
+            lost = dict(extravars, backup_name=drill["backup"], compare_with="backup", keep_backup=False,
+                        report_dir=str(tmp_path / "lost"))
+            result, events = run_playbook(tmp_path, "drill", inventory, lost, forks=1, run_name="drill-lost")
+        finally:
+            subprocess.run([TESTBED, "start-cluster", "primary"], capture_output=True, timeout=300, check=True)
+        assert result.status == "successful", result.stdout.read()[-4000:]
+        checks = dict((c["name"], c) for c in stats(events, "lifeboat_drill")["primary"]["checks"])
+        assert checks["object contents equal"]["status"] == "passed", checks
+        assert checks["volume data equal (job)"]["status"] == "skipped"
+        assert "dr_drill_compare_with: backup" in checks["volume data equal (job)"]["detail"]
+        assert [c for c in checks.values() if c["status"] == "failed"] == []
 
         failing = dict(extravars, storage_class_mapping={"csi-hostpath": "gold"}, report_dir=str(tmp_path / "failed"))
         result, events = run_playbook(tmp_path, "drill", inventory, failing, forks=1, run_name="drill-failing")

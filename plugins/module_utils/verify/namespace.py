@@ -14,9 +14,17 @@ import json
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError, read_items
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
+    files_of,
+    local_path,
+    read_manifest,
+    verify,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import check_mapping
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, open_sealed
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
     label_selector_requirements,
     selector_matches,
@@ -28,9 +36,15 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    InvalidInputError,
+    LifeboatError,
+    NotFoundError,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 
 PLACEHOLDER = "NAMESPACE"
 # Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
@@ -142,6 +156,37 @@ def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
     # A type that cannot be listed makes the comparison blind to it: say so.
     warnings = list(warnings) + problems.warnings + [
         "not compared: %s" % describe_error(e) for e in problems.errors]
+    return summarize(objects, namespace, warnings, storage_class_mapping, ready_nodes(k8s))
+
+
+def describe_backup(store, params):
+    """The namespace as a backup holds it, for a comparison when its cluster is gone: the backup's files are
+    checked against its manifest's checksums first. Its PVCs and workloads are as they were at the backup."""
+    name, namespace = params["backup"], params["namespace"]
+    manifest = read_manifest(store, name)
+    if manifest is None:
+        raise NotFoundError("backup: %r is not a complete backup in %s" % (name, store.url))
+    if namespace not in manifest.get("namespaces", []):
+        raise InvalidInputError("namespace: backup %s does not hold namespace %s (it holds: %s)" % (
+            name, namespace, ", ".join(manifest.get("namespaces", []))))
+    sealed = manifest.get("encryption")
+    identities = Encryption.from_params(params).identities
+    with PrivateWorkdir("describe") as workdir:
+        problem = verify(store, manifest, workdir)
+        if problem:
+            raise ArchiveError("backup %s failed its checksum check: %s" % (name, problem))
+        archive_name = files_of(name, bool(sealed))["archive"]
+        with open_sealed(local_path(workdir, archive_name), sealed, identities, archive_name) as archive:
+            objects = [(res_dir, obj) for res_dir, item_namespace, _name, obj in read_items(archive)
+                       if item_namespace == namespace]
+    warnings = [] if manifest.get("phase") == "Completed" else [
+        "backup %s is %s: the comparison sees what it holds" % (name, manifest.get("phase"))]
+    info = summarize(objects, namespace, warnings, check_mapping(params.get("storage_class_mapping")), None)
+    return dict(info, changed=False, backup=name)
+
+
+def summarize(objects, namespace, warnings, storage_class_mapping, nodes):
+    """Counts, digests, PVCs and workloads of a namespace's objects [(resource dir, object)]."""
     run = RestoreRun([(d, namespace, o) for d, o in objects], {namespace: PLACEHOLDER})
     pipeline = Pipeline(builtin_actions("restore"))
     counts, restorable, digests = {}, {}, {}
@@ -160,7 +205,6 @@ def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
                          "storage_class": obj["spec"].get("storageClassName")})
         elif res_dir in WORKLOAD_KINDS:
             workloads.append(_workload(res_dir, obj, pods))
-    nodes = ready_nodes(k8s)
     return {
         "namespace": namespace, "counts": counts, "restorable_counts": restorable, "digests": digests,
         "pvcs": pvcs, "pvcs_bound": all(p["phase"] == "Bound" for p in pvcs),
