@@ -94,3 +94,34 @@ def test_kubelet_left_the_hosts_kernel_tunables_alone(key):
         before = json.load(f)["sysctls"]
     with open("/proc/sys/" + key) as f:
         assert f.read().strip() == before[key]
+
+
+@pytest.mark.skipif("LIFEBOAT_DR_KUBECONFIG" not in os.environ, reason="needs the bed's second cluster")
+def test_the_dr_clusters_node_keeps_apart_from_the_primarys():
+    """Two nodes on one host: the DR node's pods get its own range and live under its own cgroup parent (two
+    kubelets cleaning one /kubepods would remove each other's pods), its CSI driver is another one."""
+    def dr(*args):
+        res = subprocess.run(["kubectl", "--kubeconfig", os.environ["LIFEBOAT_DR_KUBECONFIG"]] + list(args),
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+    ns = "node-dr-" + uuid.uuid4().hex[:6]
+    dr("create", "namespace", ns)
+    try:
+        spec = pod("dr", "data", False, "cat /proc/self/cgroup; sleep 3600")
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Mi"}}}}
+        subprocess.run(["kubectl", "--kubeconfig", os.environ["LIFEBOAT_DR_KUBECONFIG"], "apply", "-n", ns, "-f", "-"],
+                       input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [claim, spec]}), text=True,
+                       capture_output=True, check=True)
+        dr("wait", "-n", ns, "pod/dr", "--for=condition=Ready", "--timeout=90s")
+        status = json.loads(dr("get", "pod", "dr", "-n", ns, "-o", "json"))["status"]
+        assert status["podIP"].startswith(node.DR.pod_cidr.rsplit(".", 1)[0] + ".")
+        assert node.DR.pod_cgroup in dr("logs", "-n", ns, "dr")
+        pvc = json.loads(dr("get", "pvc", "data", "-n", ns, "-o", "json"))
+        assert pvc["spec"]["storageClassName"] == os.environ["LIFEBOAT_DR_STORAGE_CLASS"]
+        assert json.loads(dr("get", "pv", pvc["spec"]["volumeName"], "-o", "json"))["spec"]["csi"]["driver"] == \
+            os.environ["LIFEBOAT_DR_CSI_DRIVER"]
+        assert json.loads(dr("version", "-o", "json"))["serverVersion"]["minor"] == "37"
+    finally:
+        dr("delete", "namespace", ns, "--wait=false")

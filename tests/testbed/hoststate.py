@@ -51,7 +51,9 @@ def snapshot():
         "mounts": mounts,
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line),
         "netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
-        "cgroups": sorted(glob.glob("/sys/fs/cgroup/*/kubepods") + glob.glob("/sys/fs/cgroup/*/kubepods.slice")),
+        # /kubepods (the primary node), lifeboat-dr (the DR node's cgroupRoot).
+        "cgroups": sorted(glob.glob("/sys/fs/cgroup/*/kubepods") + glob.glob("/sys/fs/cgroup/*/kubepods.slice")
+                          + glob.glob("/sys/fs/cgroup/*/lifeboat-*")),
         "processes": sorted(commands),
     }
 

@@ -138,3 +138,20 @@ def test_restore_volumes_false_restores_into_a_cluster_without_snapshot_crds_and
     assert result["phase"] == "Completed" and result["volumes"] == []
     assert target.named("", "persistentvolumeclaims", "shop") == ["data", "scratch"]
     assert not [p for _m, p in target.requests if "snapshot.storage.k8s.io" in p]
+
+
+def test_the_originals_digests_from_its_backup_or_its_cluster_match_the_mapped_copy(store):
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import namespace as namespace_info
+    target = target_cluster()
+    restore.run_restore(target, store, restore_params(
+        namespace_mapping=None, restore_volumes=False, storage_class_mapping={"csi-hostpath": "standard"}))
+    copy = namespace_info.namespace_info(target, {"namespace": "shop", "wait": False})
+    mapped = {"storage_class_mapping": {"csi-hostpath": "standard"}}
+    live = namespace_info.namespace_info(source_cluster(), dict(mapped, namespace="shop", wait=False))
+    held = namespace_info.describe_backup(store, dict(mapped, namespace="shop", backup="nightly"))
+    unmapped = namespace_info.describe_backup(store, {"namespace": "shop", "backup": "nightly"})
+    assert live["digests"] == copy["digests"] == held["digests"]
+    assert unmapped["digests"]["persistentvolumeclaims"]["data"] != copy["digests"]["persistentvolumeclaims"]["data"]
+    assert unmapped["digests"]["persistentvolumeclaims"]["scratch"] == copy["digests"]["persistentvolumeclaims"]["scratch"]
+    with pytest.raises(InvalidInputError, match="^namespace: backup nightly does not hold namespace bank"):
+        namespace_info.describe_backup(store, {"namespace": "bank", "backup": "nightly"})
