@@ -80,6 +80,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.restore import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import blocking, hook_warnings, summary
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
+CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 
 
@@ -190,6 +191,10 @@ def _run_hooks(hooks, result):
     if failed:
         raise LifeboatError("restore_hooks: %d post-restore hook(s) failed; the objects are restored; first: %s" % (
             len(failed), summary(failed[0])), **result)
+
+
+def _versions(crd):
+    return sorted(v.get("name") for v in (crd.get("spec") or {}).get("versions") or [] if isinstance(v, dict))
 
 
 def _record_crashes(outcomes):
@@ -454,7 +459,7 @@ class Restorer:
             if tier > pvc_rank:
                 self._restore_volumes()  # right after PVs and PVCs, before what mounts them
             done = self._apply_tier(spill, tier)
-            if res_dir == "customresourcedefinitions.apiextensions.k8s.io":
+            if res_dir == CRDS:
                 self._wait_crds(done)
         self._restore_volumes()
         return self._result(manifest)
@@ -502,7 +507,7 @@ class Restorer:
     def _done(self, spill, items, kept):
         spill.mark_done(items)
         self._tally(items)
-        kept.extend(i for i in items if i.res_dir == "customresourcedefinitions.apiextensions.k8s.io")
+        kept.extend(i for i in items if i.res_dir == CRDS)
 
     def _tally(self, items):
         for item in items:
@@ -646,6 +651,12 @@ class Restorer:
         desired["metadata"]["labels"].pop(RESTORED_BY, None)
         if is_subset(desired, existing):
             item.outcome = "unchanged"
+        elif item.res_dir == CRDS and _versions(existing) != _versions(item.target):
+            # Another cluster's CRD of the same name serves other versions: its custom resources (and whoever
+            # installed it) depend on them; never rewritten, whatever `existing` says.
+            item.outcome, item.message = "skipped", (
+                "exists in the target cluster with versions %s, the backup's has %s; not overwritten" % (
+                    ", ".join(_versions(existing)) or "none", ", ".join(_versions(item.target)) or "none"))
         elif self.existing_policy == "keep":
             item.outcome, item.message = "skipped", "exists and differs from the backup (existing: keep)"
         elif dry_run:

@@ -2,6 +2,8 @@
 each volume's data comes from. Pure logic against the in-memory cluster; the bed's two clusters test the real thing
 (tests/system/test_dr.py)."""
 
+import json
+
 import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import backups, restore
@@ -155,3 +157,25 @@ def test_the_originals_digests_from_its_backup_or_its_cluster_match_the_mapped_c
     assert unmapped["digests"]["persistentvolumeclaims"]["scratch"] == copy["digests"]["persistentvolumeclaims"]["scratch"]
     with pytest.raises(InvalidInputError, match="^namespace: backup nightly does not hold namespace bank"):
         namespace_info.describe_backup(store, {"namespace": "bank", "backup": "nightly"})
+
+
+def test_a_crd_the_target_serves_with_other_versions_is_reported_and_never_overwritten(tmp_path):
+    store = FileStore(str(tmp_path / "crd-store"))
+    source = source_cluster()
+    definition = {"metadata": {"name": "widgets.example.com"}, "spec": {
+        "group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+        "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    source.add("apiextensions.k8s.io", "customresourcedefinitions", json.loads(json.dumps(definition)))
+    source.add("example.com", "widgets", {"metadata": {"name": "w", "namespace": "shop"}, "spec": {"size": 3}})
+    backups.run_backup(source, store, backup_params(namespaces=["shop"]))
+    target = target_cluster()
+    theirs = json.loads(json.dumps(definition))
+    theirs["spec"]["versions"] = [{"name": "v2", "served": True, "storage": True}]
+    target.add("apiextensions.k8s.io", "customresourcedefinitions", theirs)
+    result = restore.run_restore(target, store, restore_params(
+        namespace_mapping=None, restore_volumes=False, existing="update", ignore_partial_failure=True,
+        storage_class_mapping={"csi-hostpath": "standard"}, include_resources=["customresourcedefinitions"]))
+    kept = target.objects[("apiextensions.k8s.io", "customresourcedefinitions", None, "widgets.example.com")]
+    assert [v["name"] for v in kept["spec"]["versions"]] == ["v2"]
+    assert any(s["name"] == "widgets.example.com" and "versions v2, the backup's has v1" in s["message"]
+               for s in result["skipped_objects"]), result["skipped_objects"]
