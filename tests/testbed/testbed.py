@@ -566,7 +566,10 @@ def start_control_plane(cluster, out, ports, tools):
         "--kubelet-client-key", os.path.join(pki, "apiserver-kubelet-client.key"),
         "--kubelet-certificate-authority", os.path.join(pki, "ca.crt"),
         "--kubelet-preferred-address-types", "Hostname",
-        "--profiling=false", "--v=1"])
+        "--profiling=false", "--v=1"] + (
+        # 1.37 refuses a loopback advertise address for the `kubernetes` Service's endpoints; nothing in the bed
+        # reaches the apiserver through that Service (no kube-proxy), so nobody reconciles them.
+        ["--endpoint-reconciler-type", "none"] if cluster.version >= "v1.37" else []))
     wait_for(c("kube-apiserver"), lambda: api_ready(port("apiserver"), cluster), timeout=120)
 
     say("%s: starting kube-controller-manager and kube-scheduler" % cluster.name)
