@@ -24,7 +24,7 @@ pytestmark = [NEEDS_BED, pytest.mark.skipif("LIFEBOAT_DR_KUBECONFIG" not in os.e
 TESTBED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testbed", "testbed")
 IMAGE = "docker.io/library/busybox:1.36"
 PASSWORD = "dr site password 7c1e"
-GROUP = "drills.lifeboat.test"
+GROUP = unique("drills") + ".lifeboat.test"  # cluster-scoped: a group of this run's own
 FILL = """set -e
 for d in 1 2 3; do mkdir -p /data/d$d; for f in $(seq 1 20); do head -c 3000 /dev/urandom > /data/d$d/f$f; done; done
 ln -sf d1/f1 /data/link; echo %s > /data/who
@@ -45,7 +45,7 @@ def dr_json(*args):
     return json.loads(dr_kubectl(*(list(args) + ["-o", "json"])))
 
 
-def testbed(*args):
+def bed(*args):
     res = subprocess.run([TESTBED] + list(args), capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
 
@@ -110,8 +110,20 @@ def sums(run, namespace):
                  == count, timeout=240, interval=1, what="%s pods in %s" % (selector, namespace))
         for pod in json.loads(run("get", "pods", "-n", namespace, "-l", selector, "-o", "json"))["items"]:
             found[pod["metadata"]["name"].rsplit("-", 2)[0] if selector == "app=files" else pod["metadata"]["name"]] = \
-                run("exec", "-n", namespace, pod["metadata"]["name"], "--", "sh", "-c", SUMS)
+                wait_for(lambda p=pod: _exec(run, namespace, p["metadata"]["name"]), timeout=120, interval=1,
+                         what="exec in %s/%s" % (namespace, pod["metadata"]["name"]))
     return found
+
+
+def _exec(run, namespace, pod):
+    """The sums, or None while the pod's kubelet does not know it yet (a kubelet just started again says "pod does
+    not exist" for pods the apiserver still shows ready)."""
+    try:
+        return run("exec", "-n", namespace, pod, "--", "sh", "-c", SUMS)
+    except AssertionError as e:
+        if "pod does not exist" in str(e) or "container not found" in str(e):
+            return None
+        raise
 
 
 def s3(prefix):
@@ -151,22 +163,24 @@ def backed_up():
     assert empty["data_copy"]["empty"] is True and empty["data_copy"]["files"] == 0
     backup = run_module("object_backup", dict(s3(prefix), name="dr-" + namespace, namespaces=[namespace],
                                               volume_snapshots=snaps["snapshots"]))
-    assert backup.get("phase") == "Completed", backup.get("msg")
+    assert backup.get("backup", {}).get("phase") == "Completed", backup.get("msg")
     yield {"namespace": namespace, "prefix": prefix, "backup": "dr-" + namespace, "sums": source_sums,
            "secret": kubectl_json("get", "secret", "-n", namespace, "db-password")["data"],
            "widget": kubectl_json("get", "widgets." + GROUP, "-n", namespace, "blue")["spec"]}
     subprocess.run([TESTBED, "start-cluster", "primary"], capture_output=True, timeout=300, check=False)
     kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
     dr_kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
+    for run in (kubectl, dr_kubectl):
+        run("delete", "crd", "widgets." + GROUP, "--ignore-not-found", "--wait=false", check=False)
 
 
 @pytest.fixture
 def primary_stopped():
-    testbed("stop-cluster", "primary")
+    bed("stop-cluster", "primary")
     try:
         yield
     finally:
-        testbed("start-cluster", "primary")
+        bed("start-cluster", "primary")
 
 
 def restore_args(backed_up, **extra):
