@@ -62,12 +62,12 @@ def stats(events, key):
     return found[0]["event_data"]["artifact_data"][key]
 
 
-def task_spans(events, task):
-    """{host: (start, end)} of a task, from the runner's events (AWX's job events)."""
+def task_spans(events, action):
+    """{host: (start, end)} of the task running a module, from the runner's events (AWX's job events)."""
     spans = {}
     for event in events:
         data = event.get("event_data") or {}
-        if data.get("task") == task and event.get("event") in ("runner_on_ok", "runner_on_failed"):
+        if data.get("task_action") == action and event.get("event") in ("runner_on_ok", "runner_on_failed"):
             spans[data["host"]] = (data["start"], data["end"])
     return spans
 
@@ -89,10 +89,9 @@ def test_both_clusters_backed_up_in_one_run_and_restored_across_sites(tmp_path):
         backups = stats(events, "lifeboat_backup")
         assert sorted(backups) == ["dr", "primary"]
         assert all(b["seconds"] > 0 for b in backups.values()), backups
-        spans = task_spans(events, "Back up the namespace's objects")
-        if len(spans) == 2:  # forks 2: the two clusters' backups ran at the same time
-            (a0, a1), (b0, b1) = spans["primary"], spans["dr"]
-            assert a0 < b1 and b0 < a1, spans
+        spans = task_spans(events, "lifeboat.k8s.object_backup")
+        (a0, a1), (b0, b1) = spans["primary"], spans["dr"]
+        assert a0 < b1 and b0 < a1, "forks 2: the two clusters' backups run at the same time: %s" % spans
 
         # Across the sites in one play: each cluster takes the other's namespace.
         inventory["clusters"]["hosts"] = {
