@@ -171,4 +171,3 @@ def test_a_drill_into_the_dr_cluster_passes_and_fails_naming_a_missing_class(tmp
     finally:
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
         dr_kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
-

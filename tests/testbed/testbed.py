@@ -525,7 +525,10 @@ def start_control_plane(cluster, out, ports, tools):
     """etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the snapshot CRDs, the CSI driver and
     its sidecars, the StorageClass and VolumeSnapshotClass of one cluster."""
     bindir = os.path.join(out, "bin")
-    c, port = cluster.c, (lambda name: ports[cluster.prefix + name])
+    c = cluster.c
+
+    def port(name):
+        return ports[cluster.prefix + name]
     os.makedirs(cluster.path(), exist_ok=True)
     kubectl = [os.path.join(tools, "kubectl")] + cluster.kubectl_args
     say("%s: generating certificates" % cluster.name)
@@ -612,8 +615,8 @@ def start_control_plane(cluster, out, ports, tools):
                                      "--leader-election=false", "--v=2"] + rate)
     start(c("csi-snapshotter"), [os.path.join(bindir, "csi-snapshotter"), "--kubeconfig", kc,
                                  "--csi-address", sock, "--leader-election=false", "--v=2"] + rate)
-    run(kubectl + ["apply", "-f", "-"], input=STORAGE_OBJECTS % {"driver": cluster.driver,
-                                                                "class": cluster.storage_class})
+    run(kubectl + ["apply", "-f", "-"],
+        input=STORAGE_OBJECTS % {"driver": cluster.driver, "class": cluster.storage_class})
 
 
 def start_node(cluster, out, ports, tools, mover_root):

@@ -315,8 +315,8 @@ def _volume_sources(k8s, params, records, storage, facts, warnings):
                 warnings.append("PVC %s/%s comes back from its data copy: its snapshot cannot be used in the target "
                                 "cluster (%s)" % (key + (unusable,)))
         elif unusable:
-            refused.append("PVC %s/%s: %s%s" % (key + (unusable, "" if mode == "snapshot" else
-                                                            ", and the backup holds no data copy of it")))
+            why = unusable if mode == "snapshot" else unusable + ", and the backup holds no data copy of it"
+            refused.append("PVC %s/%s: %s" % (key + (why,)))
     if refused:
         raise InvalidInputError("restore_volume_data: the target cluster cannot restore %d volume(s) from this backup: "
                                 "%s; nothing was restored (restore_volumes: false restores the objects with empty "
