@@ -12,6 +12,7 @@ objects read back with kubectl from each cluster, and the primary after it is st
 
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -191,8 +192,17 @@ def restore_args(backed_up, **extra):
     return args
 
 
-def test_bad_input_is_refused_before_anything_changes_in_the_dr_cluster(backed_up):
+def test_bad_input_is_refused_before_anything_changes_in_the_dr_cluster(backed_up, tmp_path):
     namespace = backed_up["namespace"]
+    with open(os.environ["LIFEBOAT_DR_KUBECONFIG"]) as f:
+        config = json.load(f)  # the bed writes kubeconfigs as JSON
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:%d" % s.getsockname()[1]
+    (tmp_path / "nowhere").write_text(json.dumps(config))
+    nowhere = run_module("object_restore", restore_args(backed_up, kubeconfig=str(tmp_path / "nowhere")))
+    assert nowhere.get("failed") and nowhere["msg"].startswith(
+        "kubeconfig, context or host: the target cluster at https://127.0.0.1:"), nowhere
     missing = run_module("object_restore", restore_args(backed_up, storage_class_mapping={"csi-hostpath": "gold"}))
     assert missing.get("failed") and missing["msg"].startswith(
         "storage_class_mapping: StorageClass gold does not exist in the target cluster (it has: standard)"), missing

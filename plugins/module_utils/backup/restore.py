@@ -119,6 +119,7 @@ class Item:
 
 def run_restore(k8s, store, params, check_mode=False):
     name = check_name(params["name"])
+    k8s.check_reachable("the target cluster")
     if params.get("state") == "absent":
         return remove_restore(k8s, store, params, check_mode)
     limits = Limits.from_option(params.get("limits"))

@@ -63,6 +63,7 @@ AUTH_OPTIONS = (
 POOL_SIZE = 32  # concurrent requests per module run
 TIMEOUT = (10, 60)  # connect, read (seconds) per attempt
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
+REACHABLE_WINDOW = 10.0  # seconds check_reachable retries a cluster that does not answer
 
 
 class RetryPolicy:
@@ -232,14 +233,15 @@ class K8sClient:
         for connections this client does not make itself (pod exec)."""
         return [(k, v) for k in self.headers for v in self.headers.getlist(k)] + list(self._auth_headers().items())
 
-    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
-        """Send one request, retried by the policy; return the decoded JSON body (or None),
-        or the bytes with raw."""
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None):
+        """Send one request, retried by the policy (this client's, unless retry gives another); return the decoded
+        JSON body (or None), or the bytes with raw."""
         url = self.host + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         data = json.dumps(body) if body is not None else None
-        started = self.retry.clock()
+        policy = retry or self.retry
+        started = policy.clock()
         attempt = 0
         while True:
             headers = HTTPHeaderDict(self.headers)
@@ -264,11 +266,11 @@ class K8sClient:
                     self.host, method, path, _reason(e)))
             except ApiException as e:  # TLS errors from the library's pool
                 failure = ApiError("cannot reach the Kubernetes API at %s: %s" % (self.host, e.reason))
-            wait = self.retry.next_wait(started, attempt, retry_after)
+            wait = policy.next_wait(started, attempt, retry_after)
             if wait is None:
                 if attempt:
                     failure.message += " (gave up after %d attempts in %.0fs)" % (
-                        attempt + 1, self.retry.clock() - started)
+                        attempt + 1, policy.clock() - started)
                     failure.args = (failure.message,)
                 raise failure
             attempt += 1
@@ -313,6 +315,17 @@ class K8sClient:
 
     def server_version(self):
         return self.get("/version")
+
+    def check_reachable(self, what="the cluster"):
+        """Fail at once, naming the connection options, when the apiserver cannot be reached (a mistyped server, a
+        cluster that is down): asked before a task plans anything, with a short retry window of its own."""
+        try:
+            return self.request("GET", "/version", retry=RetryPolicy(window=REACHABLE_WINDOW))
+        except ApiError as e:
+            if e.status is not None:
+                raise
+            raise InvalidInputError("kubeconfig, context or host: %s at %s cannot be reached: %s; nothing was "
+                                    "changed" % (what, self.host, e.message))
 
 
 def _reason(error):

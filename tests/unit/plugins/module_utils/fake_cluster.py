@@ -68,7 +68,7 @@ class FakeCluster(K8sClient):
         return sorted(name for g, p, ns, name in self.objects if (g, p, ns) == (group, plural, namespace))
 
     # The client's get/create/merge_patch/delete/list/server_version are K8sClient's own, over this request().
-    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None):
         with self._lock:
             self.requests.append((method, path))
             dry_run = bool(query and query.get("dryRun"))

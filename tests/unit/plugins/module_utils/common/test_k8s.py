@@ -223,3 +223,23 @@ def test_unreachable_apiserver_fails_within_the_window():
     with pytest.raises(ApiError, match="cannot reach the Kubernetes API"):
         k8s.get("/version")
     assert k8s.retries >= 1
+
+
+def test_an_unreachable_cluster_is_named_by_its_options_within_a_short_window(monkeypatch):
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.common import k8s as k8s_module
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(k8s_module, "REACHABLE_WINDOW", 0.3)
+    # The client's own policy would retry for an hour: the check uses its own short window.
+    k8s = K8sClient({"host": "http://127.0.0.1:%d" % port, "api_key": "t"}, retry=fast_policy(3600))
+    with pytest.raises(InvalidInputError, match=r"^kubeconfig, context or host: the target cluster at "
+                                                r"http://127\.0\.0\.1:\d+ cannot be reached: .*nothing was changed"):
+        k8s.check_reachable("the target cluster")
+
+
+def test_a_cluster_that_answers_is_reachable_and_an_http_error_is_not_taken_for_unreachable(api):
+    assert client(api).check_reachable()["ok"] is True
+    api.script = [(401, {}, {"message": "Unauthorized"})]
+    with pytest.raises(ApiError):
+        client(api).check_reachable()
