@@ -69,6 +69,14 @@ EXAMPLES = r"""
     wait_timeout: 600
   register: restored
 
+- name: The original as last night's backup holds it (its cluster is gone)
+  lifeboat.k8s.namespace_info:
+    namespace: shop
+    backup: nightly-20261202
+    storage: s3://backups/prod
+    storage_class_mapping: {csi-hostpath: standard}
+  register: original_in_backup
+
 - name: Compare it with the original
   lifeboat.k8s.namespace_info:
     namespace: shop
@@ -81,6 +89,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup:
+  description: The backup the namespace was described from (with I(backup)).
+  returned: with backup
+  type: str
+  sample: nightly-20261202
 counts:
   description: Number of objects per resource (as C(deployments.apps), C(configmaps)).
   returned: always
