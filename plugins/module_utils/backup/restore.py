@@ -159,12 +159,14 @@ def run_restore(k8s, store, params, check_mode=False):
                                      files["volume_snapshots"]) as side_file:
                         records = read_json_gz(side_file, files["volume_snapshots"], limits)
                 snapshots = confinement.check_records(records, driver_names())
-                warnings.extend(storage.check(facts, lambda obj: confinement.cluster_refusal(
-                    STORAGE_CLASSES, obj, facts.claims) is None))
                 if not params.get("restore_volumes", True):
                     snapshots = []  # the claims come back empty; no snapshot or data copy is looked at
                 _check_snapshot_origins(k8s, snapshots, confinement, params.get("block_store_options"))
-                copies, from_copy = _volume_sources(k8s, params, snapshots, storage, facts, warnings)
+                sources = VolumeSources(k8s, params, storage, facts, snapshots)
+                warnings.extend(storage.check(facts, lambda obj: confinement.cluster_refusal(
+                    STORAGE_CLASSES, obj, facts.claims) is None, static=sources.statically_bound))
+                warnings.extend(sources.warnings)
+                copies, from_copy = sources.copies()
                 warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
                 actions = pipeline.summary()
             restorer = Restorer(k8s, params, mapping, check_mode, hooks, copies, from_copy)
@@ -280,57 +282,80 @@ def remove_restore(k8s, store, params, check_mode=False):
     return result
 
 
-def _volume_sources(k8s, params, records, storage, facts, warnings):
-    """Where each selected volume's data comes from, decided before any change: (the data mover service, {(namespace,
-    pvc)} of the volumes restored from their data copies), or (None, empty). restore_volume_data: copy takes every
-    copy; snapshot every snapshot; auto the snapshot where the target cluster can use it and it still exists, else
-    the copy. A volume with neither is refused, naming it. Each copy used is checked now (it must lie where the
-    mover keeps that PVC's copies). The mover's storage and S3 options default to the restore's."""
-    mode = params.get("restore_volume_data") or "auto"
-    records = [r for r in records if (r["source"]["namespace"], r["source"]["pvc"]) in facts.claims]
-    if mode == "copy":
-        lacking = ["%s/%s" % (r["source"]["namespace"], r["source"]["pvc"]) for r in records if not r.get("data_copy")]
-        if lacking:
-            raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
-                ", ".join(lacking[:10])))
-    claim_classes = dict(((namespace, what.rpartition("/")[2]), cls) for what, namespace, cls in facts.volume_classes
-                         if what.startswith("PVC "))
-    blocks = {}
+class VolumeSources:
+    """Where each selected volume's data comes from, decided before any change. restore_volume_data: copy takes
+    every copy; snapshot every snapshot; auto the snapshot where the target cluster can use it and it still exists,
+    else the copy. A volume with neither is refused (copies() raises), naming it."""
 
-    def block(record):
+    def __init__(self, k8s, params, storage, facts, records):
+        self.k8s, self.params = k8s, params
+        self.mode = params.get("restore_volume_data") or "auto"
+        self.records = [r for r in records if (r["source"]["namespace"], r["source"]["pvc"]) in facts.claims]
+        self.warnings, self.refused, self.used = [], [], []
+        self._blocks = {}
+        if self.mode == "copy":
+            lacking = ["%s/%s" % (r["source"]["namespace"], r["source"]["pvc"]) for r in self.records
+                       if not r.get("data_copy")]
+            if lacking:
+                raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
+                    ", ".join(lacking[:10])))
+        claim_classes = dict(((namespace, claim), cls) for _what, namespace, claim, cls in facts.volume_classes
+                             if claim is not None)
+        for record in self.records:
+            self._decide(record, storage.describe(storage.target_class(claim_classes.get(_key(record)))))
+
+    def block(self, record):
         driver = record.get("driver", "csi")
-        blocks.setdefault(driver, block_store(driver, k8s, params.get("block_store_options")))
-        return blocks[driver]
-    used, refused = [], []
-    for record in records:
-        key = (record["source"]["namespace"], record["source"]["pvc"])
-        if mode == "copy":
-            used.append(record)
-            continue
-        target_class = storage.describe(storage.target_class(claim_classes.get(key)))
-        unusable = block(record).snapshot_unusable(record, target_class)
-        if mode == "auto" and record.get("data_copy") and (
-                unusable or record.get("snapshot_deleted") or block(record).describe_snapshot(record) is None):
-            used.append(record)
+        if driver not in self._blocks:
+            self._blocks[driver] = block_store(driver, self.k8s, self.params.get("block_store_options"))
+        return self._blocks[driver]
+
+    def _decide(self, record, target_class):
+        if self.mode == "copy":
+            self.used.append(record)
+            return
+        unusable = self.block(record).snapshot_unusable(record, target_class)
+        if self.mode == "auto" and record.get("data_copy") and (
+                unusable or record.get("snapshot_deleted") or self.block(record).describe_snapshot(record) is None):
+            self.used.append(record)
             if unusable:
-                warnings.append("PVC %s/%s comes back from its data copy: its snapshot cannot be used in the target "
-                                "cluster (%s)" % (key + (unusable,)))
+                self.warnings.append("PVC %s/%s comes back from its data copy: its snapshot cannot be used in the "
+                                     "target cluster (%s)" % (_key(record) + (unusable,)))
         elif unusable:
-            why = unusable if mode == "snapshot" else unusable + ", and the backup holds no data copy of it"
-            refused.append("PVC %s/%s: %s" % (key + (why,)))
-    if refused:
-        raise InvalidInputError("restore_volume_data: the target cluster cannot restore %d volume(s) from this backup: "
-                                "%s; nothing was restored (restore_volumes: false restores the objects with empty "
-                                "volumes)" % (len(refused), "; ".join(refused[:10])))
-    if not used:
-        return None, set()
-    defaults = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key"))
-    if str(params.get("storage", "")).startswith("s3://"):
-        defaults["storage"] = params["storage"]
-    copies = VolumeCopies(k8s, MoverConfig(params.get("data_mover"), defaults), wait_timeout(params))
-    for record in used:
-        copies.check_copy(record)
-    return copies, set((r["source"]["namespace"], r["source"]["pvc"]) for r in used)
+            why = unusable if self.mode == "snapshot" else unusable + ", and the backup holds no data copy of it"
+            self.refused.append("PVC %s/%s: %s" % (_key(record) + (why,)))
+
+    @property
+    def statically_bound(self):
+        """(namespace, pvc) of the claims a driver binds to a PersistentVolume it makes itself (their class need
+        not exist in the target cluster)."""
+        used = set(_key(r) for r in self.used)
+        return set(_key(r) for r in self.records if _key(r) not in used
+                   and not self.block(r).claims_provisioned_by_cluster)
+
+    def copies(self):
+        """(the data mover service, {(namespace, pvc)} of the volumes restored from their data copies), or (None,
+        empty); raises for the volumes that can come back from neither. Each copy used is checked now (it must lie
+        where the mover keeps that PVC's copies). The mover's storage and S3 options default to the restore's."""
+        if self.refused:
+            raise InvalidInputError(
+                "restore_volume_data: the target cluster cannot restore %d volume(s) from this backup: %s; nothing "
+                "was restored (restore_volumes: false restores the objects with empty volumes)" % (
+                    len(self.refused), "; ".join(self.refused[:10])))
+        if not self.used:
+            return None, set()
+        params = self.params
+        defaults = dict((k, params.get(k)) for k in ("endpoint_url", "region", "access_key", "secret_key"))
+        if str(params.get("storage", "")).startswith("s3://"):
+            defaults["storage"] = params["storage"]
+        copies = VolumeCopies(self.k8s, MoverConfig(params.get("data_mover"), defaults), wait_timeout(params))
+        for record in self.used:
+            copies.check_copy(record)
+        return copies, set(_key(r) for r in self.used)
+
+
+def _key(record):
+    return (record["source"]["namespace"], record["source"]["pvc"])
 
 
 def _check_snapshot_origins(k8s, records, confinement, config=None):

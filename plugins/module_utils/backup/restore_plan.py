@@ -54,7 +54,8 @@ class RunFacts:
         self.services = set()
         self.backed_up = set()
         self.claims = set()
-        self.volume_classes = []  # (what, namespace, storage class) of every PVC and claim template
+        # (what, namespace, PVC name or None for a claim template, storage class) of every PVC and claim template
+        self.volume_classes = []
         self.storage_classes = {}  # name -> the backed-up StorageClass
 
     @classmethod
@@ -71,13 +72,13 @@ class RunFacts:
             self.services.add((namespace, name))
         elif res_dir == "persistentvolumeclaims":
             self.claims.add((namespace, name))
-            self.volume_classes.append(("PVC %s/%s" % (namespace, name), namespace,
+            self.volume_classes.append(("PVC %s/%s" % (namespace, name), namespace, name,
                                         (obj.get("spec") or {}).get("storageClassName")))
         elif res_dir == "statefulsets.apps":
             for template in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
                 self.volume_classes.append((
                     "StatefulSet %s/%s volumeClaimTemplate %s" % (namespace, name, template.get("metadata", {}).get(
-                        "name")), namespace, (template.get("spec") or {}).get("storageClassName")))
+                        "name")), namespace, None, (template.get("spec") or {}).get("storageClassName")))
         elif res_dir == "storageclasses.storage.k8s.io":
             self.storage_classes[name] = obj
         if namespace is None:

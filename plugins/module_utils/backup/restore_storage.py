@@ -75,10 +75,11 @@ class TargetStorage:
                 resource_path("storage.k8s.io", "v1", "csidrivers", None, provisioner)) is not None
         return self._drivers[provisioner]
 
-    def check(self, facts, restorable):
+    def check(self, facts, restorable, static=()):
         """Refuse (InvalidInputError) a mapping onto a class the target lacks, and every PVC or claim template
         whose class the target neither has nor gets from the backup (restorable(obj): the backup's StorageClass
-        would be restored). Returns warnings."""
+        would be restored). static: (namespace, name) of PVCs bound to volumes a driver makes itself, which need
+        no class. Returns warnings."""
         classes = self.classes()
         if classes is None:
             return ["StorageClasses of the target cluster could not be listed (forbidden): the PVCs' classes "
@@ -89,9 +90,9 @@ class TargetStorage:
             raise InvalidInputError("storage_class_mapping: StorageClass %s does not exist in the target cluster "
                                     "(it has: %s); nothing was restored" % (", ".join(missing), has))
         lacking = []
-        for what, _namespace, source_class in facts.volume_classes:
+        for what, namespace, claim, source_class in facts.volume_classes:
             target = self.target_class(source_class)
-            if not target or target in classes:
+            if not target or target in classes or (namespace, claim) in static:
                 continue
             backed_up = facts.storage_classes.get(target) if target == source_class else None
             if backed_up is not None and restorable(backed_up) and \
@@ -106,7 +107,7 @@ class TargetStorage:
             raise InvalidInputError(
                 "storage_class_mapping: %s%s, which the target cluster does not have (it has: %s); map each to one "
                 "of those; nothing was restored" % (shown, more, has))
-        unused = sorted(set(self.mapping) - set(c for _w, _n, c in facts.volume_classes))
+        unused = sorted(set(self.mapping) - set(c for _w, _n, _c, c in facts.volume_classes))
         if unused:
             return ["storage_class_mapping: no PVC or claim template of this restore uses StorageClass %s" % (
                 ", ".join(unused))]

@@ -42,6 +42,10 @@ class BlockStore:
 
     name = None
     OPTIONS = ()  # the connection options (module option names) this driver reads from its config
+    # Does the target cluster provision a restored claim from its StorageClass (CSI: from a VolumeSnapshot data
+    # source)? False: the driver makes the volume and a PersistentVolume bound to the claim itself, so the class
+    # named in the claim need not exist in the cluster.
+    claims_provisioned_by_cluster = True
 
     def __init__(self, k8s, config=None):
         """Ark's Init(config): the Kubernetes client (drivers on Kubernetes objects need it) and the

@@ -81,6 +81,7 @@ def user_tags(labels):
 
 
 class NativeBlockStore(BlockStore):
+    claims_provisioned_by_cluster = False  # a PersistentVolume of our own, bound by claimRef
     """The Kubernetes side of a storage system's snapshots; see the module docstring."""
 
     CSI_DRIVERS = ()

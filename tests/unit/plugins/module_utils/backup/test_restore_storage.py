@@ -179,3 +179,14 @@ def test_a_crd_the_target_serves_with_other_versions_is_reported_and_never_overw
     assert [v["name"] for v in kept["spec"]["versions"]] == ["v2"]
     assert any(s["name"] == "widgets.example.com" and "versions v2, the backup's has v1" in s["message"]
                for s in result["skipped_objects"]), result["skipped_objects"]
+
+
+def test_a_claim_a_native_driver_binds_to_its_own_volume_needs_no_class_in_the_target():
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RunFacts
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import TargetStorage
+    facts = RunFacts()
+    facts.add("persistentvolumeclaims", "shop", {"metadata": {"name": "px"}, "spec": {"storageClassName": "portworx"}})
+    storage = TargetStorage(target_cluster(), {})
+    assert storage.check(facts, lambda obj: True, static={("shop", "px")}) == []
+    with pytest.raises(InvalidInputError, match="PVC shop/px uses StorageClass portworx"):
+        storage.check(facts, lambda obj: True)
