@@ -167,7 +167,8 @@ def run_restore(k8s, store, params, check_mode=False):
                     STORAGE_CLASSES, obj, facts.claims) is None, static=sources.statically_bound))
                 warnings.extend(sources.warnings)
                 copies, from_copy = sources.copies()
-                warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement))
+                warnings.extend(plan(k8s, spill, facts, params, mapping, snapshots, pipeline, confinement,
+                                     storage.mapping))
                 actions = pipeline.summary()
             restorer = Restorer(k8s, params, mapping, check_mode, hooks, copies, from_copy)
             restorer.warnings.extend(warnings)
@@ -290,12 +291,11 @@ class VolumeSources:
     def __init__(self, k8s, params, storage, facts, records):
         self.k8s, self.params = k8s, params
         self.mode = params.get("restore_volume_data") or "auto"
-        self.records = [r for r in records if (r["source"]["namespace"], r["source"]["pvc"]) in facts.claims]
+        self.records = [r for r in records if _key(r) in facts.claims]
         self.warnings, self.refused, self.used = [], [], []
         self._blocks = {}
         if self.mode == "copy":
-            lacking = ["%s/%s" % (r["source"]["namespace"], r["source"]["pvc"]) for r in self.records
-                       if not r.get("data_copy")]
+            lacking = ["%s/%s" % _key(r) for r in self.records if not r.get("data_copy")]
             if lacking:
                 raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
                     ", ".join(lacking[:10])))
@@ -374,10 +374,6 @@ def _check_snapshot_origins(k8s, records, confinement, config=None):
     confinement.raise_problems()
 
 
-def storage_class_mapping(params):
-    return check_mapping(params.get("storage_class_mapping"))
-
-
 def check_namespaces(manifest, params):
     """The namespace mapping, checked against what the backup holds (a typo must not restore in place)."""
     backed_up = manifest.get("namespaces") or []
@@ -422,12 +418,12 @@ def select(entries, params, selector, confinement, spill):
     return facts
 
 
-def plan(k8s, spill, facts, params, mapping, records, pipeline, confinement):
+def plan(k8s, spill, facts, params, mapping, records, pipeline, confinement, class_mapping=None):
     """Plan every selected entry in restore order: prepared and passed through the restore item actions,
     or skipped (naming the action) or refused; the plans go back into the spill. Reads the target cluster
     only (whether a PV exists). Returns the planning's warnings."""
     run = restore_plan.RestoreRun(None, mapping, {"preserve_node_ports": params.get("preserve_node_ports"),
-                                                  "storage_class_mapping": storage_class_mapping(params)},
+                                                  "storage_class_mapping": class_mapping},
                                   records if params.get("restore_volumes", True) else (), k8s, facts=facts)
     planner = restore_plan.Planner(
         run, pipeline, restore_status=params.get("restore_status") or [],
