@@ -144,25 +144,17 @@ backups:
       sample: {}
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import backup_info
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    SIGNING_KEY_ARG_SPEC,
-    STORAGE_ARG_SPEC,
-    LifeboatModule,
-    storage_options,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.info import backup_info
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BACKUP_INFO_ARG_SPEC, BackupInfoOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import storage_options
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str"),
-        verify=dict(type="bool", default=False),
-    )
-    argument_spec.update(STORAGE_ARG_SPEC)
-    argument_spec.update(SIGNING_KEY_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
-    module.run(lambda m: backup_info(open_store(m.params["storage"], storage_options(m.params)), m.params))
+    module = LifeboatModule(argument_spec=BACKUP_INFO_ARG_SPEC, supports_check_mode=True)
+    module.run(lambda m: backup_info(open_store(m.params["storage"], storage_options(m.params)),
+                                     BackupInfoOptions.from_params(m.params)))
 
 
 if __name__ == "__main__":

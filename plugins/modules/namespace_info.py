@@ -142,33 +142,23 @@ workloads_available:
 """
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    ENCRYPTION_KEY_ARG_SPEC,
-    K8S_AUTH_ARG_SPEC,
-    STORAGE_ARG_SPEC,
-    WAIT_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-    storage_options,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params, storage_options
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import NAMESPACE_INFO_ARG_SPEC, NamespaceInfoOptions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import describe_backup, namespace_info
 
 
+def run(module):
+    options = NamespaceInfoOptions.from_params(module.params)
+    if options.backup:
+        return describe_backup(open_store(module.params["storage"], storage_options(module.params)), options)
+    return namespace_info(K8sClient(auth_params(module.params)), options)
+
+
 def main():
-    argument_spec = dict(
-        namespace=dict(type="str", required=True),
-        wait=dict(type="bool", default=False),
-        storage_class_mapping=dict(type="dict"),
-        backup=dict(type="str"),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(STORAGE_ARG_SPEC)
-    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
-    argument_spec.update(wait_timeout=WAIT_ARG_SPEC["wait_timeout"])
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
-    module.run(lambda m: describe_backup(open_store(m.params["storage"], storage_options(m.params)), m.params)
-               if m.params["backup"] else namespace_info(K8sClient(auth_params(m.params)), m.params))
+    module = LifeboatModule(argument_spec=NAMESPACE_INFO_ARG_SPEC, supports_check_mode=True)
+    module.run(run)
 
 
 if __name__ == "__main__":

@@ -359,64 +359,23 @@ skipped_objects:
   sample: [{resource: secrets, namespace: shop, name: scratch, message: "no-scratch: skipped by this rule"}]
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import builtin_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import run_backup
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.service import run_backup
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    K8S_AUTH_ARG_SPEC,
-    ENCRYPTION_KEY_ARG_SPEC,
-    SERVER_SIDE_ENCRYPTION_ARG_SPEC,
-    SIGNING_KEY_ARG_SPEC,
-    STORAGE_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-    storage_options,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BACKUP_ARG_SPEC, BackupOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params, storage_options
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
-        include_cluster_resources=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-        filter=dict(type="str"),
-        backup_actions=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str"),
-            resources=dict(type="list", elements="str"),
-            namespaces=dict(type="list", elements="str"),
-            name_regex=dict(type="str"),
-            label_selector=dict(type="str"),
-            jmespath=dict(type="str"),
-            json_patch=dict(type="list", elements="dict"),
-            merge_patch=dict(type="dict"),
-            skip=dict(type="raw"),
-            include=dict(type="str"),
-        )),
-        disable_actions=dict(type="list", elements="str", choices=builtin_names("backup")),
-        item_action_commands=dict(type="list", elements="raw"),
-        volume_snapshots=dict(type="list", elements="dict"),
-        ttl=dict(type="str"),
-        allow_partial=dict(type="bool", default=False),
-        encryption_recipients=dict(type="list", elements="str"),
-        object_lock_mode=dict(type="str", choices=["GOVERNANCE", "COMPLIANCE"]),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(STORAGE_ARG_SPEC)
-    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
-    argument_spec.update(SIGNING_KEY_ARG_SPEC)
-    argument_spec.update(SERVER_SIDE_ENCRYPTION_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = LifeboatModule(argument_spec=BACKUP_ARG_SPEC, supports_check_mode=True,
                             required_if=[("state", "present", ["namespaces"])])
 
     def backup(m):
+        options = BackupOptions.from_params(m.params)
         store = open_store(m.params["storage"], storage_options(m.params))
-        k8s = K8sClient(auth_params(m.params)) if m.params["state"] == "present" else None
-        return run_backup(k8s, store, m.params, m.check_mode)
+        k8s = K8sClient(auth_params(m.params)) if options.state == "present" else None
+        return run_backup(k8s, store, options, m.check_mode)
 
     module.run(backup)
 

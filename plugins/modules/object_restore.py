@@ -491,77 +491,21 @@ volumes:
   sample: []
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import builtin_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import DEFAULT_CLUSTER_RESOURCES
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import run_restore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    BLOCK_STORE_ARG_SPEC,
-    DATA_MOVER_ARG_SPEC,
-    ENCRYPTION_KEY_ARG_SPEC,
-    K8S_AUTH_ARG_SPEC,
-    SIGNING_KEY_ARG_SPEC,
-    STORAGE_ARG_SPEC,
-    WAIT_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-    storage_options,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params, storage_options
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RESTORE_ARG_SPEC, RestoreOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.service import run_restore
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        namespace_mapping=dict(type="dict"),
-        storage_class_mapping=dict(type="dict"),
-        namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
-        existing=dict(type="str", default="keep", choices=["keep", "update"]),
-        restore_status=dict(type="list", elements="str"),
-        preserve_node_ports=dict(type="bool", default=False),
-        restore_actions=dict(type="raw", aliases=["transforms"]),
-        disable_actions=dict(type="list", elements="str", choices=builtin_names("restore")),
-        item_action_commands=dict(type="list", elements="raw"),
-        restore_volumes=dict(type="bool", default=True),
-        block_store_options=dict(type="dict", options=BLOCK_STORE_ARG_SPEC),
-        volume_options=dict(type="dict"),
-        restore_volume_data=dict(type="str", default="auto", choices=["auto", "snapshot", "copy"]),
-        data_mover=dict(type="dict", options=DATA_MOVER_ARG_SPEC),
-        restore_hooks=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str"),
-            pod_selector=dict(type="str", required=True),
-            phase=dict(type="str", choices=["post"], default="post"),
-            container=dict(type="str"),
-            command=dict(type="raw", required=True),
-            on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
-            timeout=dict(type="raw", default="30s"),
-            wait_timeout=dict(type="raw"),
-            wait_for_ready=dict(type="bool", default=False),
-        )),
-        hook_annotations=dict(type="bool", default=True),
-        ignore_partial_failure=dict(type="bool", default=False),
-        cluster_resources=dict(type="list", elements="str", default=list(DEFAULT_CLUSTER_RESOURCES)),
-        limits=dict(type="dict", options=dict(
-            entry_size=dict(type="str", default="32Mi"),
-            total_size=dict(type="str", default="16Gi"),
-            entries=dict(type="int", default=2000000),
-            side_file_size=dict(type="str", default="512Mi"),
-        )),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(STORAGE_ARG_SPEC)
-    argument_spec.update(ENCRYPTION_KEY_ARG_SPEC)
-    argument_spec.update(SIGNING_KEY_ARG_SPEC)
-    argument_spec.update(WAIT_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = LifeboatModule(argument_spec=RESTORE_ARG_SPEC, supports_check_mode=True)
 
     def restore(m):
+        options = RestoreOptions.from_params(m.params)
         store = open_store(m.params["storage"], storage_options(m.params))
-        return run_restore(K8sClient(auth_params(m.params)), store, m.params, m.check_mode)
+        return run_restore(K8sClient(auth_params(m.params)), store, options, m.check_mode)
 
     module.run(restore)
 

@@ -125,39 +125,25 @@ jobs:
 """
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    K8S_AUTH_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import VOLUME_COMPARE_ARG_SPEC, VolumeCompareOptions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.volumes import volume_compare
 
 
 def run(module):
     params = module.params
+    options = VolumeCompareOptions.from_params(params)
     source = K8sClient(auth_params(params))
     target = source
     if params["target_kubeconfig"]:
         target = K8sClient(dict(auth_params(params), kubeconfig=params["target_kubeconfig"],
                                 context=params["target_context"], host=None))
-    return volume_compare(source, target, params, module.check_mode)
+    return volume_compare(source, target, options, module.check_mode)
 
 
 def main():
-    argument_spec = dict(
-        source_namespace=dict(type="str", required=True),
-        target_namespace=dict(type="str", required=True),
-        pvcs=dict(type="list", elements="raw", required=True),
-        method=dict(type="str", default="job", choices=["job", "hostpath"]),
-        image=dict(type="str", default="docker.io/library/busybox:1.36"),
-        state_dir=dict(type="path"),
-        keep_jobs=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=600),
-        target_kubeconfig=dict(type="path"),
-        target_context=dict(type="str"),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = LifeboatModule(argument_spec=VOLUME_COMPARE_ARG_SPEC, supports_check_mode=True)
     module.run(run)
 
 

@@ -182,40 +182,18 @@ volume:
       sample: {volume_snapshot: lifeboat-restore-data-db-0, volume_snapshot_content: lifeboat-restore-5e0c}
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import restore_volume
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    BLOCK_STORE_ARG_SPEC,
-    K8S_AUTH_ARG_SPEC,
-    WAIT_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import VOLUME_RESTORE_ARG_SPEC, VolumeRestoreOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.restore import restore_volume
 
 
 def main():
-    argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=driver_names()),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        snapshot=dict(type="dict"),
-        snapshot_name=dict(type="str"),
-        snapshot_namespace=dict(type="str"),
-        namespace=dict(type="str", required=True),
-        pvc=dict(type="str", required=True),
-        storage_class=dict(type="str"),
-        size=dict(type="str"),
-        access_modes=dict(type="list", elements="str"),
-        labels=dict(type="dict"),
-        in_place=dict(type="bool", default=False),
-        volume_options=dict(type="dict"),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(BLOCK_STORE_ARG_SPEC)
-    argument_spec.update(WAIT_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = LifeboatModule(argument_spec=VOLUME_RESTORE_ARG_SPEC, supports_check_mode=True,
                             mutually_exclusive=[("snapshot", "snapshot_name")])
-    module.run(lambda m: restore_volume(K8sClient(auth_params(m.params)), m.params, m.check_mode))
+    module.run(lambda m: restore_volume(K8sClient(auth_params(m.params)), VolumeRestoreOptions.from_params(m.params),
+                                        m.check_mode))
 
 
 if __name__ == "__main__":

@@ -399,52 +399,18 @@ hooks:
       sample: 30.0
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    BLOCK_STORE_ARG_SPEC,
-    DATA_MOVER_ARG_SPEC,
-    K8S_AUTH_ARG_SPEC,
-    WAIT_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import SNAPSHOT_ARG_SPEC, SnapshotOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import snapshot_volumes
 
 
 def main():
-    argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=driver_names()),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        pvc=dict(type="str"),
-        pvc_selector=dict(type="str"),
-        volume_id=dict(type="str"),
-        csi_driver_map=dict(type="dict"),
-        copy_to_region=dict(type="list", elements="str"),
-        snapshot_class=dict(type="str"),
-        tags=dict(type="dict"),
-        hooks=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str"),
-            pod_selector=dict(type="str", required=True),
-            phase=dict(type="str", choices=["pre", "post"], default="pre"),
-            container=dict(type="str"),
-            command=dict(type="raw", required=True),
-            on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
-            timeout=dict(type="raw", default="30s"),
-        )),
-        hook_annotations=dict(type="bool", default=True),
-        volume_data=dict(type="str", default="snapshot", choices=["snapshot", "copy"]),
-        keep_snapshots=dict(type="bool", default=True),
-        data_mover=dict(type="dict", options=DATA_MOVER_ARG_SPEC),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(BLOCK_STORE_ARG_SPEC)
-    argument_spec.update(WAIT_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = LifeboatModule(argument_spec=SNAPSHOT_ARG_SPEC, supports_check_mode=True,
                             mutually_exclusive=[("pvc", "pvc_selector", "volume_id")])
-    module.run(lambda m: snapshot_volumes(K8sClient(auth_params(m.params)), m.params, m.check_mode))
+    module.run(lambda m: snapshot_volumes(K8sClient(auth_params(m.params)), SnapshotOptions.from_params(m.params),
+                                          m.check_mode))
 
 
 if __name__ == "__main__":

@@ -78,29 +78,16 @@ snapshots:
       tags: {reason: pre-upgrade}
 """
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import snapshot_info
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import K8sClient
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import (
-    BLOCK_STORE_ARG_SPEC,
-    K8S_AUTH_ARG_SPEC,
-    LifeboatModule,
-    auth_params,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import LifeboatModule
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import auth_params
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import SNAPSHOT_INFO_ARG_SPEC, SnapshotInfoOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import snapshot_info
 
 
 def main():
-    argument_spec = dict(
-        driver=dict(type="str", default="csi", choices=driver_names()),
-        namespace=dict(type="str"),
-        name=dict(type="str"),
-        pvc=dict(type="str"),
-        tags=dict(type="dict"),
-    )
-    argument_spec.update(K8S_AUTH_ARG_SPEC)
-    argument_spec.update(BLOCK_STORE_ARG_SPEC)
-    module = LifeboatModule(argument_spec=argument_spec, supports_check_mode=True)
-    module.run(lambda m: snapshot_info(K8sClient(auth_params(m.params)), m.params))
+    module = LifeboatModule(argument_spec=SNAPSHOT_INFO_ARG_SPEC, supports_check_mode=True)
+    module.run(lambda m: snapshot_info(K8sClient(auth_params(m.params)), SnapshotInfoOptions.from_params(m.params)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def tarball(tmp_path_factory):
 def test_tarball_holds_what_an_installed_collection_needs_and_nothing_that_needs_the_bed(tarball):
     with tarfile.open(tarball) as tar:
         names = set(tar.getnames())
-    for needed in ("plugins/modules/object_restore.py", "plugins/module_utils/backup/restore.py",
+    for needed in ("plugins/modules/object_restore.py", "plugins/module_utils/restore/service.py",
                    "roles/dr_drill/README.md", "roles/dr_drill/meta/main.yml", "meta/runtime.yml",
                    "meta/execution-environment.yml", "requirements.txt", "bindep.txt",
                    "docs/awx/execution-environment.yml", "changelogs/changelog.yaml", "tests/unit"):

@@ -15,7 +15,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ItemRef,
     ResourceSelector,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format import velero
 
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches, selector_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches, selector_matches
 
 
 class ItemRef(namedtuple("ItemRef", "resource namespace name")):

@@ -28,7 +28,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
     RestoreItemAction,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import parse_selector
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
 
 PROTOCOL = "lifeboat.k8s/item-action/v1"

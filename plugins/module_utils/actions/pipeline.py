@@ -15,6 +15,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from dataclasses import dataclass
+from typing import Any, List, Sequence
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions import command, rules
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.backup_builtin import BACKUP_ACTIONS
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.restore_builtin import RESTORE_ACTIONS
@@ -37,16 +40,24 @@ def builtin_actions(kind, disabled=None, option="disable_actions"):
     return [cls() for cls in BUILTIN[kind] if cls.name not in disabled]
 
 
-def user_rules(kind, params, warnings):
-    """backup_actions, or restore_actions (also given as transforms, or as a Velero document)."""
-    if kind == "backup":
-        return rules.read_rules(params.get("backup_actions"), "backup_actions", "backup")
-    # Messages name the option as the playbook wrote it (Ansible keeps an alias beside the option).
-    option = "transforms" if params.get("transforms") is not None else "restore_actions"
-    value = rules.parse_document(params.get(option), option)
+@dataclass(frozen=True)
+class ActionOptions:
+    """The options that make a pipeline: disable_actions, the user's rules (backup_actions, or
+    restore_actions as given, also as transforms or a Velero document) and item_action_commands."""
+    kind: str
+    disable_actions: Sequence[str]
+    rules: Any
+    rules_option: str
+    commands: Sequence[Any]
+
+
+def user_rules(options: ActionOptions, warnings: List[str]) -> list:
+    if options.kind == "backup":
+        return rules.read_rules(options.rules, options.rules_option, "backup")
+    value = rules.parse_document(options.rules, options.rules_option)
     if rules.is_velero_document(value):
-        return rules.read_velero_document(value, option, warnings)
-    return rules.read_rules(value, option, "restore")
+        return rules.read_velero_document(value, options.rules_option, warnings)
+    return rules.read_rules(value, options.rules_option, "restore")
 
 
 class Outcome:
@@ -67,19 +78,19 @@ class Pipeline:
         self.added = {}  # action name -> additional items it named
 
     @staticmethod
-    def check(kind, params):
+    def check(options: ActionOptions) -> None:
         """Refuse bad disable_actions, rules and command entries without starting anything."""
-        builtin_actions(kind, params.get("disable_actions"))
-        user_rules(kind, params, [])
-        command.read_commands(params.get("item_action_commands"))
+        builtin_actions(options.kind, options.disable_actions)
+        user_rules(options, [])
+        command.read_commands(options.commands)
 
     @classmethod
-    def from_params(cls, kind, params, warnings):
+    def start(cls, options: ActionOptions, warnings: List[str]) -> "Pipeline":
         """Everything checked and every command started before the first item; close() it after."""
-        actions = builtin_actions(kind, params.get("disable_actions"))
-        actions += user_rules(kind, params, warnings)
-        specs = command.read_commands(params.get("item_action_commands"))
-        return cls(actions + command.start_commands(specs, kind))
+        actions = builtin_actions(options.kind, options.disable_actions)
+        actions += user_rules(options, warnings)
+        specs = command.read_commands(options.commands)
+        return cls(actions + command.start_commands(specs, options.kind))
 
     def __enter__(self):
         return self

@@ -23,13 +23,13 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ItemRef,
     RestoreItemAction,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.patches import (
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.patches import (
     JsonPatch,
     PatchTestFailed,
     check_merge_patch,
     merge_patch,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import (
     compile_jmespath,
     label_selector_requirements,
     parse_selector,

@@ -27,8 +27,8 @@ import uuid
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common import clock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, NotFoundError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import me, process_alive
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import LOCK_FILE
 
-LOCK_FILE = "lifeboat-lock.json"
 LEASE_SECONDS = 600
 RENEW_SECONDS = 60
 

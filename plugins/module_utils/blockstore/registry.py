@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.aws_ebs import AwsEbsBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.openstorage import OpenStorageBlockStore
@@ -31,3 +33,31 @@ def block_store(driver, k8s, config=None, option="driver"):
             option, driver, ", ".join(driver_names())))
     config = config or {}
     return DRIVERS[driver](k8s, dict((k, config.get(k)) for k in DRIVERS[driver].OPTIONS))
+
+
+def record_driver(record):
+    """The driver that took a snapshot record (records written before drivers were named are CSI's)."""
+    return record.get("driver", "csi")
+
+
+class BlockStores:
+    """One block store per driver for a run, made on first use and shared by the run's threads."""
+
+    def __init__(self, k8s, config=None):
+        self.k8s = k8s
+        self.config = config or {}
+        self._stores = {}
+        self._lock = threading.Lock()
+
+    def get(self, driver, option="driver"):
+        with self._lock:
+            if driver not in self._stores:
+                self._stores[driver] = block_store(driver, self.k8s, self.config, option)
+            return self._stores[driver]
+
+    def of(self, record):
+        """The block store that took a snapshot record."""
+        return self.get(record_driver(record))
+
+    def every(self):
+        return [self.get(driver) for driver in driver_names()]

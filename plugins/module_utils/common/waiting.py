@@ -11,14 +11,9 @@ import time
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import WaitTimeoutError
 
+
 # The one default of every module's wait_timeout (the wait doc fragment says the same; a unit test checks).
 DEFAULT_WAIT_TIMEOUT = 300
-
-
-def wait_timeout(params):
-    """The task's wait_timeout; the modules' default when a caller leaves it out."""
-    value = params.get("wait_timeout")
-    return DEFAULT_WAIT_TIMEOUT if value is None else value
 
 
 def wait_until(check, timeout, what, interval=0.2, max_interval=3.0):

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
+
 DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
 OPTION = "data_mover"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -40,28 +41,28 @@ def environment_defaults():
 class MoverConfig:
     """The data_mover option, checked: where repositories live and how Jobs reach them."""
 
-    def __init__(self, params, defaults=None):
-        params = dict(params or {})
+    def __init__(self, option, defaults=None):
+        given = dict(option or {})
         for key, value in (defaults or {}).items():
-            if params.get(key) in (None, ""):
-                params[key] = value
-        self.tool = params.get("tool") or "restic"
-        storage = params.get("storage") or ""
+            if given.get(key) in (None, ""):
+                given[key] = value
+        self.tool = given.get("tool") or "restic"
+        storage = given.get("storage") or ""
         parsed = urlparse(storage)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise InvalidInputError("%s.storage: the copies go to S3; give s3://bucket/prefix, not %r" % (
                 OPTION, storage))
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
-        self.endpoint_url = params.get("endpoint_url") or None
-        self.pod_endpoint_url = params.get("pod_endpoint_url") or self.endpoint_url
-        self.region = params.get("region") or "us-east-1"
-        self.access_key = params.get("access_key")
-        self.secret_key = params.get("secret_key")
+        self.endpoint_url = given.get("endpoint_url") or None
+        self.pod_endpoint_url = given.get("pod_endpoint_url") or self.endpoint_url
+        self.region = given.get("region") or "us-east-1"
+        self.access_key = given.get("access_key")
+        self.secret_key = given.get("secret_key")
         if bool(self.access_key) != bool(self.secret_key):
             raise InvalidInputError("%s.access_key and %s.secret_key: give both or neither" % (OPTION, OPTION))
-        self.password = params.get("repository_password")
-        secret = params.get("repository_password_secret")
+        self.password = given.get("repository_password")
+        secret = given.get("repository_password_secret")
         self.password_secret = None
         if secret:
             name, _slash, key = str(secret).partition("/")
@@ -72,7 +73,7 @@ class MoverConfig:
         if bool(self.password) == bool(self.password_secret):
             raise InvalidInputError("%s.repository_password or %s.repository_password_secret: give exactly one; "
                                     "the repository is encrypted with it" % (OPTION, OPTION))
-        self.image = params.get("image") or DEFAULT_IMAGE
+        self.image = given.get("image") or DEFAULT_IMAGE
         self.storage_options = {"endpoint_url": self.endpoint_url, "region": self.region,
                                 "access_key": self.access_key, "secret_key": self.secret_key}
 

@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import parse_selector, selector_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookRunner, pods_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.specs import (

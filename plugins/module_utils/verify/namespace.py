@@ -14,28 +14,7 @@ import json
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError, read_items
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
-    files_of,
-    local_path,
-    read_manifest,
-    verify,
-)
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.compare import comparable
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import check_mapping
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.sealing import Encryption, open_sealed
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import (
-    label_selector_requirements,
-    selector_matches,
-)
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
-    Problems,
-    describe_error,
-    discover,
-    list_concurrently,
-)
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.volumes import require_namespace
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import Problems, discover, list_concurrently
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     InvalidInputError,
@@ -43,8 +22,17 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_timeout, wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError, read_items
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of, local_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import describe_error, read_manifest, verify
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import open_sealed
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import label_selector_requirements, selector_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import require_namespace
+
 
 PLACEHOLDER = "NAMESPACE"
 # Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
@@ -159,18 +147,18 @@ def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
     return summarize(objects, namespace, warnings, storage_class_mapping, ready_nodes(k8s))
 
 
-def describe_backup(store, params):
+def describe_backup(store, options):
     """The namespace as a backup holds it, for a comparison when its cluster is gone: the backup's files are
     checked against its manifest's checksums first. Its PVCs and workloads are as they were at the backup."""
-    name, namespace = params["backup"], params["namespace"]
+    name, namespace = options.backup, options.namespace
     manifest = read_manifest(store, name)
     if manifest is None:
         raise NotFoundError("backup: %r is not a complete backup in %s" % (name, store.url))
-    if namespace not in manifest.get("namespaces", []):
+    if namespace not in manifest.namespaces:
         raise InvalidInputError("namespace: backup %s does not hold namespace %s (it holds: %s)" % (
-            name, namespace, ", ".join(manifest.get("namespaces", []))))
-    sealed = manifest.get("encryption")
-    identities = Encryption.from_params(params).identities
+            name, namespace, ", ".join(manifest.namespaces)))
+    sealed = manifest.encryption
+    identities = options.encryption.identities
     with PrivateWorkdir("describe") as workdir:
         problem = verify(store, manifest, workdir)
         if problem:
@@ -179,9 +167,9 @@ def describe_backup(store, params):
         with open_sealed(local_path(workdir, archive_name), sealed, identities, archive_name) as archive:
             objects = [(res_dir, obj) for res_dir, item_namespace, _name, obj in read_items(archive)
                        if item_namespace == namespace]
-    warnings = [] if manifest.get("phase") == "Completed" else [
-        "backup %s is %s: the comparison sees what it holds" % (name, manifest.get("phase"))]
-    info = summarize(objects, namespace, warnings, check_mapping(params.get("storage_class_mapping")), None)
+    warnings = [] if manifest.phase == "Completed" else [
+        "backup %s is %s: the comparison sees what it holds" % (name, manifest.phase)]
+    info = summarize(objects, namespace, warnings, options.storage_class_mapping, None)
     return dict(info, changed=False, backup=name)
 
 
@@ -227,17 +215,17 @@ def hopeless(info):
                for w in info["workloads"] if not w["available"])
 
 
-def namespace_info(k8s, params):
-    namespace = params["namespace"]
+def namespace_info(k8s, options):
+    namespace = options.namespace
     require_namespace(k8s, namespace)
     warnings = []
     # Discovered once: the resource types do not change while we wait.
     discovered, failed = discover(k8s)
     warnings.extend("not compared: API group %s/%s could not be discovered: %s" % f for f in failed)
     resources = [r for r in discovered if r.namespaced]
-    mapping = check_mapping(params.get("storage_class_mapping"))
+    mapping = options.storage_class_mapping
     state = {"info": describe(k8s, namespace, resources, warnings, mapping)}
-    if params.get("wait"):
+    if options.wait:
         def settled():
             state["info"] = describe(k8s, namespace, resources, warnings, mapping)
             info = state["info"]
@@ -247,7 +235,7 @@ def namespace_info(k8s, params):
 
         def pending():
             return "namespace %s to settle: %s" % (namespace, unsettled(state["info"]))
-        wait_until(settled, wait_timeout(params), pending)
+        wait_until(settled, options.wait_timeout, pending)
     result = dict(state["info"], changed=False)
     if result["workloads_available"] is None and result["workloads"]:
         result["warnings"].append("workload availability not checked: the cluster has no ready nodes")

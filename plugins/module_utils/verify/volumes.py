@@ -28,6 +28,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import res
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import ready_nodes
 
+
 MAX_MISMATCHES = 20
 JOB_SCRIPT = "cd /volume && find . -type f -print0 | sort -z | xargs -0 -r sha256sum"
 
@@ -37,20 +38,6 @@ def _pvc(k8s, namespace, name):
     if pvc is None:
         raise NotFoundError("PersistentVolumeClaim %s/%s does not exist" % (namespace, name))
     return pvc
-
-
-def pairs_of(params):
-    pvcs = params.get("pvcs") or []
-    if not pvcs:
-        raise InvalidInputError("pvcs: give at least one PVC name (or source/target pairs)")
-    pairs = []
-    for i, entry in enumerate(pvcs):
-        if isinstance(entry, str):
-            entry = {"source": entry, "target": entry}
-        if not isinstance(entry, dict) or not entry.get("source") or not entry.get("target"):
-            raise InvalidInputError("pvcs[%d]: expected a PVC name or {source: name, target: name}" % i)
-        pairs.append((entry["source"], entry["target"]))
-    return pairs
 
 
 # ---------------------------------------------------------------- hostpath
@@ -121,10 +108,10 @@ def parse_listing(text):
 
 
 class JobLister:
-    def __init__(self, k8s, params):
+    def __init__(self, k8s, options):
         self.k8s = k8s
-        self.image = params["image"]
-        self.timeout = params["wait_timeout"]
+        self.image = options.image
+        self.timeout = options.wait_timeout
         self.jobs = []
 
     def create(self, namespace, pvc):
@@ -174,12 +161,12 @@ def compare_listings(source, target):
     return problems
 
 
-def volume_compare(source_k8s, target_k8s, params, check_mode=False):
-    pairs = pairs_of(params)
-    src_ns, dst_ns = params["source_namespace"], params["target_namespace"]
-    method = params["method"]
+def volume_compare(source_k8s, target_k8s, options, check_mode=False):
+    pairs = options.pairs
+    src_ns, dst_ns = options.source_namespace, options.target_namespace
+    method = options.method
     if method == "hostpath":
-        state_dir = params.get("state_dir")
+        state_dir = options.state_dir
         if not state_dir or not os.path.isdir(state_dir):
             raise InvalidInputError("state_dir: %r is not a directory (the hostpath driver's state directory)"
                                     % (state_dir,))
@@ -190,8 +177,8 @@ def volume_compare(source_k8s, target_k8s, params, check_mode=False):
                 hash_tree(_volume_dir(target_k8s, dst_ns, dst, state_dir))
         return _result(pairs, parallel_map(check, pairs), method, src_ns, dst_ns)
 
-    listers = (JobLister(source_k8s, params), JobLister(target_k8s, params))
-    specs = [(job_spec(src_ns, s, params["image"]), job_spec(dst_ns, d, params["image"])) for s, d in pairs]
+    listers = (JobLister(source_k8s, options), JobLister(target_k8s, options))
+    specs = [(job_spec(src_ns, s, options.image), job_spec(dst_ns, d, options.image)) for s, d in pairs]
     if check_mode:
         return {"changed": False, "method": method, "passed": None, "volumes": [], "jobs": [j for p in specs for j in p]}
     nodes = (ready_nodes(source_k8s), ready_nodes(target_k8s))
@@ -214,7 +201,7 @@ def volume_compare(source_k8s, target_k8s, params, check_mode=False):
         result.update(changed=True, jobs=jobs)
         return result
     finally:
-        if not params.get("keep_jobs"):
+        if not options.keep_jobs:
             for lister in listers:
                 lister.delete_all()
 

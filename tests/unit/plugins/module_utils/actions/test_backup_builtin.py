@@ -2,8 +2,8 @@
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions import backup_builtin as bb
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import BackupRun
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format import velero
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.service import BackupRun
 
 
 def run_action(cls, res_dir, obj, records=()):

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions import pipeline
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import actions_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ActionResult,
     ItemContext,
@@ -15,7 +16,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
     RestoreItemAction,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, plan_items
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, plan_items
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
@@ -76,7 +77,7 @@ def test_restore_plan_with_the_built_ins_user_rules_and_disabled_ones():
     entries = [("services", "shop", svc), ("pods", "shop", pod)]
     params = {"disable_actions": ["service-cluster-ip"], "restore_actions": [
         {"name": "label", "resources": ["services"], "merge_patch": {"metadata": {"labels": {"restored": "yes"}}}}]}
-    line = pipeline.Pipeline.from_params("restore", params, [])
+    line = pipeline.Pipeline.start(actions_of("restore", params), [])
     items, _warnings = plan_items(entries, RestoreRun(entries, {"shop": "copy"}), line,
                                   lambda d, o, t, s, r, rec: (d, t, s))
     assert items[0] == ("services", {"apiVersion": "v1", "kind": "Service", "metadata": {
@@ -89,7 +90,7 @@ def test_a_velero_document_or_its_text_is_taken_for_restore_actions():
     text = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: pods}\n  patches:\n" \
            "  - {operation: remove, path: /spec/x}\n"
     for value in (text, yaml.safe_load(text)):
-        rules = pipeline.user_rules("restore", {"restore_actions": value}, [])
+        rules = pipeline.user_rules(actions_of("restore", {"restore_actions": value}), [])
         assert [r.name for r in rules] == ["restore_actions.resourceModifierRules[0]"]
 
 
@@ -108,9 +109,9 @@ def test_the_modules_document_every_built_in_in_registry_order(module, kind):
 def test_messages_name_the_option_as_the_playbook_wrote_it():
     bad = [{"patch": [{"op": "add", "path": "/x"}]}]
     with pytest.raises(InvalidInputError, match=r"^transforms\[0\]\.patch\[0\]: add needs 'value'"):
-        pipeline.user_rules("restore", {"transforms": bad, "restore_actions": bad}, [])
+        pipeline.user_rules(actions_of("restore", {"transforms": bad, "restore_actions": bad}), [])
     with pytest.raises(InvalidInputError, match=r"^restore_actions\[0\]\.patch\[0\]"):
-        pipeline.user_rules("restore", {"restore_actions": bad}, [])
+        pipeline.user_rules(actions_of("restore", {"restore_actions": bad}), [])
 
 
 def test_at_restore_a_needed_item_the_restore_does_not_hold_is_said():

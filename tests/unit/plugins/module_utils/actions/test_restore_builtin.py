@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions import restore_builtin as rb
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, prepare_core
 
 
 class FakeCluster:

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import archive
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format import archive
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 
@@ -144,7 +144,7 @@ def test_json_gz_round_trip_and_limit(tmp_path):
 def test_reading_and_writing_keep_no_list_of_members(monkeypatch):
     """tarfile appends every header to TarFile.members, even on a stream: 200,000 of them at 100,000 objects."""
     import io as _io
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import archive as _archive
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.format import archive as _archive
     buffer = _io.BytesIO()
     writer = _archive.ArchiveWriter(buffer)
     for i in range(50):

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import backups, restore
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import DEFAULT_CLUSTER_RESOURCES
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import info as backup_info_service, service as backups
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BACKUP_ARG_SPEC, BACKUP_INFO_ARG_SPEC, BackupInfoOptions, BackupOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import NAMESPACE_INFO_ARG_SPEC, NamespaceInfoOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RESTORE_ARG_SPEC, RestoreOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import service as restore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     InvalidInputError,
     LifeboatError,
@@ -17,8 +20,14 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file impo
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import namespace as namespace_info
 
 from ..fake_cluster import CATALOG, FakeCluster
+from ..module_options import module_params, options_of
+
 
 SOURCE = "shop"
+
+
+def ns_options(**given):
+    return options_of(NamespaceInfoOptions, NAMESPACE_INFO_ARG_SPEC, **given)
 
 
 def shop(cluster=None):
@@ -46,24 +55,19 @@ def shop(cluster=None):
 
 
 def backup_params(**overrides):
-    params = dict(name="nightly", state="present", namespaces=[SOURCE], include_resources=None,
-                  exclude_resources=None, label_selector=None, include_cluster_resources="auto", filter=None,
-                  volume_snapshots=None, ttl=None, allow_partial=False, encryption_recipients=None,
-                  object_lock_mode=None, encryption_key=None, encryption_key_file=None, signing_key=None,
-                  signing_key_file=None)
-    params.update(overrides)
-    return params
+    given = dict(name="nightly", namespaces=[SOURCE])
+    given.update(overrides)
+    return options_of(BackupOptions, BACKUP_ARG_SPEC, **given)
 
 
 def restore_params(**overrides):
-    params = dict(name="nightly", state="present", namespace_mapping={SOURCE: "copy"}, namespaces=None,
-                  include_resources=None, exclude_resources=None, label_selector=None, existing="keep",
-                  restore_status=None, preserve_node_ports=False, restore_actions=None, restore_volumes=True,
-                  ignore_partial_failure=False, cluster_resources=list(DEFAULT_CLUSTER_RESOURCES), limits=None,
-                  encryption_key=None, encryption_key_file=None, signing_key=None, signing_key_file=None,
-                  wait=True, wait_timeout=5)
-    params.update(overrides)
-    return params
+    given = dict(name="nightly", namespace_mapping={SOURCE: "copy"}, wait_timeout=5)
+    given.update(overrides)
+    return options_of(RestoreOptions, RESTORE_ARG_SPEC, **given)
+
+
+def info_params(**given):
+    return options_of(BackupInfoOptions, BACKUP_INFO_ARG_SPEC, **given)
 
 
 @pytest.fixture
@@ -81,7 +85,7 @@ def test_backup_stores_the_namespace_and_what_it_uses_and_says_complete(stored):
     assert counts["configmaps"] == 2 and counts["widgets.example.com"] == 1 and counts["namespaces"] == 1
     assert counts["customresourcedefinitions.apiextensions.k8s.io"] == 1  # the CRD its widget needs
     assert "events" not in counts
-    listing = backups.backup_info(store, {"name": None, "verify": True})
+    listing = backup_info_service.backup_info(store, info_params(verify=True))
     (entry,) = listing["backups"]
     assert entry["name"] == "nightly" and entry["complete"] and entry["verified"]
     assert entry["written_by"] == "lifeboat.k8s" and entry["velero_compatible"]
@@ -123,7 +127,7 @@ def test_a_forbidden_resource_type_makes_the_backup_partially_failed_and_the_tas
     cluster = shop(FakeCluster(forbidden={"secrets"}))
     with pytest.raises(LifeboatError, match="PartiallyFailed.*secrets in namespace shop.*grant list on secrets"):
         backups.run_backup(cluster, store, backup_params())
-    (entry,) = backups.backup_info(store, {"name": None})["backups"]
+    (entry,) = backup_info_service.backup_info(store, info_params())["backups"]
     assert entry["phase"] == "PartiallyFailed" and not entry["complete"]
     accepted = backups.run_backup(cluster, store, backup_params(allow_partial=True))
     assert accepted["backup"]["phase"] == "PartiallyFailed"
@@ -141,12 +145,12 @@ def test_an_undiscoverable_group_is_an_error_unless_excluded(tmp_path):
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     store = FileStore(str(tmp_path / "store"))
-    for params, message in [(backup_params(namespaces=[]), "^namespaces: "),
-                            (backup_params(ttl="forever"), "^ttl: "),
-                            (backup_params(name="Bad_Name"), "^name: "),
-                            (backup_params(include_resources=["gadgets"]), "^include_resources: 'gadgets'")]:
+    for given, message in [(dict(namespaces=[]), "^namespaces: "),
+                           (dict(ttl="forever"), "^ttl: "),
+                           (dict(name="Bad_Name"), "^name: "),
+                           (dict(include_resources=["gadgets"]), "^include_resources: 'gadgets'")]:
         with pytest.raises(InvalidInputError, match=message):
-            backups.run_backup(shop(), store, params)
+            backups.run_backup(shop(), store, backup_params(**given))
     with pytest.raises(NotFoundError, match="namespaces: namespace 'absent' does not exist"):
         backups.run_backup(shop(), store, backup_params(namespaces=["absent"]))
     assert store.list_objects("") == []
@@ -251,7 +255,7 @@ def test_a_damaged_archive_fails_its_checksum_and_restores_nothing(stored):
     with pytest.raises(LifeboatError, match="failed its checksum check"):
         restore.run_restore(target, store, restore_params())
     assert target.objects == {}
-    (entry,) = backups.backup_info(store, {"name": "nightly", "verify": True})["backups"]
+    (entry,) = backup_info_service.backup_info(store, info_params(name="nightly", verify=True))["backups"]
     assert entry["verified"] is False
 
 
@@ -260,15 +264,15 @@ def test_namespace_info_digests_match_between_the_source_and_its_copy(stored):
     source = shop()
     target = FakeCluster()
     restore.run_restore(target, store, restore_params())
-    original = namespace_info.namespace_info(source, {"namespace": SOURCE, "wait": False})
-    copy = namespace_info.namespace_info(target, {"namespace": "copy", "wait": False})
+    original = namespace_info.namespace_info(source, ns_options(namespace=SOURCE))
+    copy = namespace_info.namespace_info(target, ns_options(namespace="copy"))
     assert original["counts"]["configmaps"] == copy["counts"]["configmaps"] + 1  # kube-root-ca.crt
     assert original["restorable_counts"] == copy["restorable_counts"]
     assert original["digests"] == copy["digests"]
     copy_changed = FakeCluster()
     restore.run_restore(copy_changed, store, restore_params())
     copy_changed.objects[("", "configmaps", "copy", "settings")]["data"]["color"] = "red"
-    changed = namespace_info.namespace_info(copy_changed, {"namespace": "copy", "wait": False})
+    changed = namespace_info.namespace_info(copy_changed, ns_options(namespace="copy"))
     assert changed["digests"]["configmaps"]["settings"] != original["digests"]["configmaps"]["settings"]
     assert changed["digests"]["widgets.example.com"] == original["digests"]["widgets.example.com"]
 
@@ -303,7 +307,9 @@ def test_bad_backup_actions_change_nothing(tmp_path):
         backups.run_backup(cluster, store, backup_params(backup_actions=[
             {"json_patch": [{"op": "add", "path": "/x"}]}]))
     with pytest.raises(InvalidInputError, match="^disable_actions: 'nope' is no built-in backup action"):
-        backups.run_backup(cluster, store, backup_params(disable_actions=["nope"]))
+        # (The module's choices refuse it first; the options refuse it as well.)
+        BackupOptions.from_params(dict(module_params(BACKUP_ARG_SPEC, name="nightly", namespaces=[SOURCE]),
+                                       disable_actions=["nope"]))
     assert store.list_objects("backups/") == []
     assert not [m for m, _p in cluster.requests if m in ("POST", "PUT", "PATCH", "DELETE")]
 

@@ -1,10 +1,12 @@
 """Confinement of restores: entries that disagree with the manifest, the cluster-scoped allow-list,
 protected namespaces and snapshot records (pure logic; the system suite forges whole backups)."""
 
+from types import SimpleNamespace
+
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.confine import Confinement
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.confine import DEFAULT_CLUSTER_RESOURCES, Confinement
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 MANIFEST = {"name": "b", "namespaces": ["shop"]}
@@ -12,6 +14,12 @@ MANIFEST = {"name": "b", "namespaces": ["shop"]}
 
 def cm(name="c", namespace="shop"):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}
+
+
+def confine(manifest, params, mapping):
+    """A Confinement as the restore makes one: the manifest's fields, cluster_resources and namespaces."""
+    return Confinement(SimpleNamespace(**manifest), params.get("cluster_resources", DEFAULT_CLUSTER_RESOURCES),
+                       params.get("namespaces"), mapping)
 
 
 @pytest.mark.parametrize("res_dir, path_ns, path_name, obj, problem", [
@@ -24,7 +32,7 @@ def cm(name="c", namespace="shop"):
     ("Config%2fmaps", "shop", "c", cm(), "not a resource name"),
 ])
 def test_entries_that_disagree_refuse_the_restore(res_dir, path_ns, path_name, obj, problem):
-    confinement = Confinement(MANIFEST, {}, {})
+    confinement = confine(MANIFEST, {}, {})
     assert confinement.check_entry("configmaps", "shop", "ok", cm("ok"))
     assert not confinement.check_entry(res_dir, path_ns, path_name, obj)
     with pytest.raises(ArchiveError, match=problem):
@@ -32,7 +40,7 @@ def test_entries_that_disagree_refuse_the_restore(res_dir, path_ns, path_name, o
 
 
 def test_cluster_scoped_allow_list():
-    confinement = Confinement(MANIFEST, {}, {"shop": "copy"})
+    confinement = confine(MANIFEST, {}, {"shop": "copy"})
     crb = {"kind": "ClusterRoleBinding", "metadata": {"name": "x"}}
     claim = {"namespace": "shop", "name": "data"}
     pv = {"kind": "PersistentVolume", "metadata": {"name": "pv"}, "spec": {"claimRef": claim}}
@@ -44,16 +52,16 @@ def test_cluster_scoped_allow_list():
     assert confinement.cluster_refusal("persistentvolumes", pv, {("shop", "data")}) is None
     assert "its claim is not" in confinement.cluster_refusal("persistentvolumes", pv, set())
     assert confinement.cluster_refusal("storageclasses.storage.k8s.io", {"metadata": {"name": "s"}}, set()) is None
-    everything = Confinement(MANIFEST, {"cluster_resources": ["*"]}, {})
+    everything = confine(MANIFEST, {"cluster_resources": ["*"]}, {})
     assert everything.cluster_refusal("clusterrolebindings.rbac.authorization.k8s.io", crb, set()) is None
 
 
 def test_protected_namespaces_only_when_named():
     manifest = {"name": "b", "namespaces": ["shop", "kube-system"]}
     with pytest.raises(InvalidInputError, match="namespaces: backup b holds namespace kube-system"):
-        Confinement(manifest, {}, {"shop": "copy"})
-    Confinement(manifest, {"namespaces": ["kube-system"]}, {})  # named: allowed
-    Confinement({"name": "b", "namespaces": ["team"]}, {}, {"team": "kube-public"})  # an explicit mapping
+        confine(manifest, {}, {"shop": "copy"})
+    confine(manifest, {"namespaces": ["kube-system"]}, {})  # named: allowed
+    confine({"name": "b", "namespaces": ["team"]}, {}, {"team": "kube-public"})  # an explicit mapping
 
 
 def record(pvc="data", namespace="shop", **extra):
@@ -70,9 +78,9 @@ def record(pvc="data", namespace="shop", **extra):
     ([record(), record()], "a second record for PVC shop/data"),
 ])
 def test_snapshot_records_must_belong_to_the_backup(records, problem):
-    confinement = Confinement(MANIFEST, {}, {})
+    confinement = confine(MANIFEST, {}, {})
     confinement.check_entry("persistentvolumeclaims", "shop", "data", {
         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "shop"}})
     with pytest.raises(ArchiveError, match=problem):
         confinement.check_records(records, ["csi"])
-    assert Confinement(MANIFEST, {}, {}).check_records(None, ["csi"]) == []
+    assert confine(MANIFEST, {}, {}).check_records(None, ["csi"]) == []

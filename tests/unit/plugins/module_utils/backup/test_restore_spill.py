@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import backups, restore, spill
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import service as backups
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import service as restore, spill
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
 
 from ..fake_cluster import FakeCluster
@@ -93,7 +94,7 @@ def test_an_unlistable_collection_is_compared_after_a_get(tmp_path, small_chunks
 def test_the_spooled_resource_list_writes_the_same_bytes_as_the_dict_would(tmp_path):
     import gzip
     import io
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import SpooledResourceList, write_json_gz
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import SpooledResourceList, write_json_gz
     data = {"v1/Secret": ["shop/db", "shop/tls"], "apps/v1/Deployment": ["shop/web"], "v1/Namespace": ["shop"],
             "example.com/v1/Widget": ["shop/\u00e9t\u00e9 \"quoted\""]}
     spooled = SpooledResourceList(str(tmp_path))

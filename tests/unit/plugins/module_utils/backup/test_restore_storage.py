@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import backups, restore
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import check_mapping
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import service as backups
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import service as restore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import check_mapping
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
 
 from ..fake_cluster import CATALOG, FakeCluster
-from .test_backup_restore_flow import backup_params, restore_params
+from .test_backup_restore_flow import backup_params, ns_options, restore_params
 
 WITH_DRIVERS = CATALOG + (("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
                           ("apps", "v1", "statefulsets", "StatefulSet", True))
@@ -147,16 +148,16 @@ def test_the_originals_digests_from_its_backup_or_its_cluster_match_the_mapped_c
     target = target_cluster()
     restore.run_restore(target, store, restore_params(
         namespace_mapping=None, restore_volumes=False, storage_class_mapping={"csi-hostpath": "standard"}))
-    copy = namespace_info.namespace_info(target, {"namespace": "shop", "wait": False})
+    copy = namespace_info.namespace_info(target, ns_options(namespace="shop"))
     mapped = {"storage_class_mapping": {"csi-hostpath": "standard"}}
-    live = namespace_info.namespace_info(source_cluster(), dict(mapped, namespace="shop", wait=False))
-    held = namespace_info.describe_backup(store, dict(mapped, namespace="shop", backup="nightly"))
-    unmapped = namespace_info.describe_backup(store, {"namespace": "shop", "backup": "nightly"})
+    live = namespace_info.namespace_info(source_cluster(), ns_options(namespace="shop", **mapped))
+    held = namespace_info.describe_backup(store, ns_options(namespace="shop", backup="nightly", **mapped))
+    unmapped = namespace_info.describe_backup(store, ns_options(namespace="shop", backup="nightly"))
     assert live["digests"] == copy["digests"] == held["digests"]
     assert unmapped["digests"]["persistentvolumeclaims"]["data"] != copy["digests"]["persistentvolumeclaims"]["data"]
     assert unmapped["digests"]["persistentvolumeclaims"]["scratch"] == copy["digests"]["persistentvolumeclaims"]["scratch"]
     with pytest.raises(InvalidInputError, match="^namespace: backup nightly does not hold namespace bank"):
-        namespace_info.describe_backup(store, {"namespace": "bank", "backup": "nightly"})
+        namespace_info.describe_backup(store, ns_options(namespace="bank", backup="nightly"))
 
 
 def test_a_crd_the_target_serves_with_other_versions_is_reported_and_never_overwritten(tmp_path):
@@ -182,8 +183,8 @@ def test_a_crd_the_target_serves_with_other_versions_is_reported_and_never_overw
 
 
 def test_a_claim_a_native_driver_binds_to_its_own_volume_needs_no_class_in_the_target():
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RunFacts
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_storage import TargetStorage
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RunFacts
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.storage import TargetStorage
     facts = RunFacts()
     facts.add("persistentvolumeclaims", "shop", {"metadata": {"name": "px"}, "spec": {"storageClassName": "portworx"}})
     storage = TargetStorage(target_cluster(), {})

@@ -4,7 +4,7 @@
 import pytest
 from pyrage import x25519
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import archive, sealing
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format import archive, sealing
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 SECRET = "kube-secret-value-that-must-not-leak"
@@ -16,7 +16,7 @@ def keyfile_text(identity):
 
 def test_encrypted_archive_round_trips_and_holds_no_plaintext(tmp_path):
     identity = x25519.Identity.generate()
-    encryption = sealing.Encryption.from_params({"encryption_key": keyfile_text(identity)})
+    encryption = sealing.Encryption.from_keys(keyfile_text(identity))
     path = str(tmp_path / "b.tar.gz.age")
     with encryption.writer(path) as out:
         writer = archive.ArchiveWriter(out)
@@ -31,7 +31,7 @@ def test_encrypted_archive_round_trips_and_holds_no_plaintext(tmp_path):
 
 
 def test_wrong_or_missing_key_and_tampering_are_refused(tmp_path):
-    encryption = sealing.Encryption.from_params({"encryption_recipients": [str(x25519.Identity.generate().to_public())]})
+    encryption = sealing.Encryption.from_keys(None, [str(x25519.Identity.generate().to_public())])
     assert encryption.identities == [] and encryption.enabled
     path = str(tmp_path / "x.age")
     with encryption.writer(path) as out:
@@ -43,7 +43,7 @@ def test_wrong_or_missing_key_and_tampering_are_refused(tmp_path):
         with sealing.open_sealed(path, encryption.describe(), [x25519.Identity.generate()], "x.age") as f:
             archive.read_json_gz(f, "x.age")
     identity = x25519.Identity.generate()
-    own = sealing.Encryption.from_params({"encryption_key": str(identity)})
+    own = sealing.Encryption.from_keys(str(identity))
     with own.writer(path) as out:
         archive.write_json_gz(out, list(range(50000)))
     data = bytearray(open(path, "rb").read())
@@ -56,33 +56,33 @@ def test_wrong_or_missing_key_and_tampering_are_refused(tmp_path):
 
 def test_bad_keys_are_refused_without_echoing_them():
     with pytest.raises(InvalidInputError, match="encryption_key: line 2 is not an age secret key") as caught:
-        sealing.Encryption.from_params({"encryption_key": "# comment\nAGE-SECRET-KEY-1TYPO"})
+        sealing.Encryption.from_keys("# comment\nAGE-SECRET-KEY-1TYPO")
     assert "TYPO" not in str(caught.value)
     with pytest.raises(InvalidInputError, match="encryption_recipients: 'age1nope' is not an age public key"):
-        sealing.Encryption.from_params({"encryption_recipients": ["age1nope"]})
+        sealing.Encryption.from_keys(None, ["age1nope"])
     with pytest.raises(InvalidInputError, match="give either encryption_key or encryption_key_file"):
-        sealing.Encryption.from_params({"encryption_key": "x", "encryption_key_file": "/x"})
+        sealing.read_secret("x", "/x", "encryption_key")
 
 
 def test_signature_covers_every_field():
-    signer = sealing.Signer.from_params({"signing_key": "k" * 40})
+    signer = sealing.Signer.from_text("k" * 40)
     manifest = signer.sign({"name": "b", "files": {"b.tar.gz": {"sha256": "0" * 64, "size": 1}}})
     signer.check(manifest)
     changed = dict(manifest, files={"b.tar.gz": {"sha256": "1" + "0" * 63, "size": 1}})
     with pytest.raises(sealing.SealError, match="signature does not match"):
         signer.check(changed)
     with pytest.raises(sealing.SealError, match="it names key .*, this key is"):
-        sealing.Signer.from_params({"signing_key": "z" * 40}).check(manifest)
+        sealing.Signer.from_text("z" * 40).check(manifest)
     unsigned = dict(manifest)
     del unsigned["signature"]
     with pytest.raises(sealing.SealError, match="is not signed"):
         signer.check(unsigned)
     with pytest.raises(InvalidInputError, match="signing_key: must be at least 32 characters"):
-        sealing.Signer.from_params({"signing_key": "short"})
+        sealing.Signer.from_text("short")
 
 
 def test_writer_reports_a_failing_pump(tmp_path):
-    encryption = sealing.Encryption.from_params({"encryption_recipients": [str(x25519.Identity.generate().to_public())]})
+    encryption = sealing.Encryption.from_keys(None, [str(x25519.Identity.generate().to_public())])
     with pytest.raises(Exception):
         with encryption.writer(str(tmp_path / "missing" / "x.age")) as out:
             out.write(b"x")

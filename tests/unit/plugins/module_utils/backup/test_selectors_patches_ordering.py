@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import compare, ordering, patches, selectors
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import compare, ordering, patches, selectors
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 

@@ -8,19 +8,16 @@ import tarfile
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import velero
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError, ArchiveWriter, read_items
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
-    LOCK_FILE,
-    check_manifest,
-    check_ours,
-    describe_backup,
-    files_of,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format import velero
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError, ArchiveWriter, read_items
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.info import describe_backup
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import check_ours
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import LOCK_FILE, files_of
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import Manifest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock, is_stale, read_holder
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore_plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, prepare_core
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
 
@@ -148,11 +145,11 @@ def test_manifests_with_and_without_velero_files_are_accepted():
     base = dict(MANIFEST, format=1, archive_format="1.1.0", errors=[], warnings=[], volume_snapshots=0)
     for for_velero in (False, True):
         files = dict((f, {"sha256": "0" * 64, "size": 1}) for f in files_of("b1", False, for_velero).values())
-        check_manifest(dict(base, files=files), "b1")
+        Manifest.from_dict(dict(base, files=files), "b1")
     extra = dict((f, {"sha256": "0" * 64, "size": 1}) for f in files_of("b1", False, True).values())
     extra.pop("b1-logs.gz")
     with pytest.raises(ArchiveError, match="must list exactly"):
-        check_manifest(dict(base, files=extra), "b1")
+        Manifest.from_dict(dict(base, files=extra), "b1")
 
 
 # ---------------------------------------------------------------- never touch another tool's backup

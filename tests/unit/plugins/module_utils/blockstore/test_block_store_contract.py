@@ -4,7 +4,9 @@ openstorage over an in-memory OpenStorage API, aws_ebs over moto's in-process EC
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import openstorage, volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import openstorage
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import SNAPSHOT_ARG_SPEC, SnapshotOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes import snapshots as volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -14,6 +16,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 
 from ..fake_cluster import FakeCluster
 from .fake_openstorage import FakeOpenStorage
+from ..module_options import options_of
+
+
+def snapshot_options(**given):
+    return options_of(SnapshotOptions, SNAPSHOT_ARG_SPEC, **given)
+
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
@@ -213,19 +221,17 @@ def test_bad_sources_are_refused_before_anything_is_made(native_bed):
 def test_the_volume_services_run_on_every_driver(bed, monkeypatch):
     volume_id, source = bed.source_volume()
     cluster = cluster_with(volume_id, source, bed)
-    params = dict(bed.config, driver=bed.driver, name="nightly", namespace="shop", pvc="data", pvc_selector=None,
-                  volume_id=None, state="present", tags=None, snapshot_class=None, wait=True, wait_timeout=5,
-                  csi_driver_map=None, copy_to_region=None)
+    params = dict(bed.config, driver=bed.driver, name="nightly", namespace="shop", pvc="data", wait_timeout=5)
     if bed.driver == "openstorage":
         # The services build their own driver: hand it the fake API.
         monkeypatch.setattr(openstorage.requests, "Session", lambda: bed.api)
-    assert volumes.snapshot_volumes(cluster, params, check_mode=True)["changed"]
-    assert volumes.snapshot_volumes(cluster, params)["changed"]
-    assert volumes.snapshot_volumes(cluster, params)["changed"] is False
+    assert volumes.snapshot_volumes(cluster, snapshot_options(**params), check_mode=True)["changed"]
+    assert volumes.snapshot_volumes(cluster, snapshot_options(**params))["changed"]
+    assert volumes.snapshot_volumes(cluster, snapshot_options(**params))["changed"] is False
     with pytest.raises(ConflictError, match="^name: snapshot shop/nightly already exists for PVC 'data', not 'logs'"):
-        volumes.snapshot_volumes(cluster, dict(params, pvc="logs"))
-    assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"]
-    assert volumes.snapshot_volumes(cluster, dict(params, state="absent"))["changed"] is False
+        volumes.snapshot_volumes(cluster, snapshot_options(**dict(params, pvc="logs")))
+    assert volumes.snapshot_volumes(cluster, snapshot_options(**dict(params, state="absent")))["changed"]
+    assert volumes.snapshot_volumes(cluster, snapshot_options(**dict(params, state="absent")))["changed"] is False
 
 
 def test_conflicting_names_are_refused():
@@ -263,11 +269,12 @@ def test_a_batch_takes_each_pvc_with_the_driver_its_volume_maps_to():
             "metadata": {"name": "old", "namespace": "shop"},
             "spec": {"volumeName": "pv-old", "resources": {"requests": {"storage": "1Gi"}}},
             "status": {"phase": "Bound"}})
-        params = dict(bed.config, driver="csi", name="nightly", namespace="shop", pvc=None, pvc_selector="",
-                      volume_id=None, state="present", tags=None, snapshot_class=None, wait=True, wait_timeout=5,
-                      csi_driver_map={"ebs.csi.aws.com": "aws_ebs"}, copy_to_region=None)
-        taken = volumes.snapshot_volumes(cluster, params)["snapshots"]
+        params = dict(bed.config, driver="csi", name="nightly", namespace="shop", pvc_selector="", wait_timeout=5,
+                      csi_driver_map={"ebs.csi.aws.com": "aws_ebs"})
+        taken = volumes.snapshot_volumes(cluster, snapshot_options(**params))["snapshots"]
         assert sorted((r["source"]["pvc"], r["driver"], r["source"]["volume_id"]) for r in taken) == [
             ("data", "aws_ebs", ebs_id), ("old", "aws_ebs", in_tree)]
+        unknown = dict(params)
+        unknown["csi_driver_map"] = {"ebs.csi.aws.com": "ebs"}
         with pytest.raises(InvalidInputError, match="^csi_driver_map: unknown block store driver ebs; choose from aws_ebs, csi, openstorage"):
-            volumes.snapshot_volumes(cluster, dict(params, csi_driver_map={"ebs.csi.aws.com": "ebs"}))
+            volumes.snapshot_volumes(cluster, snapshot_options(**unknown))

@@ -14,8 +14,10 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base impor
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-SERVICES = ["plugins/module_utils/blockstore/volumes.py", "plugins/module_utils/backup/restore.py",
-            "plugins/module_utils/backup/backups.py", "plugins/module_utils/verify/namespace.py"]
+SERVICES = ["plugins/module_utils/volumes/snapshots.py", "plugins/module_utils/volumes/restore.py",
+            "plugins/module_utils/restore/service.py", "plugins/module_utils/restore/apply.py",
+            "plugins/module_utils/restore/sources.py", "plugins/module_utils/backup/service.py",
+            "plugins/module_utils/verify/namespace.py"]
 INTERFACE = set(name for name, _f in inspect.getmembers(BlockStore, inspect.isfunction) if not name.startswith("_"))
 
 
@@ -33,7 +35,7 @@ def test_services_import_no_driver(path):
 def test_services_call_only_the_interface_with_its_arguments(path):
     """Every method called on a block store (named store in volumes.py, block elsewhere, or block_store(...)
     itself) is on BlockStore, with no keyword arguments the interface does not have."""
-    names = ("store",) if path.endswith("blockstore/volumes.py") else ("block",)
+    names = ("store",) if "/volumes/" in path else ("block",)
     tree = ast.parse(_source(path))
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
@@ -75,7 +77,7 @@ def test_module_driver_choices_are_the_registry(module):
 
 def test_the_connection_options_are_the_drivers_and_are_documented():
     from ansible_collections.lifeboat.k8s.plugins.doc_fragments.block_store import ModuleDocFragment
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.module import BLOCK_STORE_ARG_SPEC
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import BLOCK_STORE_ARG_SPEC
     assert sorted(BLOCK_STORE_ARG_SPEC) == registry.driver_options()
     assert sorted(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]) == registry.driver_options()
 

@@ -3,7 +3,16 @@ and provisioner act at once. (On the test bed the same flows run against the rea
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import csi, volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import csi
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import (
+    SNAPSHOT_ARG_SPEC,
+    SNAPSHOT_INFO_ARG_SPEC,
+    VOLUME_RESTORE_ARG_SPEC,
+    SnapshotInfoOptions,
+    SnapshotOptions,
+    VolumeRestoreOptions,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes import restore as volume_restore, snapshots as volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
@@ -11,6 +20,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 
 from ..fake_cluster import FakeCluster
+from ..module_options import options_of
 
 DRIVER = "hostpath.csi.lifeboat.test"
 
@@ -35,18 +45,15 @@ def cluster_with_volumes(*names):
 
 
 def snapshot_params(**overrides):
-    params = dict(name="nightly", namespace="shop", pvc=None, pvc_selector=None, driver="csi", state="present",
-                  tags={"reason": "test"}, snapshot_class=None, wait=True, wait_timeout=5)
-    params.update(overrides)
-    return params
+    given = dict(name="nightly", namespace="shop", tags={"reason": "test"}, wait_timeout=5)
+    given.update(overrides)
+    return options_of(SnapshotOptions, SNAPSHOT_ARG_SPEC, **given)
 
 
 def restore_params(record, **overrides):
-    params = dict(namespace="copy", pvc="data", driver="csi", state="present", snapshot=record, snapshot_name=None,
-                  snapshot_namespace=None, storage_class=None, size=None, access_modes=None, labels=None,
-                  wait=True, wait_timeout=5)
-    params.update(overrides)
-    return params
+    given = dict(namespace="copy", pvc="data", snapshot=record, wait_timeout=5)
+    given.update(overrides)
+    return options_of(VolumeRestoreOptions, VOLUME_RESTORE_ARG_SPEC, **given)
 
 
 def test_snapshot_every_pvc_of_a_selector_then_again_changes_nothing():
@@ -58,34 +65,34 @@ def test_snapshot_every_pvc_of_a_selector_then_again_changes_nothing():
     assert all(r["ready"] and r["driver"] == "csi" and r["size_bytes"] == 2 ** 30 for r in taken["snapshots"])
     again = volumes.snapshot_volumes(cluster, snapshot_params(pvc_selector="app=db"))
     assert again["changed"] is False
-    listed = volumes.snapshot_info(cluster, dict(driver="csi", namespace="shop", name=None,
-                                                 tags={"reason": "test"}, pvc="logs"))
+    listed = volumes.snapshot_info(cluster, options_of(SnapshotInfoOptions, SNAPSHOT_INFO_ARG_SPEC, namespace="shop",
+                                                       tags={"reason": "test"}, pvc="logs"))
     assert [r["source"]["pvc"] for r in listed["snapshots"]] == ["logs"]
 
 
 def test_snapshot_input_is_checked_before_anything_is_created():
     cluster = cluster_with_volumes("data")
-    for params, error, message in [
-            (snapshot_params(pvc="missing"), NotFoundError, "^pvc: PersistentVolumeClaim shop/missing does not exist"),
-            (snapshot_params(pvc="data", snapshot_class="nope"), NotFoundError, "^snapshot_class: "),
-            (snapshot_params(pvc="data", tags={"bad key": "x"}), InvalidInputError, "^tags: "),
-            (snapshot_params(), InvalidInputError, "pvc")]:
+    for given, error, message in [
+            (dict(pvc="missing"), NotFoundError, "^pvc: PersistentVolumeClaim shop/missing does not exist"),
+            (dict(pvc="data", snapshot_class="nope"), NotFoundError, "^snapshot_class: "),
+            (dict(pvc="data", tags={"bad key": "x"}), InvalidInputError, "^tags: "),
+            (dict(), InvalidInputError, "pvc")]:
         with pytest.raises(error, match=message):
-            volumes.snapshot_volumes(cluster, params)
+            volumes.snapshot_volumes(cluster, snapshot_params(**given))
     assert not cluster.named("snapshot.storage.k8s.io", "volumesnapshots", "shop")
 
 
 def test_restore_into_another_namespace_then_delete_only_what_was_restored():
     cluster = cluster_with_volumes("data")
     record = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data"))["snapshot"]
-    planned = volumes.restore_volume(cluster, restore_params(record), check_mode=True)
+    planned = volume_restore.restore_volume(cluster, restore_params(record), check_mode=True)
     assert planned["changed"] and not cluster.named("", "persistentvolumeclaims", "copy")
-    restored = volumes.restore_volume(cluster, restore_params(record))
+    restored = volume_restore.restore_volume(cluster, restore_params(record))
     assert restored["changed"] and restored["volume"]["phase"] == "Bound"
     assert cluster.named("", "persistentvolumeclaims", "copy") == ["data"]
-    assert volumes.restore_volume(cluster, restore_params(record))["changed"] is False
+    assert volume_restore.restore_volume(cluster, restore_params(record))["changed"] is False
     with pytest.raises(ConflictError, match="was not restored by lifeboat"):
-        volumes.restore_volume(cluster, restore_params(record, namespace="shop", state="absent"))
+        volume_restore.restore_volume(cluster, restore_params(record, namespace="shop", state="absent"))
     # A running pod that mounts the claim would keep it Terminating: refused up front, nothing deleted.
     mounts = {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}
     cluster.add("", "pods", {"metadata": {"name": "db-0", "namespace": "copy"}, "spec": mounts,
@@ -93,12 +100,12 @@ def test_restore_into_another_namespace_then_delete_only_what_was_restored():
     cluster.add("", "pods", {"metadata": {"name": "verify-1", "namespace": "copy"}, "spec": mounts,
                              "status": {"phase": "Succeeded"}})
     with pytest.raises(ConflictError, match="^pvc: PersistentVolumeClaim copy/data is in use by pod db-0; stop"):
-        volumes.restore_volume(cluster, restore_params(record, state="absent"))
+        volume_restore.restore_volume(cluster, restore_params(record, state="absent"))
     assert cluster.named("", "persistentvolumeclaims", "copy") == ["data"]
     cluster.objects[("", "pods", "copy", "db-0")]["status"]["phase"] = "Failed"
-    removed = volumes.restore_volume(cluster, restore_params(record, state="absent"))
+    removed = volume_restore.restore_volume(cluster, restore_params(record, state="absent"))
     assert removed["changed"] and cluster.named("", "persistentvolumeclaims", "copy") == []
-    assert volumes.restore_volume(cluster, restore_params(record, state="absent"))["changed"] is False
+    assert volume_restore.restore_volume(cluster, restore_params(record, state="absent"))["changed"] is False
 
 
 def test_deleting_snapshots_is_idempotent_and_check_mode_keeps_them():
@@ -138,7 +145,7 @@ def restore_on(cluster):
         cluster.objects[name] = value
     record = volumes.snapshot_volumes(cluster, snapshot_params(pvc="data"))["snapshot"]
     cluster.requests[:] = []
-    volumes.restore_volume(cluster, restore_params(record))
+    volume_restore.restore_volume(cluster, restore_params(record))
     kinds = ("volumesnapshotcontents", "volumesnapshots", "persistentvolumeclaims")
     return [(m, next(k for k in kinds if "/%s" % k in p)) for m, p in cluster.requests
             if m == "POST" or "/volumesnapshots/lifeboat-restore-" in p]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore import volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes import restore as volume_restore, snapshots as volumes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import VOLUME_RESTORE_ARG_SPEC, VolumeRestoreOptions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import (
     HELPER_CONTENT,
@@ -18,6 +19,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+
+from ..module_options import options_of
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -162,12 +165,15 @@ def test_restore_plan_rejects_bad_input(change, target, message):
 
 
 def test_restore_refuses_a_foreign_record():
-    params = {"driver": "csi", "snapshot": {"source": {}, "driver": "aws_ebs"}}
+    options = options_of(VolumeRestoreOptions, VOLUME_RESTORE_ARG_SPEC, namespace="copy", pvc="data",
+                         snapshot={"source": {}, "driver": "aws_ebs"})
     with pytest.raises(InvalidInputError, match="^snapshot: the record was made by driver 'aws_ebs'"):
-        volumes._snapshot_record(None, params)
+        volume_restore._snapshot_record(None, options)
 
 
 def test_delete_refuses_a_pvc_restored_from_another_snapshot():
     existing = {"namespace": "ns", "pvc": "data", "restored_from": "other-handle"}
     with pytest.raises(ConflictError, match="restored from snapshot other-handle, not handle-1"):
-        volumes._delete_restored(None, None, {"snapshot": RECORD}, existing, check_mode=False)
+        volume_restore._delete_restored(None, None, options_of(
+            VolumeRestoreOptions, VOLUME_RESTORE_ARG_SPEC, namespace="ns", pvc="data", snapshot=RECORD),
+            existing, check_mode=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.restore import Item, _record_crashes
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.apply import Item, _record_crashes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
     error_text,
     parallel_map,

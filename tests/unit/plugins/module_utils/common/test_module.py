@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common import module as lifeboat_module
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options import common as shared_options
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     InvalidInputError,
     MissingLibraryError,
@@ -19,7 +20,7 @@ except ImportError:  # ansible-core < 2.19
 
 def run(capsys, action, diff=False, **args):
     args = dict(args, _ansible_diff=diff)
-    spec = dict(lifeboat_module.K8S_AUTH_ARG_SPEC, **lifeboat_module.WAIT_ARG_SPEC)
+    spec = dict(shared_options.K8S_AUTH_ARG_SPEC, **shared_options.WAIT_ARG_SPEC)
     if patch_module_args is not None:
         with patch_module_args(args):
             module = lifeboat_module.LifeboatModule(argument_spec=spec, supports_check_mode=True)
@@ -84,18 +85,18 @@ def test_storage_options_map_module_params_to_the_store():
     params = dict(endpoint_url="http://s3", region="r", access_key="a", secret_key="s", session_token=None,
                   profile=None, aws_ca_bundle=None, storage_validate_certs=False, storage_timeout=60,
                   encryption_mode="AES256", encryption_kms_key_id=None)
-    options = lifeboat_module.storage_options(params)
+    options = shared_options.storage_options(params)
     assert options["validate_certs"] is False and options["timeout"] == 60 and options["encryption_mode"] == "AES256"
-    assert lifeboat_module.auth_params({"host": "h"})["host"] == "h"
+    assert shared_options.auth_params({"host": "h"})["host"] == "h"
 
 
 def test_defaults_are_defined_once_and_documented_as_defined():
     import yaml
     from ansible_collections.lifeboat.k8s.plugins.doc_fragments import storage, wait
-    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import DEFAULT_WAIT_TIMEOUT, wait_timeout
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import DEFAULT_WAIT_TIMEOUT
     from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import DEFAULT_STORAGE
-    assert lifeboat_module.STORAGE_ARG_SPEC["storage"]["default"] == DEFAULT_STORAGE
+    assert shared_options.STORAGE_ARG_SPEC["storage"]["default"] == DEFAULT_STORAGE
     assert yaml.safe_load(storage.ModuleDocFragment.DOCUMENTATION)["options"]["storage"]["default"] == DEFAULT_STORAGE
-    assert lifeboat_module.WAIT_ARG_SPEC["wait_timeout"]["default"] == DEFAULT_WAIT_TIMEOUT
+    assert shared_options.WAIT_ARG_SPEC["wait_timeout"]["default"] == DEFAULT_WAIT_TIMEOUT
     documented = yaml.safe_load(wait.ModuleDocFragment.DOCUMENTATION)["options"]["wait_timeout"]["default"]
-    assert documented == DEFAULT_WAIT_TIMEOUT == wait_timeout({}) and wait_timeout({"wait_timeout": 0}) == 0
+    assert documented == DEFAULT_WAIT_TIMEOUT

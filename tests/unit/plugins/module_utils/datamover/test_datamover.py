@@ -3,13 +3,9 @@ manifest's data copies. (The Jobs themselves run on the test bed: tests/system/t
 
 import pytest
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import FORMAT_VERSION, ArchiveError
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import (
-    MANIFEST_FORMAT,
-    check_manifest,
-    files_of,
-    verify_copies,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import MANIFEST_FORMAT, Manifest, verify_copies
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, _empty_claim
@@ -145,18 +141,18 @@ def manifest(copies):
 def test_the_manifests_data_copies_are_checked_and_verified_where_they_are():
     good = {"namespace": "shop", "pvc": "data", "tool": "restic", "snapshot_id": SNAPSHOT_ID,
             "repository": "s3://bucket/prod/volumes/restic/shop/data", "bytes": 1, "files": 1}
-    assert check_manifest(manifest([good]), "b")["data_copies"] == [good]
+    assert Manifest.from_dict(manifest([good]), "b").data_copies == [good]
     for bad in (dict(good, snapshot_id="x"), dict(good, namespace="bank"), dict(good, repository="/etc")):
         with pytest.raises(ArchiveError, match="malformed data_copies"):
-            check_manifest(manifest([bad]), "b")
+            Manifest.from_dict(manifest([bad]), "b")
     store = FakeStore(["volumes/restic/shop/data/config"])
-    assert verify_copies(store, manifest([good])) == (
+    assert verify_copies(store, Manifest.from_dict(manifest([good]), "b")) == (
         "the data copy of PVC shop/data: s3://bucket/prod/volumes/restic/shop/data/snapshots/%s is missing"
         % SNAPSHOT_ID, [])
     store.keys.add("volumes/restic/shop/data/snapshots/" + SNAPSHOT_ID)
-    assert verify_copies(store, manifest([good])) == (None, [])
+    assert verify_copies(store, Manifest.from_dict(manifest([good]), "b")) == (None, [])
     elsewhere = dict(good, repository="s3://other/volumes/restic/shop/data")
-    assert verify_copies(store, manifest([elsewhere])) == (None, ["s3://other/volumes/restic/shop/data"])
+    assert verify_copies(store, Manifest.from_dict(manifest([elsewhere]), "b")) == (None, ["s3://other/volumes/restic/shop/data"])
 
 
 def test_a_password_from_a_secret_is_read_by_the_container_and_never_copied_into_the_jobs_secret():

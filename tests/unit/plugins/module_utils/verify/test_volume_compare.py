@@ -7,6 +7,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import volumes as compare
 
 from ..fake_cluster import FakeCluster
+from ..module_options import options_of
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import VOLUME_COMPARE_ARG_SPEC, VolumeCompareOptions
 
 
 def cluster_with(state_dir, files_by_pvc):
@@ -31,7 +33,7 @@ def params(directory, **overrides):
     values = dict(pvcs=["data"], source_namespace="shop", target_namespace="copy", method="hostpath",
                   state_dir=str(directory), image="busybox:1.36", keep_jobs=False, wait_timeout=5)
     values.update(overrides)
-    return values
+    return options_of(VolumeCompareOptions, VOLUME_COMPARE_ARG_SPEC, **values)
 
 
 def test_hostpath_passes_on_identical_trees_and_names_every_difference(tmp_path):

@@ -3,8 +3,10 @@
 import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import NAMESPACE_INFO_ARG_SPEC, NamespaceInfoOptions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify import namespace as info
 
+from ..module_options import options_of
 from ..fake_cluster import FakeCluster
 
 
@@ -56,7 +58,7 @@ def test_reasons_come_from_the_workloads_own_pods_only():
         ("apps", "deployments", deployment("api", 1, 1, {"app": "api"})),
         ("", "pods", pod("web-1", {"app": "web"}, waiting("ImagePullBackOff", "Back-off pulling image"))),
         ("", "pods", pod("other", {"app": "other"}, waiting("ErrImageNeverPull", "not present"))))
-    result = info.namespace_info(fake, {"namespace": "shop"})
+    result = info.namespace_info(fake, options_of(NamespaceInfoOptions, NAMESPACE_INFO_ARG_SPEC, namespace="shop"))
     by_name = {w["name"]: w for w in result["workloads"]}
     assert by_name["web"]["reason"] == "ImagePullBackOff: Back-off pulling image"
     assert by_name["api"]["reason"] is None and by_name["api"]["available"]
@@ -66,7 +68,7 @@ def test_reasons_come_from_the_workloads_own_pods_only():
 
 def test_a_workload_without_pods_says_so():
     result = info.namespace_info(cluster(("apps", "deployments", deployment("web", 2, 0, {"app": "web"}))),
-                                 {"namespace": "shop"})
+                                 options_of(NamespaceInfoOptions, NAMESPACE_INFO_ARG_SPEC, namespace="shop"))
     assert result["workloads"][0]["reason"] == "no pods"
 
 
@@ -74,7 +76,7 @@ def test_waiting_stops_at_once_on_a_reason_waiting_cannot_cure():
     fake = cluster(("apps", "deployments", deployment("web", 1, 0, {"app": "web"})),
                    ("", "pods", pod("web-1", {"app": "web"}, waiting("ErrImageNeverPull", 'image "x:1" missing'))))
     with pytest.raises(LifeboatError) as caught:
-        info.namespace_info(fake, {"namespace": "shop", "wait": True, "wait_timeout": 600})
+        info.namespace_info(fake, options_of(NamespaceInfoOptions, NAMESPACE_INFO_ARG_SPEC, namespace="shop", wait=True, wait_timeout=600))
     assert str(caught.value) == ('namespace shop will not settle by waiting: Deployment web (0/1 ready: '
                                  'ErrImageNeverPull: image "x:1" missing)')
 

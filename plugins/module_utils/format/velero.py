@@ -21,7 +21,7 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import FORMAT_VERSION, ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import parse_timestamp
 
 VELERO_METADATA = "velero-backup.json"

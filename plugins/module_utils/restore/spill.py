@@ -29,7 +29,7 @@ try:
 except ImportError as e:  # ansible-core depends on cryptography; checked where a spill is opened
     CRYPTOGRAPHY_ERROR = str(e)
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import MissingLibraryError
 
 CHUNK = 500  # objects per insert, read and update: memory is bounded by this, not the backup

@@ -16,9 +16,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import ArchiveError
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.backups import DNS_LABEL
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 # Cluster-scoped resources restored by default: what namespaced objects need to work and what
@@ -35,16 +35,15 @@ MAX_PROBLEMS_SHOWN = 5
 
 
 class Confinement:
-    def __init__(self, manifest, params, mapping):
-        self.backup = manifest["name"]
-        self.namespaces = set(manifest["namespaces"])
+    def __init__(self, manifest, allowed, namespaces, mapping):
+        """allowed: the cluster_resources option; namespaces: the namespaces option."""
+        self.backup = manifest.name
+        self.namespaces = set(manifest.namespaces)
         self.mapping = mapping
-        self.allowed = params.get("cluster_resources")
-        if self.allowed is None:
-            self.allowed = DEFAULT_CLUSTER_RESOURCES
+        self.allowed = allowed
         self.problems = []
         self.pvcs = set()  # (namespace, name) of every PVC in the archive
-        named = set(params.get("namespaces") or []) | set(mapping)
+        named = set(namespaces or []) | set(mapping)
         for ns in sorted(self.namespaces):
             target = mapping.get(ns, ns)
             if target in PROTECTED_NAMESPACES and ns not in named:

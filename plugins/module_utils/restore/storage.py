@@ -19,21 +19,11 @@ import re
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
+
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 IN_TREE = "kubernetes.io/"  # in-tree provisioners (and kubernetes.io/no-provisioner) have no CSIDriver object
 SHOWN = 10
-
-
-def check_mapping(mapping):
-    """storage_class_mapping as given: {source class: target class}, both StorageClass names."""
-    mapping = dict(mapping or {})
-    for source, target in sorted(mapping.items()):
-        for what, value in (("source", source), ("target", target)):
-            if not isinstance(value, str) or not DNS_SUBDOMAIN.match(value):
-                raise InvalidInputError("storage_class_mapping: %r -> %r: the %s is not a StorageClass name" % (
-                    source, target, what))
-    return mapping
 
 
 class TargetStorage:

@@ -13,9 +13,9 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import ordering
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.archive import split_resource_dir
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.selectors import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
 STRIPPED_METADATA = (

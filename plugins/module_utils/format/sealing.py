@@ -49,9 +49,8 @@ class SealError(LifeboatError):
     """A backup cannot be decrypted or its signature does not hold."""
 
 
-def _secret(params, option):
+def read_secret(inline, path, option):
     """An option's secret, given inline or as <option>_file; None if neither."""
-    inline, path = params.get(option), params.get(option + "_file")
     if inline and path:
         raise InvalidInputError("%s: give either %s or %s_file, not both" % (option, option, option))
     if path:
@@ -73,12 +72,11 @@ class Encryption:
         self.identities = list(identities)
 
     @classmethod
-    def from_params(cls, params):
-        """encryption_key(_file): age identities (AGE-SECRET-KEY-1..., one per line, '#' comments as
-        age-keygen writes them); encryption_recipients: age public keys (age1...)."""
+    def from_keys(cls, text, recipients_text=()):
+        """text: encryption_key(_file), age identities (AGE-SECRET-KEY-1..., one per line, '#' comments as
+        age-keygen writes them); recipients_text: encryption_recipients, age public keys (age1...)."""
         identities = []
-        text = _secret(params, "encryption_key")
-        recipients_text = params.get("encryption_recipients") or []
+        recipients_text = list(recipients_text or [])
         if not text and not recipients_text:
             return cls()
         _need_pyrage()
@@ -195,8 +193,8 @@ class Signer:
         self.key = key
 
     @classmethod
-    def from_params(cls, params):
-        text = _secret(params, "signing_key")
+    def from_text(cls, text):
+        """signing_key(_file)'s text; None when no key is given."""
         if text is None:
             return None
         key = text.strip().encode("utf-8")

@@ -52,7 +52,10 @@ class Limits:
     """What reading one backup may cost. The defaults fit a 300,000-object backup with room
     to spare; a Kubernetes object is at most about 1.5 MiB (etcd's request limit)."""
 
-    DEFAULTS = {"entry_size": 32 << 20, "total_size": 16 << 30, "entries": 2000000, "side_file_size": 512 << 20}
+    # The limits option's defaults, as object_restore's argument spec and docs give them.
+    OPTION_DEFAULTS = {"entry_size": "32Mi", "total_size": "16Gi", "entries": 2000000, "side_file_size": "512Mi"}
+    DEFAULTS = dict((k, v if isinstance(v, int) else int(v[:-2]) << {"Mi": 20, "Gi": 30}[v[-2:]])
+                    for k, v in OPTION_DEFAULTS.items())
     SIZES = ("entry_size", "total_size", "side_file_size")
 
     def __init__(self, **values):

@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: lifeboat.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Applying a planned restore: objects created tier by tier, concurrently within a tier, volumes right
+after their claims; only outcomes are kept, so memory does not grow with the backup."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from concurrent.futures import ThreadPoolExecutor
+
+
+from dataclasses import replace
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
+    error_text,
+    MAX_WORKERS,
+    batches_concurrently,
+    parallel_map,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import copy_identity
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable, is_subset
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK, tier_key
+
+
+RESTORED_BY = "lifeboat.k8s/restored-from-backup"
+CRDS = "customresourcedefinitions.apiextensions.k8s.io"
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+class Item:
+    """One backed-up object and what the restore does with it."""
+
+    def __init__(self, res_dir, source, target=None, skip=None, refused=False, record=None):
+        self.res_dir = res_dir
+        self.source = source
+        self.target = target
+        self.skip = skip
+        self.refused = refused
+        self.record = record  # the snapshot record its volume comes back from (a PVC)
+        self.outcome = None
+        self.message = None
+
+    @property
+    def namespace(self):
+        return (self.target or self.source).get("metadata", {}).get("namespace")
+
+    @property
+    def name(self):
+        return (self.target or self.source)["metadata"]["name"]
+
+    def path(self, name=None):
+        plural, group = split_resource_dir(self.res_dir)
+        version = (self.target or self.source)["apiVersion"].rpartition("/")[2]  # actions keep apiVersion
+        return resource_path(group, version, plural, self.namespace, name)
+
+    def report(self):
+        entry = {"resource": self.res_dir, "namespace": self.namespace, "name": self.name}
+        if self.message:
+            entry["message"] = self.message
+        return entry
+
+
+class Restorer:
+    """Applies a planned spill: volumes right after PVs and PVCs, then every other tier in restore
+    order, a chunk at a time. Only outcomes are kept (counts, and the reports of what failed or
+    was skipped), so memory does not grow with the backup."""
+
+    def __init__(self, k8s, options, blocks, mapping, check_mode, hooks=None, copies=None, from_copy=()):
+        self.k8s = k8s
+        self.hooks = hooks
+        self.copies = copies
+        self.from_copy = set(from_copy)  # (source namespace, pvc) of the volumes restored from their copies
+        self.options = options
+        self.wait = options.wait if not check_mode else replace(options.wait, wait=False)
+        self.mapping = mapping
+        self.check_mode = check_mode
+        self.existing_policy = options.existing
+        self.warnings = []
+        self.volumes = []
+        self.blocks = blocks
+        self.unlisted = set()  # collections LIST refused: their objects are compared after a GET
+        self.counts = {}
+        self.total = 0
+        self.failures, self.skipped, self.refused = [], [], []
+
+    def _block(self, record):
+        """The block store that took a snapshot record (one per driver, shared by the restore's threads)."""
+        return self.blocks.of(record)
+
+    def run(self, spill, manifest):
+        self.backup_name = manifest.name
+        for chunk in spill.skipped(Item):
+            for item in chunk:
+                item.outcome, item.message = "skipped", item.skip
+            self._tally(chunk)
+        self.volume_items = spill.with_volumes(Item)
+        self._ensure_target_namespaces(*spill.target_namespaces())
+        pvc_rank = tier_key("persistentvolumeclaims")
+        for tier, res_dir in spill.tiers():
+            if tier > pvc_rank:
+                self._restore_volumes()  # right after PVs and PVCs, before what mounts them
+            done = self._apply_tier(spill, tier)
+            if res_dir == CRDS:
+                self._wait_crds(done)
+        self._restore_volumes()
+        return self._result(manifest)
+
+    def _apply_tier(self, spill, tier):
+        """Objects that exist are compared a LIST page at a time (no GET per object, no map of the
+        namespace); the rest are created a chunk at a time. Returns the CRDs' items (few), else []."""
+        kept = []
+        collections = [(res_dir, namespace, spill.any_of(Item, res_dir, namespace).path())
+                       for res_dir, namespace in spill.collections(tier)]
+        for (res_dir, namespace, path), objects, error, _last in batches_concurrently(
+                lambda collection: self.k8s.list(collection[2], page_size=CHUNK), collections, CHUNK):
+            if error is not None:
+                if not isinstance(error, LifeboatError):
+                    raise error
+                self.unlisted.add(path)  # what was not listed is compared after a GET
+            page = dict((obj["metadata"]["name"], obj) for obj in objects)
+            items = spill.named(Item, res_dir, namespace, page)
+            self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
+        # The rest are created with the next chunk read while this one is applied: workers never wait
+        # for a chunk's slowest object before the next begins.
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+            in_flight = None
+            after = 0
+            while True:
+                items = spill.next_chunk(Item, tier, after)
+                if items:
+                    after = items[-1].seq
+                    started = [(item, pool.submit(self._apply, (item, None))) for item in items]
+                if in_flight:
+                    self._finish_chunk(spill, in_flight, kept)
+                if not items:
+                    return kept
+                in_flight = started
+
+    def _apply_chunk(self, spill, pairs, kept):
+        _record_crashes((item, result, error) for (item, _existing), result, error
+                        in parallel_map(self._apply, pairs))
+        self._done(spill, [item for item, _existing in pairs], kept)
+
+    def _finish_chunk(self, spill, started, kept):
+        _record_crashes((item, None, future.exception()) for item, future in started)
+        self._done(spill, [item for item, _future in started], kept)
+
+    def _done(self, spill, items, kept):
+        spill.mark_done(items)
+        self._tally(items)
+        kept.extend(i for i in items if i.res_dir == CRDS)
+
+    def _tally(self, items):
+        for item in items:
+            outcome = item.outcome if item.outcome in OUTCOMES else "failed"
+            row = self.counts.setdefault(item.res_dir, dict((o, 0) for o in OUTCOMES))
+            row[outcome] += 1
+            self.total += 1
+            if outcome == "failed":
+                self.failures.append(item.report())
+            elif item.refused:
+                self.refused.append(item.report())
+            elif outcome == "skipped":
+                self.skipped.append(item.report())
+
+    # ------------------------------------------------------------ volumes
+
+    def _restore_volumes(self):
+        if not self.volume_items:
+            return
+        items, self.volume_items = self.volume_items, []
+        _record_crashes(parallel_map(self._restore_volume, items))
+        if self.wait.wait:
+            pending = [i for i in items if i.outcome in ("created", "unchanged")]
+
+            def is_bound(item):
+                return (self.k8s.get_or_none(item.path(item.name)) or {}).get("status", {}).get("phase") == "Bound"
+            timeout = self.wait.timeout
+            try:
+                wait_until(lambda: all(is_bound(i) for i in pending), timeout, "restored PVCs to be Bound")
+            except LifeboatError:
+                # A volume that does not come back is a failed restore, with the driver's reason.
+                for item in pending:
+                    if not is_bound(item):
+                        problem = self._block(item.record).volume_problem(
+                            {"namespace": item.namespace, "pvc": item.name})
+                        item.outcome = "failed"
+                        item.message = "not Bound after %ss (wait_timeout)%s" % (
+                            timeout, ": " + problem if problem else "")
+        self._tally(items)
+
+    def _restore_volume(self, item):
+        record = item.record
+        spec = item.target.get("spec") or {}
+        target = {"namespace": item.namespace, "pvc": item.name, "storage_class": spec.get("storageClassName"),
+                  "size": ((spec.get("resources") or {}).get("requests") or {}).get("storage"),
+                  "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
+                  "annotations": item.target["metadata"].get("annotations")}
+        try:
+            if (record["source"]["namespace"], record["source"]["pvc"]) in self.from_copy:
+                self._restore_from_copy(item)
+                return
+            block = self._block(record)
+            target["volume_options"] = self.options.volume_options.get(block.name)
+            existing = block.find_volume(target)
+            if existing:
+                if existing["restored_from"] == record["snapshot_id"]:
+                    item.outcome = "unchanged"
+                else:
+                    item.outcome = "skipped" if self.existing_policy == "keep" else "failed"
+                    item.message = "exists and was not restored from snapshot %s; its data is left alone" % (
+                        record["snapshot_id"])
+                self.volumes.append(dict(existing, outcome=item.outcome))
+                return
+            restore_plan = block.plan_restore(record, target)
+            if self.check_mode:
+                item.outcome = "created"
+                return
+            volume = block.restore_volume(record, target, restore_plan)
+            item.outcome = "created"
+            self.volumes.append(dict(volume, outcome="created"))
+        except LifeboatError as e:
+            item.outcome, item.message = "failed", e.message
+
+    def _restore_from_copy(self, item):
+        body = dict(item.target, metadata=dict(item.target["metadata"], namespace=item.namespace, name=item.name))
+        volume, created = self.copies.copy_in(item.record, body, self.check_mode)
+        if created is None:
+            item.outcome = "skipped" if self.existing_policy == "keep" else "failed"
+            item.message = "exists and was not restored from copy %s; its data is left alone" % (
+                copy_identity(item.record)[:8])
+        else:
+            item.outcome = "created" if created else "unchanged"
+        self.volumes.append(dict(volume, outcome=item.outcome))
+
+    # ------------------------------------------------------------ objects
+
+    def _ensure_target_namespaces(self, targets, backed_up):
+        """Wait out Terminating namespaces; create target namespaces the backup has no object for."""
+        for ns in sorted(targets | backed_up):
+            path = resource_path("", "v1", "namespaces", None, ns)
+            current = self.k8s.get_or_none(path)
+            if current and current.get("status", {}).get("phase") == "Terminating":
+                if self.check_mode:
+                    continue
+                wait_until(lambda p=path: self.k8s.get_or_none(p) is None, self.wait.timeout,
+                           "namespace %s to finish terminating" % ns)
+                current = None
+            if current is None and ns not in backed_up and not self.check_mode:
+                self.k8s.create(resource_path("", "v1", "namespaces"), {
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
+
+    def _apply(self, pair):
+        item, existing = pair
+        try:
+            self._apply_one(item, existing)
+        except LifeboatError as e:
+            item.outcome, item.message = "failed", e.message
+
+    def _apply_one(self, item, existing):
+        collection = item.path()
+        if existing is None and collection in self.unlisted:
+            existing = self.k8s.get_or_none(item.path(item.name))
+        if existing is not None:
+            self._compare(item, existing, dry_run=self.check_mode)
+            return
+        if self.check_mode:
+            item.outcome = "created"
+            return
+        if item.res_dir == "namespaces":
+            # Marks the namespace as this restore's, so state=absent may delete it and nothing else.
+            item.target["metadata"].setdefault("labels", {})[RESTORED_BY] = self.backup_name
+        try:
+            created = self.k8s.create(collection, item.target)
+            item.outcome = "created"
+            if self.hooks is not None:
+                self.hooks.watch(item.res_dir, created)
+        except ConflictError as e:
+            existing = self.k8s.get(item.path(item.name))
+            self._compare(item, existing)
+            if e.retried and item.outcome == "unchanged":
+                item.outcome = "created"  # our own first attempt made it; its answer was lost
+            return
+        status = item.target.get("status")
+        if status:
+            body = dict(created, status=status)
+            self.k8s.request("PUT", item.path(item.name) + "/status", body)
+
+    def _compare(self, item, existing, dry_run=False):
+        desired = comparable(item.target)
+        desired["metadata"]["labels"].pop(RESTORED_BY, None)
+        if is_subset(desired, existing):
+            item.outcome = "unchanged"
+        elif item.res_dir == CRDS and _versions(existing) != _versions(item.target):
+            # Another cluster's CRD of the same name serves other versions: its custom resources (and whoever
+            # installed it) depend on them; never rewritten, whatever `existing` says.
+            item.outcome, item.message = "skipped", (
+                "exists in the target cluster with versions %s, the backup's has %s; not overwritten" % (
+                    ", ".join(_versions(existing)) or "none", ", ".join(_versions(item.target)) or "none"))
+        elif self.existing_policy == "keep":
+            item.outcome, item.message = "skipped", "exists and differs from the backup (existing: keep)"
+        elif dry_run:
+            item.outcome = "updated"
+        else:
+            self.k8s.merge_patch(item.path(item.name), desired)
+            item.outcome = "updated"
+
+    def _wait_crds(self, items):
+        if not self.wait.wait:
+            return
+
+        def established(item):
+            crd = self.k8s.get_or_none(item.path(item.name)) or {}
+            conditions = dict((c["type"], c["status"]) for c in crd.get("status", {}).get("conditions") or [])
+            return conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
+
+        ready = [i for i in items if i.outcome in ("created", "updated", "unchanged")]
+        wait_until(lambda: all(established(i) for i in ready), self.wait.timeout,
+                   "CustomResourceDefinitions to be established")
+
+    # ------------------------------------------------------------ result
+
+    def _result(self, manifest):
+        counts, failures, skipped, refused = self.counts, self.failures, self.skipped, self.refused
+        if refused:
+            self.warnings.append("%d cluster-scoped object(s) of the backup were not restored (see refused_objects; "
+                                 "cluster_resources allows more): %s" % (len(refused), ", ".join(
+                                     "%s/%s" % (r["resource"], r["name"]) for r in refused[:10])))
+        totals = dict((o, sum(r[o] for r in counts.values())) for o in OUTCOMES)
+        result = {
+            "changed": totals["created"] + totals["updated"] > 0,
+            "phase": "PartiallyFailed" if failures else "Completed",
+            "backup": manifest.name, "namespace_mapping": self.mapping,
+            "counts": dict(sorted(counts.items())), "totals": totals,
+            "failures": failures, "skipped_objects": skipped, "refused_objects": refused, "warnings": self.warnings,
+            "volumes": self.volumes,
+        }
+        if result["changed"]:
+            result["diff"] = {"before": {}, "after": {"created": totals["created"], "updated": totals["updated"]}}
+        if failures and not self.options.ignore_partial_failure:
+            raise LifeboatError("restore of %s partially failed: %d of %d objects failed; first: %s %s/%s: %s" % (
+                manifest.name, len(failures), self.total, failures[0]["resource"], failures[0]["namespace"],
+                failures[0]["name"], failures[0].get("message")), **result)
+        return result
+
+
+def _versions(crd):
+    return sorted(v.get("name") for v in (crd.get("spec") or {}).get("versions") or [] if isinstance(v, dict))
+
+
+def _record_crashes(outcomes):
+    """An unexpected exception in a worker fails its item with the exception's type, text and place."""
+    for item, _result, error in outcomes:
+        if error is not None:
+            item.outcome, item.message = "failed", "unexpected error: %s" % error_text(error)
