@@ -243,6 +243,40 @@ class CsiBlockStore(BlockStore):
 
     def plan_restore(self, record, target):
         """Validate a restore and return the objects it will create, in order."""
+        driver, storage_class, size = self._check_restore(record, target)
+        source = record.get("source") or {}
+        namespace, pvc_name = target["namespace"], target["pvc"]
+        # The claim's own annotations come along (object_restore passes the backed-up ones).
+        annotations = dict(target.get("annotations") or {})
+        annotations[RESTORED_FROM] = record["snapshot_id"]
+        annotations[RESTORE_DRIVER] = self.name
+        objects = []
+        if record.get("namespace") == namespace and self._same_snapshot(record):
+            data_source = record["name"]
+        else:
+            digest = hashlib.sha256(("%s/%s/%s" % (record["snapshot_id"], namespace, pvc_name)).encode()).hexdigest()
+            content_name = "lifeboat-restore-" + digest[:40]
+            data_source = ("lifeboat-restore-" + pvc_name)[:253]
+            annotations.update({HELPER_SNAPSHOT: data_source, HELPER_CONTENT: content_name})
+            objects += self._helper_objects(record, driver, namespace, data_source, content_name)
+        labels = dict(target.get("labels") or {})
+        labels[MANAGED_BY] = "lifeboat"
+        pvc_spec = {
+            "accessModes": target.get("access_modes") or source.get("access_modes") or ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": str(size)}},
+            "volumeMode": source.get("volume_mode") or "Filesystem",
+            "dataSource": {"apiGroup": GROUP, "kind": "VolumeSnapshot", "name": data_source},
+        }
+        if storage_class:
+            pvc_spec["storageClassName"] = storage_class
+        objects.append((pvc_path(namespace), {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations},
+            "spec": pvc_spec}))
+        return objects
+
+    def _check_restore(self, record, target):
+        """(CSI driver, storage class, size) of a restore, checked against the record and the target cluster."""
         if record.get("driver", self.name) != self.name:
             raise InvalidInputError("snapshot: the record was made by driver %r, not %r" % (
                 record.get("driver"), self.name))
@@ -250,7 +284,6 @@ class CsiBlockStore(BlockStore):
             raise InvalidInputError("snapshot: the record has no snapshot_id (was the snapshot ready when it was "
                                     "recorded?)")
         source = record.get("source") or {}
-        namespace, pvc_name = target["namespace"], target["pvc"]
         driver = source.get("csi_driver") or (record.get("driver_data") or {}).get("csi_driver")
         if not driver:
             raise InvalidInputError("snapshot: the record does not say which CSI driver took it (source.csi_driver)")
@@ -267,54 +300,31 @@ class CsiBlockStore(BlockStore):
             raise InvalidInputError("size: the snapshot record has no size; give size")
         if record.get("size_bytes") and quantity_bytes(size) < record["size_bytes"]:
             raise InvalidInputError("size: %s is smaller than the snapshot (%d bytes)" % (size, record["size_bytes"]))
-        # The claim's own annotations come along (object_restore passes the backed-up ones).
-        annotations = dict(target.get("annotations") or {})
-        annotations[RESTORED_FROM] = record["snapshot_id"]
-        annotations[RESTORE_DRIVER] = self.name
-        objects = []
-        same_namespace = (record.get("namespace") == namespace and self._same_snapshot(record))
-        if same_namespace:
-            data_source = record["name"]
-        else:
-            digest = hashlib.sha256(("%s/%s/%s" % (record["snapshot_id"], namespace, pvc_name)).encode()).hexdigest()
-            content_name = "lifeboat-restore-" + digest[:40]
-            data_source = ("lifeboat-restore-" + pvc_name)[:253]
-            annotations.update({HELPER_SNAPSHOT: data_source, HELPER_CONTENT: content_name})
-            helper_meta = {"labels": {MANAGED_BY: "lifeboat"}, "annotations": {RESTORED_FROM: record["snapshot_id"]}}
-            content_spec = {
-                "deletionPolicy": "Retain",
-                "driver": driver,
-                "source": {"snapshotHandle": record["snapshot_id"]},
-                "volumeSnapshotRef": {"namespace": namespace, "name": data_source},
-                "sourceVolumeMode": source.get("volume_mode") or "Filesystem",
-            }
-            snapshot_class = self._existing_class((record.get("driver_data") or {}).get("snapshot_class"), driver)
-            if snapshot_class:
-                content_spec["volumeSnapshotClassName"] = snapshot_class
-            objects.append((vsc_path(), {
-                "apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VolumeSnapshotContent",
-                "metadata": dict(helper_meta, name=content_name), "spec": content_spec}))
-            vs_spec = {"source": {"volumeSnapshotContentName": content_name}}
-            if snapshot_class:
-                vs_spec["volumeSnapshotClassName"] = snapshot_class
-            objects.append((vs_path(namespace), {
-                "apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VolumeSnapshot",
-                "metadata": dict(helper_meta, name=data_source, namespace=namespace), "spec": vs_spec}))
-        labels = dict(target.get("labels") or {})
-        labels[MANAGED_BY] = "lifeboat"
-        pvc_spec = {
-            "accessModes": target.get("access_modes") or source.get("access_modes") or ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": str(size)}},
-            "volumeMode": source.get("volume_mode") or "Filesystem",
-            "dataSource": {"apiGroup": GROUP, "kind": "VolumeSnapshot", "name": data_source},
+        return driver, storage_class, size
+
+    def _helper_objects(self, record, driver, namespace, data_source, content_name):
+        """A VolumeSnapshotContent pre-provisioned with the record's handle and a VolumeSnapshot bound to it: how
+        a snapshot reaches another namespace or cluster."""
+        source = record.get("source") or {}
+        helper_meta = {"labels": {MANAGED_BY: "lifeboat"}, "annotations": {RESTORED_FROM: record["snapshot_id"]}}
+        content_spec = {
+            "deletionPolicy": "Retain",
+            "driver": driver,
+            "source": {"snapshotHandle": record["snapshot_id"]},
+            "volumeSnapshotRef": {"namespace": namespace, "name": data_source},
+            "sourceVolumeMode": source.get("volume_mode") or "Filesystem",
         }
-        if storage_class:
-            pvc_spec["storageClassName"] = storage_class
-        objects.append((pvc_path(namespace), {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations},
-            "spec": pvc_spec}))
-        return objects
+        snapshot_class = self._existing_class((record.get("driver_data") or {}).get("snapshot_class"), driver)
+        if snapshot_class:
+            content_spec["volumeSnapshotClassName"] = snapshot_class
+        vs_spec = {"source": {"volumeSnapshotContentName": content_name}}
+        if snapshot_class:
+            vs_spec["volumeSnapshotClassName"] = snapshot_class
+        return [(vsc_path(), {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VolumeSnapshotContent",
+                              "metadata": dict(helper_meta, name=content_name), "spec": content_spec}),
+                (vs_path(namespace), {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VolumeSnapshot",
+                                      "metadata": dict(helper_meta, name=data_source, namespace=namespace),
+                                      "spec": vs_spec})]
 
     def snapshot_unusable(self, record, storage_class=None):
         """A cluster can restore a CSI snapshot when it serves the snapshot API, runs the CSI driver that took

@@ -48,9 +48,6 @@ class ObjectStore:
     def exists(self, key):
         raise NotImplementedError
 
-    def size(self, key):
-        raise NotImplementedError
-
     def list_prefixes(self, prefix):
         """The 'directories' directly under prefix (which ends with '/'), without it."""
         raise NotImplementedError
@@ -66,7 +63,4 @@ class ObjectStore:
     def clean_partial(self, prefix):
         """Remove what interrupted writes left under prefix (temporary files, unfinished
         multipart uploads); return how many. Only for prefixes the caller owns."""
-        raise NotImplementedError
-
-    def signed_url(self, key, expires_in=3600):
         raise NotImplementedError

@@ -30,6 +30,19 @@ def _no_retention(retention):
 
 
 class FileStore(ObjectStore):
+    scheme = "file"
+    EXAMPLE = "file:///path"
+
+    @classmethod
+    def from_url(cls, parsed, url, options):
+        if parsed.netloc:
+            raise InvalidInputError("storage: write file URLs with three slashes: file:///%s%s" % (
+                parsed.netloc, parsed.path))
+        for option in ("encryption_mode", "encryption_kms_key_id"):
+            if options.get(option):
+                raise InvalidInputError("%s: server-side encryption needs s3:// storage, not %s" % (option, url))
+        return cls(parsed.path)
+
     def __init__(self, root):
         if not os.path.isabs(root):
             raise InvalidInputError("storage: file:// URLs need an absolute path, got %r" % root)
@@ -102,14 +115,6 @@ class FileStore(ObjectStore):
     def exists(self, key):
         return os.path.isfile(self._path(key))
 
-    def size(self, key):
-        try:
-            return os.path.getsize(self._path(key))
-        except FileNotFoundError:
-            raise NotFoundError("%s/%s does not exist" % (self.url, key))
-        except OSError as e:
-            raise self._os_error("read", key, e)
-
     def _os_error(self, what, key, error):
         return ApiError("storage: cannot %s %s/%s: %s" % (what, self.url, key, error.strerror or error))
 
@@ -172,6 +177,3 @@ class FileStore(ObjectStore):
                         raise self._os_error("delete", os.path.relpath(path, self.root), e)
                     removed += 1
         return removed
-
-    def signed_url(self, key, expires_in=3600):
-        return "file://" + self._path(key)

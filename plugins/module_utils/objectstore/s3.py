@@ -43,6 +43,13 @@ DEFAULT_TIMEOUT = 600
 
 
 class S3Store(ObjectStore):
+    scheme = "s3"
+    EXAMPLE = "s3://bucket/prefix"
+
+    @classmethod
+    def from_url(cls, parsed, url, options):
+        return cls(parsed.netloc, parsed.path, options)
+
     def __init__(self, bucket, prefix, options):
         if BOTO3_IMPORT_ERROR is not None:
             raise MissingLibraryError("boto3>=1.35", BOTO3_IMPORT_ERROR)
@@ -206,9 +213,6 @@ class S3Store(ObjectStore):
         except NotFoundError:
             return False
 
-    def size(self, key):
-        return self._head(key)["ContentLength"]
-
     def _pages(self, prefix, **kwargs):
         paginator = self.client.get_paginator("list_objects_v2")
         try:
@@ -248,7 +252,3 @@ class S3Store(ObjectStore):
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise self._error("cleanup of unfinished uploads", prefix, e)
         return aborted
-
-    def signed_url(self, key, expires_in=3600):
-        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
-                                                  ExpiresIn=expires_in)

@@ -63,22 +63,12 @@ def run_restore(k8s, store, options, check_mode=False):
     k8s.check_reachable("the target cluster")
     if options.state == "absent":
         return remove_restore(k8s, store, options, check_mode)
-    limits, signer, encryption = options.limits, options.signer, options.encryption
-    manifest = read_manifest(store, name) or _velero_manifest(store, name, limits)
-    warnings = []
-    by_velero = manifest.written_by == velero.VELERO
-    if by_velero:
-        warnings.append("backup %s was written by Velero: it carries no checksums, so what it holds was checked "
-                        "for consistency but could not be verified" % name)
-    if signer is not None:
-        signer.check(manifest.to_dict())
-    elif manifest.signature:
-        warnings.append("backup %s is signed, but its signature was not checked (no signing_key given)" % name)
+    manifest = read_manifest(store, name) or _velero_manifest(store, name, options.limits)
+    warnings = _check_sealing(manifest, options.signer)
     mapping = check_namespaces(manifest, options)
     storage = TargetStorage(k8s, options.storage_class_mapping)
     confinement = Confinement(manifest, options.cluster_resources, options.namespaces, mapping)
     hooks = RestoreHooks(k8s, options.restore_hooks, options.hook_annotations, options.wait.timeout)
-    sealed = manifest.encryption
     blocks = BlockStores(k8s, options.block_store)
     with PrivateWorkdir("restore") as workdir:
         with Spill(workdir) as spill:
@@ -87,16 +77,7 @@ def run_restore(k8s, store, options, check_mode=False):
                 if problem:
                     raise ArchiveError("backup %s failed its checksum check: %s; nothing was restored" % (
                         name, problem))
-                files = files_of(name, bool(sealed))
-                with open_sealed(local_path(workdir, files["archive"]), sealed, encryption.identities,
-                                 files["archive"]) as archive:
-                    facts = select(read_items(archive, limits), options, confinement, spill)
-                if by_velero:
-                    records = _velero_records(store, name, limits, spill, warnings)
-                else:
-                    with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, encryption.identities,
-                                     files["volume_snapshots"]) as side_file:
-                        records = read_json_gz(side_file, files["volume_snapshots"], limits)
+                facts, records = _read(store, manifest, options, workdir, confinement, spill, warnings)
                 snapshots = confinement.check_records(records, driver_names())
                 if not options.restore_volumes:
                     snapshots = []  # the claims come back empty; no snapshot or data copy is looked at
@@ -120,6 +101,33 @@ def run_restore(k8s, store, options, check_mode=False):
     result["api_retries"] = k8s.retries
     result["actions"] = actions
     return result
+
+
+def _check_sealing(manifest, signer):
+    """The warnings a restore starts with; raises when a signing key is given and the signature does not hold."""
+    warnings = []
+    if manifest.written_by == velero.VELERO:
+        warnings.append("backup %s was written by Velero: it carries no checksums, so what it holds was checked "
+                        "for consistency but could not be verified" % manifest.name)
+    if signer is not None:
+        signer.check(manifest.to_dict())
+    elif manifest.signature:
+        warnings.append("backup %s is signed, but its signature was not checked (no signing_key given)"
+                        % manifest.name)
+    return warnings
+
+
+def _read(store, manifest, options, workdir, confinement, spill, warnings):
+    """(RunFacts, snapshot records): the verified archive read, checked and spilled; the records as stored."""
+    name, sealed, limits, identities = manifest.name, manifest.encryption, options.limits, options.encryption.identities
+    files = files_of(name, bool(sealed))
+    with open_sealed(local_path(workdir, files["archive"]), sealed, identities, files["archive"]) as archive:
+        facts = select(read_items(archive, limits), options, confinement, spill)
+    if manifest.written_by == velero.VELERO:
+        return facts, _velero_records(store, name, limits, spill, warnings)
+    with open_sealed(local_path(workdir, files["volume_snapshots"]), sealed, identities,
+                     files["volume_snapshots"]) as side_file:
+        return facts, read_json_gz(side_file, files["volume_snapshots"], limits)
 
 
 def _run_hooks(hooks, result):

@@ -47,7 +47,7 @@ def test_os_errors_name_the_storage_and_what_failed(tmp_path):
     (tmp_path / "afile").write_text("not a directory")
     store = FileStore(str(tmp_path / "afile"))
     for call in (lambda: store.list_prefixes(""), lambda: store.put_bytes("b/x", b"1"),
-                 lambda: store.get_bytes("b/x"), lambda: store.size("b/x")):
+                 lambda: store.get_bytes("b/x"), lambda: store.get_file("b/x", str(tmp_path / "x"))):
         with pytest.raises(ApiError, match=r"^storage: cannot (list|write|read) file://.*afile.*Not a directory"):
             call()
 
