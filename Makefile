@@ -51,8 +51,9 @@ sanity-all: sanity ## and on every older ansible-core that requires_ansible clai
 packaging: ## the Galaxy tarball: what it holds, galaxy-importer on it, ansible-builder on it installed
 	LIFEBOAT_GALAXY_VENV=$$(hack/venv.sh tests/venvs/galaxy.txt) $(VENV)/bin/pytest -q -p no:cacheprovider tests/packaging
 
-lint: collection
+lint: collection ## ansible-lint (production), the changelog, and the type checker on plugins/module_utils
 	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
+	hack/typecheck.sh $(BUILD)
 	cd $(COLLECTION) && $(VENV)/bin/antsibull-changelog lint
 
 units: collection ## unit tests, and their line coverage of plugins/module_utils (at least 80 %)

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from collections import namedtuple
+from typing import Optional
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches, selector_matches
 
@@ -73,8 +74,8 @@ class ItemContext:
 
 
 class ItemAction:
-    kind = None
-    name = None  # kebab-case, unique per kind: what disable_actions and results say
+    kind: str = ""
+    name: Optional[str] = None  # kebab-case, unique per kind: what disable_actions and results say
     description = ""
     applies_to = ResourceSelector()
 

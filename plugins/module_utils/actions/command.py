@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import tempfile
 import threading
+from typing import Any
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ActionResult,
@@ -28,8 +29,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
     RestoreItemAction,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector
 
 PROTOCOL = "lifeboat.k8s/item-action/v1"
 DEFAULT_TIMEOUT = 30
@@ -80,13 +81,15 @@ def start_commands(specs, kind):
 class CommandAction:
     """One running executable; execute() is one request and response."""
 
+    kind: str  # from the action kind it is made with
+
     def __init__(self, where, argv, timeout, process, stderr):
         self.where = where
         self.argv = argv
         self.timeout = timeout
         self.process = process
         self.stderr = stderr
-        self.lines = queue.Queue()
+        self.lines: "queue.Queue[Any]" = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.name = where

@@ -17,12 +17,20 @@ import fnmatch
 import json
 import re
 
+try:
+    import yaml
+
+    YAML_IMPORT_ERROR = None
+except ImportError as e:  # pragma: no cover - PyYAML comes with ansible-core
+    YAML_IMPORT_ERROR = e
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ActionResult,
     BackupItemAction,
     ItemRef,
     RestoreItemAction,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.patches import (
     JsonPatch,
     PatchTestFailed,
@@ -37,14 +45,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import
     search_jmespath,
     selector_matches,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
-
-try:
-    import yaml
-
-    YAML_IMPORT_ERROR = None
-except ImportError as e:  # pragma: no cover - PyYAML comes with ansible-core
-    YAML_IMPORT_ERROR = e
 
 CONDITION_KEYS = ("resources", "namespaces", "name_regex", "label_selector", "jmespath")
 RESTORE_RULE_KEYS = ("name",) + CONDITION_KEYS + ("json_patch", "patch", "merge_patch", "skip")
@@ -295,7 +295,7 @@ def _velero_rule(rule, option, warnings):
         if merges:
             warnings.append("%s: has patches and mergePatches; as in Velero, only the patches are applied" % option)
     else:
-        merge_patches = [_velero_merge(m, "%s.mergePatches[%d]" % (option, i)) for i, m in enumerate(merges)]
+        merge_patches = [_velero_merge(m, "%s.mergePatches[%d]" % (option, i)) for i, m in enumerate(merges or [])]
     return RestoreRule(option, condition, json_patch=json_patch, merge_patches=merge_patches,
                        failed_test_skips_rule=True)
 

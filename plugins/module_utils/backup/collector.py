@@ -7,13 +7,13 @@ the additional items that backup item actions name."""
 
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import batches_concurrently, parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
-
-__metaclass__ = type
 
 
 PAGE_SIZE = 500  # objects per hand-over from a listing thread (the client lists 500 per page too)

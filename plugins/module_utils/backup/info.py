@@ -4,7 +4,11 @@
 """backup_info: what the store holds, each backup described (and, asked to, verified) from its own
 files: a manifest this collection wrote, a Velero backup, or something incomplete or damaged."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+from typing import TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import is_stale, read_holder
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import UNREADABLE, velero_backup
@@ -17,10 +21,12 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import read_manifest, verify, verify_copies
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import SealError
 
-__metaclass__ = type
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BackupInfoOptions
 
 
-def backup_info(store, options):
+def backup_info(store: ObjectStore, options: BackupInfoOptions):
     """backup_info with BackupInfoOptions: one backup, or every backup in the store."""
     check_verify, signer = options.verify, options.signer
     if options.name:
@@ -40,7 +46,7 @@ def backup_info(store, options):
     return {"changed": False, "backups": backups}
 
 
-def describe_backup(store, name, check_verify=False, signer=None, with_manifest=False):
+def describe_backup(store: ObjectStore, name, check_verify=False, signer=None, with_manifest=False):
     """backup_info's entry for one backup, or None when nothing of it is stored."""
     if not NAME.match(name):  # a directory someone else put there: shown, never used as a path
         return {"name": name, "phase": "Damaged", "complete": False, "problem": "not a valid backup name"}
@@ -82,7 +88,7 @@ def describe_backup(store, name, check_verify=False, signer=None, with_manifest=
     return info
 
 
-def _describe_velero(store, name, backup):
+def _describe_velero(store: ObjectStore, name, backup):
     if backup is UNREADABLE:
         return {"name": name, "phase": "Damaged", "complete": False, "written_by": velero.VELERO,
                 "problem": "its velero-backup.json cannot be read"}

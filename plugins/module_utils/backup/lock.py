@@ -15,7 +15,7 @@ behind, released (its lease ended): the mark that says the files under the
 name are this collection's, so a rerun may replace them and nothing else may.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -23,11 +23,16 @@ import datetime
 import json
 import threading
 import uuid
+from typing import Optional, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common import clock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, NotFoundError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import me, process_alive
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import LOCK_FILE
+
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+
 
 LEASE_SECONDS = 600
 RENEW_SECONDS = 60
@@ -48,7 +53,7 @@ def is_stale(holder, now=None):
     return False
 
 
-def read_holder(store, key):
+def read_holder(store: ObjectStore, key):
     """The lock's record, None if there is no lock, {} if it is unreadable (stale)."""
     try:
         return json.loads(store.get_bytes(key))
@@ -59,14 +64,14 @@ def read_holder(store, key):
 
 
 class BackupLock:
-    def __init__(self, store, prefix, name):
+    def __init__(self, store: ObjectStore, prefix, name):
         self.store = store
         self.key = "%s/%s" % (prefix.rstrip("/"), LOCK_FILE)
         self.name = name
         self.run = str(uuid.uuid4())
         self.took_over = None
         self._stop = threading.Event()
-        self._renewer = None
+        self._renewer: Optional[threading.Thread] = None
         self._mark_on_failure = False
 
     def _body(self, acquired_at=None):

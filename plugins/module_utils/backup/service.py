@@ -5,7 +5,7 @@
 delete one (the manifest first). Everything that can be refused is refused before the bucket or
 the cluster is touched (the options were checked at the module boundary)."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 from dataclasses import replace
+from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_names
@@ -58,12 +59,16 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest impor
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BackupOptions
+
 
 MAX_REPORTED = 100
 SNAPSHOT_OBJECTS = ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io")
 
 
-def run_backup(k8s, store, options, check_mode=False):
+def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False):
     """object_backup with BackupOptions: the backup written (or planned, or deleted) and what it holds."""
     name = options.name
     if options.state == "absent":
@@ -108,13 +113,13 @@ def run_backup(k8s, store, options, check_mode=False):
     return result
 
 
-def _result(manifest, store, **extra):
+def _result(manifest, store: ObjectStore, **extra):
     return dict({"changed": True, "backup": manifest.summary(store.url), "actions": manifest.stored["actions"],
                  "skipped_objects": manifest.stored["skipped_objects"],
                  "diff": {"before": {}, "after": {"backup": manifest.name}}}, **extra)
 
 
-def _check_object_lock(store, options):
+def _check_object_lock(store: ObjectStore, options: BackupOptions):
     if not options.object_lock_mode:
         return None
     problem = store.object_lock_problem()
@@ -123,7 +128,7 @@ def _check_object_lock(store, options):
     return options.object_lock_mode
 
 
-def _clear_earlier_run(store, name, lock, existing):
+def _clear_earlier_run(store: ObjectStore, name, lock, existing):
     """Remove what an earlier run of this collection left (an incomplete or partially failed backup,
     temporary files, unfinished multipart uploads); anything else was refused before. Returns its keys."""
     prefix = "backups/%s/" % name
@@ -138,7 +143,7 @@ def _clear_earlier_run(store, name, lock, existing):
     return leftovers
 
 
-def _upload(store, name, manifest, workdir, retention):
+def _upload(store: ObjectStore, name, manifest, workdir, retention):
     # Velero's Backup object goes last before the manifest: Velero syncs a backup as soon as it
     # sees it, so the archive must be there by then.
     files = sorted(f for f in manifest.files if f != velero.VELERO_METADATA)
@@ -168,7 +173,7 @@ class BackupRun:
         self.csi_records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
 
 
-def _write_local(k8s, options, workdir):
+def _write_local(k8s, options: BackupOptions, workdir):
     """Every file of the backup written into workdir; its Manifest (signed when a signing key is given)."""
     started = now()
     writer = _LocalBackup(k8s, options, workdir)
@@ -188,11 +193,11 @@ class _LocalBackup:
     """One backup being written into the run's private directory: objects listed, passed through the
     item actions, and appended to the archive as they stream in (memory does not grow with the backup)."""
 
-    def __init__(self, k8s, options, workdir):
+    def __init__(self, k8s, options: BackupOptions, workdir):
         self.k8s, self.options, self.workdir = k8s, options, workdir
         self.problems = Problems()
         self.names = files_of(options.name, options.encryption.enabled, for_velero=True)
-        self.counts = {}
+        self.counts: Dict[str, int] = {}
         self.per_namespace = dict((ns, 0) for ns in options.namespaces)
         self.resource_list = SpooledResourceList(workdir)
         # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
@@ -200,12 +205,13 @@ class _LocalBackup:
         self.csi_records = [r for r in options.volume_snapshots if r.get("driver", "csi") == "csi" and r.get("name")
                             and not r.get("snapshot_deleted")]
         self.run = BackupRun(options.namespaces, self.csi_records)
-        self.volume_names = {}  # (namespace, pvc) -> its PV
-        self.emitted_snapshot_objects = {}  # (dir, namespace, name) -> object: few, and read again below
-        self.additional = {}  # ItemRef -> the action that named it first
-        self.skipped = []  # the first MAX_REPORTED items actions skipped
-        self.pipeline = self.writer = None
-        self.actions = None
+        self.volume_names: Dict[Any, Any] = {}  # (namespace, pvc) -> its PV
+        self.emitted_snapshot_objects: Dict[Any, Any] = {}  # (dir, namespace, name) -> object: few, and read again below
+        self.additional: Dict[Any, str] = {}  # ItemRef -> the action that named it first
+        self.skipped: List[Dict[str, Any]] = []  # the first MAX_REPORTED items actions skipped
+        self.pipeline: Any = None
+        self.writer: Any = None
+        self.actions: Optional[Dict[str, Any]] = None
 
     def collect(self):
         k8s, options, problems, encryption = self.k8s, self.options, self.problems, self.options.encryption
@@ -318,7 +324,7 @@ def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, proble
                 emit(contents, content)
 
 
-def _collect(k8s, options, chosen, resources, emit, additional, problems):
+def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, problems):
     """List what the filters select, then get the additional items the actions named (and what those
     name in turn) that the listing did not already take."""
     namespaces, keep, mode = options.namespaces, options.keep, options.include_cluster_resources
@@ -334,9 +340,9 @@ def _collect(k8s, options, chosen, resources, emit, additional, problems):
         additional.setdefault(ItemRef("namespaces", None, ns), "namespaces")
     builtin = set(builtin_names("backup") + ["namespaces"])
     listed = _listed_check(options)
-    done = set()
+    done: Set[Any] = set()
     while True:
-        jobs = {}  # (resource, namespace, name) -> the ref that asked for it
+        wanted: Dict[Any, Any] = {}  # (resource, namespace, name) -> the ref that asked for it
         for ref in sorted(set(additional) - done):
             done.add(ref)
             job, why_not = _additional_job(ref, lookup, namespaces, mode)
@@ -344,15 +350,15 @@ def _collect(k8s, options, chosen, resources, emit, additional, problems):
                 if why_not and additional[ref] not in builtin:
                     problems.warn("%s: %s is not backed up: %s" % (additional[ref], ref.describe(), why_not))
             elif additional[ref] not in builtin or not listed(job[0], job[1], None):
-                jobs[job] = ref  # what users name is got, so that a name that exists nowhere is said
-        if not jobs:
+                wanted[job] = ref  # what users name is got, so that a name that exists nowhere is said
+        if not wanted:
             return
-        found = get_items(k8s, sorted(jobs, key=lambda j: (j[0].dir, j[1] or "", j[2])), problems)
+        found = get_items(k8s, sorted(wanted, key=lambda j: (j[0].dir, j[1] or "", j[2])), problems)
         for resource, obj in found:
             if not listed(resource, obj["metadata"].get("namespace"), obj):
                 emit(resource, obj)
         got = set((r.dir, o["metadata"].get("namespace"), o["metadata"]["name"]) for r, o in found)
-        for (resource, namespace, name), ref in jobs.items():
+        for (resource, namespace, name), ref in wanted.items():
             if (resource.dir, namespace, name) not in got and additional[ref] not in builtin:
                 problems.warn("%s: %s is not backed up: it does not exist" % (additional[ref], ref.describe()))
 
@@ -371,7 +377,7 @@ def _additional_job(ref, lookup, namespaces, mode):
     return (resource, ref.namespace, ref.name), None
 
 
-def _listed_check(options):
+def _listed_check(options: BackupOptions):
     """listed(resource, namespace, obj): did the listing already take this item? With obj None: could it
     have (then obj decides, once got)? Checking filters instead of remembering every item keeps memory flat."""
     namespaces, keep, mode = options.namespaces, options.keep, options.include_cluster_resources

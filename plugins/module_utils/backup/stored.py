@@ -4,11 +4,12 @@
 """What is stored under a backup's name, and whose it is: this collection's (complete or not), a
 Velero backup, or another tool's files. Nothing is replaced or deleted that is not provably ours."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import datetime
+from typing import TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, timestamp
@@ -20,11 +21,14 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import read_manifest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import SealError
 
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+
 
 UNREADABLE = {"status": {"phase": "unreadable"}}
 
 
-def read_existing(store, name):
+def read_existing(store: ObjectStore, name):
     """An earlier backup's manifest, or None. One this collection cannot read (damaged, or written
     by a newer version) is neither trusted nor replaced."""
     try:
@@ -34,7 +38,7 @@ def read_existing(store, name):
                                 "delete it with state=absent" % e.message)
 
 
-def check_ours(store, name, keys, action):
+def check_ours(store: ObjectStore, name, keys, action):
     """Refuse, touching nothing, unless everything stored under the name is an incomplete backup this
     collection wrote: its own file names, and its mark (its lock, or a Velero Backup object it wrote).
     A Velero backup, or files of any other tool, are never replaced or deleted."""
@@ -58,7 +62,7 @@ def check_ours(store, name, keys, action):
                                 "state=absent if it is yours" % (name, LOCK_FILE, velero.VELERO_METADATA))
 
 
-def velero_backup(store, name, keys=None, strict=False):
+def velero_backup(store: ObjectStore, name, keys=None, strict=False):
     """The Velero Backup object stored under the name, or None (keys: the name's listing, if at hand).
     One that cannot be read is not provably ours: UNREADABLE, treated as another tool's (strict: raised)."""
     if keys is not None and key(name, velero.VELERO_METADATA) not in keys:
@@ -88,7 +92,7 @@ def check_same_sealing(existing, encryption, signer):
             raise InvalidInputError("name: backup %s exists and %s" % (name, e.message.split(": ", 1)[1]))
 
 
-def delete_backup(store, name, check_mode=False):
+def delete_backup(store: ObjectStore, name, check_mode=False):
     prefix = "backups/%s/" % name
     keys = store.list_objects(prefix)
     if not keys:
@@ -117,7 +121,7 @@ def delete_backup(store, name, check_mode=False):
             "diff": {"before": {"backup": name}, "after": {}}}
 
 
-def check_not_locked(store, name, keys):
+def check_not_locked(store: ObjectStore, name, keys):
     """Refuse before deleting anything: on a versioned bucket a delete would only hide a locked
     backup behind delete markers, and a half-deleted backup helps no one."""
     for _key, found, error in parallel_map(store.retention, [k for k in keys if not k.endswith("/" + LOCK_FILE)]):
@@ -128,7 +132,7 @@ def check_not_locked(store, name, keys):
                                     "before then" % (name, found[0], timestamp(found[1].astimezone(datetime.timezone.utc))))
 
 
-def read_velero_backup(store, name):
+def read_velero_backup(store: ObjectStore, name):
     """The Backup object of a backup Velero wrote, or None; one that cannot be read is refused."""
     backup = velero_backup(store, name, strict=True)
     return None if backup is None or velero.written_by_lifeboat(backup) else backup

@@ -19,6 +19,16 @@ __metaclass__ = type
 
 import random
 import time
+from typing import Tuple
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    BOTO3_ERROR = None
+except ImportError as e:  # pragma: no cover - boto3 is a requirement
+    boto3 = None
+    BOTO3_ERROR = e
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.native import (
     COPIED_FROM,
@@ -37,15 +47,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
-
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-    BOTO3_ERROR = None
-except ImportError as e:  # pragma: no cover - boto3 is a requirement
-    boto3 = None
-    BOTO3_ERROR = e
 
 GIB = 1024 ** 3
 ZONE_LABEL = "topology.ebs.csi.aws.com/zone"
@@ -94,7 +95,7 @@ class AwsEbsBlockStore(NativeBlockStore):
     CSI_DRIVERS = ("ebs.csi.aws.com",)
     IN_TREE = ("awsElasticBlockStore", "volumeID")
     STORAGE = "EBS"
-    OPTIONS = ("region", "endpoint_url", "access_key", "secret_key", "session_token", "profile", "aws_ca_bundle")
+    OPTIONS: Tuple[str, ...] = ("region", "endpoint_url", "access_key", "secret_key", "session_token", "profile", "aws_ca_bundle")
 
     def __init__(self, k8s, config=None):
         super(AwsEbsBlockStore, self).__init__(k8s, config)

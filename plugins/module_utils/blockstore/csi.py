@@ -28,7 +28,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base impor
     MANAGED_BY,
     RESTORE_DRIVER,
     RESTORED_FROM,
-    BlockStore,
+    DriverBase,
     pvc_path,
     pvc_warning,
 )
@@ -71,7 +71,7 @@ def sc_path(name=None):
     return resource_path("storage.k8s.io", "v1", "storageclasses", None, name)
 
 
-class CsiBlockStore(BlockStore):
+class CsiBlockStore(DriverBase):
     name = "csi"
 
     def __init__(self, k8s, config=None):

@@ -22,12 +22,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+from typing import Optional, Tuple
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import (
     MANAGED_BY,
     RESTORE_DRIVER,
     RESTORED_FROM,
-    BlockStore,
+    DriverBase,
     pvc_path,
     pvc_warning,
 )
@@ -80,13 +81,13 @@ def user_tags(labels):
     return dict((k, v) for k, v in labels.items() if k not in INTERNAL_LABELS and not k.startswith(SOURCE_PREFIX))
 
 
-class NativeBlockStore(BlockStore):
+class NativeBlockStore(DriverBase):
     claims_provisioned_by_cluster = False  # a PersistentVolume of our own, bound by claimRef
     """The Kubernetes side of a storage system's snapshots; see the module docstring."""
 
-    CSI_DRIVERS = ()
-    IN_TREE = None  # (PersistentVolume spec key, field holding the volume id)
-    STORAGE = None  # what the storage system is called in messages
+    CSI_DRIVERS: Tuple[str, ...] = ()
+    IN_TREE: Tuple[str, str] = ("", "")  # (PersistentVolume spec key, field holding the volume id)
+    STORAGE: Optional[str] = None  # what the storage system is called in messages
 
     # ------------------------------------------------------------ storage calls (subclasses)
 

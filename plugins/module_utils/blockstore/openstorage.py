@@ -18,6 +18,14 @@ __metaclass__ = type
 import json
 import os
 import re
+from typing import Tuple
+
+try:
+    import requests
+    REQUESTS_ERROR = None
+except ImportError as e:  # pragma: no cover - requests is a requirement
+    requests = None
+    REQUESTS_ERROR = e
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.native import (
     RESTORE_KEY,
@@ -35,13 +43,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 
-try:
-    import requests
-    REQUESTS_ERROR = None
-except ImportError as e:  # pragma: no cover - requests is a requirement
-    requests = None
-    REQUESTS_ERROR = e
-
 DEFAULT_PORT = 9001
 NOT_FOUND = ("not found", "does not exist")
 
@@ -51,8 +52,8 @@ class OpenStorageBlockStore(NativeBlockStore):
     CSI_DRIVERS = ("pxd.portworx.com",)
     IN_TREE = ("portworxVolume", "volumeID")
     STORAGE = "OpenStorage"
-    OPTIONS = ("openstorage_endpoint", "openstorage_token", "openstorage_ca_cert", "openstorage_validate_certs",
-               "openstorage_timeout")
+    OPTIONS: Tuple[str, ...] = ("openstorage_endpoint", "openstorage_token", "openstorage_ca_cert",
+                                "openstorage_validate_certs", "openstorage_timeout")
 
     def __init__(self, k8s, config=None):
         super(OpenStorageBlockStore, self).__init__(k8s, config)

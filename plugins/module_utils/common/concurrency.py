@@ -11,6 +11,7 @@ import queue
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
 
@@ -32,7 +33,7 @@ def parallel_map(fn, items, max_workers=MAX_WORKERS):
         try:
             return item, fn(item), None
         except Exception as e:  # reported to the caller with its item
-            e.lifeboat_traceback = traceback.format_exc()  # a worker's stack is gone once it returns
+            setattr(e, "lifeboat_traceback", traceback.format_exc())  # a worker's stack is gone once it returns
             return item, None, e
 
     if len(items) == 1:
@@ -49,7 +50,7 @@ def batches_concurrently(open_source, sources, batch_size, ahead=4, max_workers=
     At most `ahead` batches wait for the caller, so a source of 100,000 objects is never whole in
     memory. A caller that stops early (an exception, or leaving the loop) stops every reader."""
     sources = list(sources)
-    batches = queue.Queue(maxsize=ahead)
+    batches: "queue.Queue[Any]" = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
     def put(entry):

@@ -29,16 +29,7 @@ import os
 import random
 import threading
 import time
-
 from urllib.parse import quote, urlencode
-
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
-    ApiError,
-    ConflictError,
-    InvalidInputError,
-    MissingLibraryError,
-    NotFoundError,
-)
 
 try:
     import urllib3
@@ -53,6 +44,14 @@ try:
     K8S_IMPORT_ERROR = None
 except ImportError as e:
     K8S_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    MissingLibraryError,
+    NotFoundError,
+)
 
 K8S_LIBRARY = "kubernetes>=30"
 AUTH_OPTIONS = (

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import signal
 import traceback
+from typing import Set
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -26,7 +27,7 @@ KUBECONFIG_SECRETS = ("token", "password", "client-key-data", "id-token", "refre
 def kubeconfig_secrets(kubeconfig):
     """Every secret string of an inline kubeconfig: user credentials, auth-provider
     config and exec plugin environment values."""
-    found = set()
+    found: Set[str] = set()
     if not isinstance(kubeconfig, dict):
         return found
     for entry in kubeconfig.get("users") or []:

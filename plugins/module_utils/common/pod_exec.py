@@ -20,11 +20,7 @@ __metaclass__ = type
 import json
 import ssl
 import time
-
 from urllib.parse import urlencode, urlparse
-
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, MissingLibraryError
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import RETRYABLE_STATUS, resource_path
 
 try:
     import websocket
@@ -32,6 +28,9 @@ try:
     WEBSOCKET_IMPORT_ERROR = None
 except ImportError as e:
     WEBSOCKET_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, MissingLibraryError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import RETRYABLE_STATUS, resource_path
 
 PROTOCOLS = "v5.channel.k8s.io,v4.channel.k8s.io"
 STDOUT, STDERR, STATUS = 1, 2, 3

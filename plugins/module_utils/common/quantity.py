@@ -9,14 +9,14 @@ __metaclass__ = type
 
 import math
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
-
 try:
     from kubernetes.utils import parse_quantity
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as e:
     parse_quantity = None
     KUBERNETES_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
 
 
 def quantity_bytes(value, option="size"):

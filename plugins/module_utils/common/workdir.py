@@ -109,5 +109,5 @@ class PrivateWorkdir:
         return self.path
 
     def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(str(self.path), ignore_errors=True)
         return False

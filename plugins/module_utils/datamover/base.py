@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import os
 import re
+from typing import Optional
 from urllib.parse import urlparse
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
@@ -93,8 +94,8 @@ class DataMover:
     """One tool's Jobs. `copy_out` and `copy_in` return the Job's result; the services (datamover/copies.py)
     make the volumes, wait and clean up."""
 
-    name = None
-    password_variable = None  # the environment variable the tool reads the repository password from
+    name: Optional[str] = None
+    password_variable: Optional[str] = None  # the environment variable the tool reads the repository password from
 
     def __init__(self, config):
         self.config = config

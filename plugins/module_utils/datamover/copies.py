@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+from typing import Any, Dict
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import pvc_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -198,7 +199,7 @@ class VolumeCopies:
     def _job(self, namespace, name, owner, container, claim, read_only):
         """The Job; its Secret holds the storage key and the password (or the container reads the password from
         the user's Secret)."""
-        secret = {}
+        secret: Dict[str, Any] = {}
         if self.config.access_key:
             secret.update(AWS_ACCESS_KEY_ID=self.config.access_key, AWS_SECRET_ACCESS_KEY=self.config.secret_key)
         if self.config.password:

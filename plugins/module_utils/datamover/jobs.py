@@ -164,7 +164,7 @@ class MoverJob:
 
     def _failed(self, why):
         error = LifeboatError(why)
-        error.log = self._log()
+        setattr(error, "log", self._log())
         return error
 
     def _log(self, lines=LOG_LINES):

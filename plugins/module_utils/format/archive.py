@@ -30,6 +30,7 @@ import posixpath
 import tarfile
 import tempfile
 import time
+from typing import Any, Dict
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, LifeboatError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
@@ -53,7 +54,7 @@ class Limits:
     to spare; a Kubernetes object is at most about 1.5 MiB (etcd's request limit)."""
 
     # The limits option's defaults, as object_restore's argument spec and docs give them.
-    OPTION_DEFAULTS = {"entry_size": "32Mi", "total_size": "16Gi", "entries": 2000000, "side_file_size": "512Mi"}
+    OPTION_DEFAULTS: Dict[str, Any] = {"entry_size": "32Mi", "total_size": "16Gi", "entries": 2000000, "side_file_size": "512Mi"}
     DEFAULTS = dict((k, v if isinstance(v, int) else int(v[:-2]) << {"Mi": 20, "Gi": 30}[v[-2:]])
                     for k, v in OPTION_DEFAULTS.items())
     SIZES = ("entry_size", "total_size", "side_file_size")
@@ -124,7 +125,7 @@ class ArchiveWriter:
         info.mtime = self.mtime
         info.mode = 0o644
         self.tar.addfile(info, io.BytesIO(data))
-        self.tar.members = []  # tarfile keeps every member's header otherwise: memory grows with the backup
+        self.tar.members = []  # type: ignore[attr-defined]  # tarfile keeps every member's header otherwise: memory grows with the backup
 
     def add_item(self, res_dir, obj):
         """The item, and right after it the copy Velero keeps under <version>-preferredversion (the
@@ -188,7 +189,7 @@ def read_items(fileobj, limits=None):
     entries = 0
     try:
         counted = _CountingReader(gzip.GzipFile(fileobj=fileobj, mode="rb"), limits)
-        with tarfile.open(fileobj=counted, mode="r|") as tar:
+        with tarfile.open(fileobj=counted, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 entries += 1
                 if entries > limits.entries:

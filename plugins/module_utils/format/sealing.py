@@ -26,12 +26,6 @@ import json
 import os
 import threading
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
-    InvalidInputError,
-    LifeboatError,
-    MissingLibraryError,
-)
-
 try:
     import pyrage
     from pyrage import x25519
@@ -39,6 +33,12 @@ try:
     PYRAGE_IMPORT_ERROR = None
 except ImportError as e:
     PYRAGE_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    InvalidInputError,
+    LifeboatError,
+    MissingLibraryError,
+)
 
 AGE_SUFFIX = ".age"
 SIGNATURE_ALGORITHM = "HMAC-SHA256"

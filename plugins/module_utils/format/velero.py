@@ -20,9 +20,10 @@ __metaclass__ = type
 
 import json
 import re
+from typing import Any, Dict, List
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import parse_timestamp
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
 
 VELERO_METADATA = "velero-backup.json"
 WRITTEN_BY = "lifeboat.k8s/written-by"
@@ -67,7 +68,7 @@ def backup_object(manifest, ttl_seconds, csi_records):
     spec = {
         "includedNamespaces": list(manifest["namespaces"]),
         "snapshotVolumes": bool(csi_records), "snapshotMoveData": False, "defaultVolumesToFsBackup": False,
-        "includeClusterResources": {"true": True, "false": False}.get(filters.get("include_cluster_resources")),
+        "includeClusterResources": {"true": True, "false": False}.get(str(filters.get("include_cluster_resources"))),
     }
     if ttl_seconds:
         spec["ttl"] = go_duration(ttl_seconds)
@@ -106,7 +107,7 @@ def log_lines(manifest):
 
 def results(manifest):
     """<name>-results.gz: warnings and errors, per namespace where they belong to one."""
-    errors = {}
+    errors: Dict[str, Any] = {}
     for error in manifest["errors"]:
         text = "%s: %s" % (error.get("resource"), error.get("message"))
         if error.get("namespace"):
@@ -245,7 +246,8 @@ def as_manifest(backup, name, archive_file, resource_list):
 def records_from(volume_info, claims):
     """lifeboat snapshot records for the CSI snapshots a Velero backup took, from its volume
     information; claims maps (namespace, pvc) to the backed-up PVC. Returns (records, warnings)."""
-    records, warnings = [], []
+    records: List[Dict[str, Any]] = []
+    warnings: List[str] = []
     if volume_info is None:
         return records, warnings
     if not isinstance(volume_info, list):

@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, List
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import (
     HookRunner,
@@ -88,7 +90,7 @@ class BackupHooks:
 
 def _join(hooked):
     """Group [(pod, phases, claims)] so that pods sharing a claim are in one group."""
-    groups = []
+    groups: List[Any] = []
     for pod, phases, claims in hooked:
         joined = [g for g in groups if g.claims & claims]
         merged = HookGroup([(pod, phases)], set(claims))

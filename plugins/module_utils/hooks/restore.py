@@ -19,8 +19,8 @@ __metaclass__ = type
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookRunner, pods_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.specs import (
@@ -28,6 +28,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.specs import (
     hooks_for_pod,
     option_hooks,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 
 WORKLOADS = {
     "pods": None, "deployments.apps": "replicas", "statefulsets.apps": "replicas",
@@ -96,7 +97,10 @@ class RestoreHooks:
         if not pending:
             return []
         started = self.clock()
-        outcomes, futures, owners, late = [], [], {}, []
+        outcomes: List[Any] = []
+        futures: List[Any] = []
+        late: List[Any] = []
+        owners: Dict[Any, Any] = {}
         with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
             while pending:
                 for pod, workload in self._new_pods(pending, owners):

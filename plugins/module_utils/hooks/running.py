@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Dict
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import LifeboatError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -31,7 +33,7 @@ def pod_claims(pod):
 
 def selector_matches(k8s, namespace, option_hooks):
     """{pod name: [hooks]} of the option's hooks, each selector answered by the apiserver."""
-    matches = {}
+    matches: Dict[Any, Any] = {}
     for selector, hook in option_hooks:
         for pod in k8s.list(pods_path(namespace), label_selector=selector or None):
             matches.setdefault(pod["metadata"]["name"], []).append(hook)

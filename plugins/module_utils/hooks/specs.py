@@ -19,12 +19,12 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
-
 try:
     import durationpy
 except ImportError:  # kubernetes depends on it; K8sClient reports the missing library first
     durationpy = None
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 DEFAULT_TIMEOUT = 30.0
 ON_ERROR = ("Fail", "Continue")

@@ -15,14 +15,14 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
-
 try:
     import jsonpatch
     import jsonpointer
     JSONPATCH_IMPORT_ERROR = None
 except ImportError as e:  # pragma: no cover - reported when a patch is given
     JSONPATCH_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
 
 PATCH_MEMBERS = {"add": ("value",), "replace": ("value",), "test": ("value",), "remove": (),
                  "move": ("from",), "copy": ("from",)}

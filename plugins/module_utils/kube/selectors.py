@@ -9,8 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
+from typing import Any, List, Tuple
 
 try:
     import jmespath
@@ -18,6 +17,8 @@ try:
     JMESPATH_IMPORT_ERROR = None
 except ImportError as e:
     JMESPATH_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
 
 
 def resource_matches(res_dir, kind, patterns):
@@ -38,7 +39,7 @@ _REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Z
 
 def parse_selector(selector, option="label_selector"):
     """'app=web,tier in (a,b),!legacy' -> a list of requirements."""
-    requirements = []
+    requirements: List[Tuple[Any, str, Any]] = []
     if not selector:
         return requirements
     for part in re.split(r",(?![^(]*\))", selector):
@@ -65,9 +66,10 @@ def label_selector_requirements(selector, option="labelSelector"):
     """A LabelSelector dict (matchLabels, matchExpressions) -> requirements; refuses unknown operators."""
     if not isinstance(selector, dict) or set(selector) - set(("matchLabels", "matchExpressions")):
         raise InvalidInputError("%s: expected a LabelSelector {matchLabels: {...}, matchExpressions: [...]}" % option)
-    requirements = [(k, "=", str(v)) for k, v in (selector.get("matchLabels") or {}).items()]
+    requirements: List[Tuple[Any, str, Any]] = [
+        (k, "=", str(v)) for k, v in (selector.get("matchLabels") or {}).items()]
     for index, expression in enumerate(selector.get("matchExpressions") or []):
-        operator = _LABEL_SELECTOR_OPERATORS.get((expression or {}).get("operator"))
+        operator = _LABEL_SELECTOR_OPERATORS.get(str((expression or {}).get("operator")))
         if operator is None or not expression.get("key"):
             raise InvalidInputError("%s.matchExpressions[%d]: needs a key and an operator In, NotIn, Exists or "
                                     "DoesNotExist" % (option, index))

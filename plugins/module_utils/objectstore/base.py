@@ -14,7 +14,7 @@ __metaclass__ = type
 
 
 class ObjectStore:
-    url = None
+    url: str = ""
 
     supports_retention = False
 

@@ -8,15 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
-    ApiError,
-    ConflictError,
-    InvalidInputError,
-    MissingLibraryError,
-    NotFoundError,
-)
-from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+from typing import List
 
 try:
     import boto3
@@ -26,6 +18,15 @@ try:
     BOTO3_IMPORT_ERROR = None
 except ImportError as e:
     BOTO3_IMPORT_ERROR = e
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    MissingLibraryError,
+    NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
 
 # Multipart above 16 MiB, in 16 MiB parts, 4 at a time: bounded memory for any size.
 TRANSFER = dict(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
@@ -230,7 +231,7 @@ class S3Store(ObjectStore):
 
     def list_objects(self, prefix):
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
+        keys: List[str] = []
         for page in self._pages(prefix):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents") or [])
         return sorted(keys)

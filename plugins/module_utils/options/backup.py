@@ -11,6 +11,11 @@ __metaclass__ = type
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
+try:
+    import durationpy
+except ImportError:  # installed with the kubernetes library
+    durationpy = None
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import ActionOptions, builtin_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import check_name
@@ -27,11 +32,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import
     encryption_of,
     signer_of,
 )
-
-try:
-    import durationpy
-except ImportError:  # installed with the kubernetes library
-    durationpy = None
 
 
 MAX_TTL_SECONDS = 100 * 365 * 86400
@@ -116,7 +116,7 @@ class BackupOptions:
     include_cluster_resources: str
     filter: Optional[str]
     keep: Callable[[Dict[str, Any]], bool]  # the filter, compiled
-    actions: Optional[ActionOptions]
+    actions: ActionOptions
     volume_snapshots: List[Dict[str, Any]]
     ttl: Optional[str]
     ttl_seconds: Optional[int]
@@ -133,7 +133,7 @@ class BackupOptions:
         if present and not namespaces:
             raise InvalidInputError("namespaces: give at least one namespace to back up")
         keep = _keeper(params["filter"]) if present else (lambda obj: True)
-        actions = actions_of("backup", params) if present else None
+        actions = actions_of("backup", params, check=present)
         ttl_seconds = parse_ttl(params["ttl"]) if present else None
         records = list(params["volume_snapshots"] or [])
         if present:

@@ -9,10 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
-
-import re
 
 from ansible.module_utils.basic import env_fallback
 
@@ -189,8 +188,9 @@ def encryption_of(params: Params) -> Encryption:
     return Encryption.from_keys(text, params.get("encryption_recipients"))
 
 
-def actions_of(kind: str, params: Params) -> ActionOptions:
-    """disable_actions, the user's rules and item_action_commands, checked (no command is started)."""
+def actions_of(kind: str, params: Params, check: bool = True) -> ActionOptions:
+    """disable_actions, the user's rules and item_action_commands, checked unless a run uses none of them
+    (state=absent); no command is started."""
     if kind == "backup":
         option = "backup_actions"
     else:
@@ -198,7 +198,8 @@ def actions_of(kind: str, params: Params) -> ActionOptions:
         option = "transforms" if params.get("transforms") is not None else "restore_actions"
     options = ActionOptions(kind, list(params.get("disable_actions") or []), params.get(option), option,
                             list(params.get("item_action_commands") or []))
-    Pipeline.check(options)
+    if check:
+        Pipeline.check(options)
     return options
 
 

@@ -92,7 +92,7 @@ class RestoreOptions:
     existing: str
     restore_status: List[str]
     preserve_node_ports: bool
-    actions: Optional[ActionOptions]
+    actions: ActionOptions
     restore_volumes: bool
     block_store: Dict[str, Any]  # the drivers' connection options (block_store_options)
     volume_options: Dict[str, Any]
@@ -119,7 +119,7 @@ class RestoreOptions:
             exclude_resources=params["exclude_resources"], label_selector=params["label_selector"],
             selector=parse_selector(params["label_selector"]), existing=params["existing"],
             restore_status=list(params["restore_status"] or []), preserve_node_ports=params["preserve_node_ports"],
-            actions=actions_of("restore", params) if present else None, restore_volumes=params["restore_volumes"],
+            actions=actions_of("restore", params, check=present), restore_volumes=params["restore_volumes"],
             block_store=block_store_config(params["block_store_options"]),
             volume_options=dict(params["volume_options"] or {}), restore_volume_data=params["restore_volume_data"],
             data_mover=params["data_mover"], mover_defaults=mover_defaults(params),

@@ -4,14 +4,13 @@
 """Applying a planned restore: objects created tier by tier, concurrently within a tier, volumes right
 after their claims; only outcomes are kept, so memory does not grow with the backup."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 from concurrent.futures import ThreadPoolExecutor
-
-
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Dict, List, Set
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
     error_text,
@@ -26,6 +25,10 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies impo
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable, is_subset
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK, tier_key
+
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import BlockStores
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RestoreOptions
 
 
 RESTORED_BY = "lifeboat.k8s/restored-from-backup"
@@ -71,7 +74,8 @@ class Restorer:
     order, a chunk at a time. Only outcomes are kept (counts, and the reports of what failed or
     was skipped), so memory does not grow with the backup."""
 
-    def __init__(self, k8s, options, blocks, mapping, check_mode, hooks=None, copies=None, from_copy=()):
+    def __init__(self, k8s, options: RestoreOptions, blocks: BlockStores, mapping, check_mode, hooks=None, copies=None,
+                 from_copy=()):
         self.k8s = k8s
         self.hooks = hooks
         self.copies = copies
@@ -81,13 +85,15 @@ class Restorer:
         self.mapping = mapping
         self.check_mode = check_mode
         self.existing_policy = options.existing
-        self.warnings = []
-        self.volumes = []
+        self.warnings: List[str] = []
+        self.volumes: List[Dict[str, Any]] = []
         self.blocks = blocks
-        self.unlisted = set()  # collections LIST refused: their objects are compared after a GET
-        self.counts = {}
+        self.unlisted: Set[str] = set()  # collections LIST refused: their objects are compared after a GET
+        self.counts: Dict[str, Dict[str, int]] = {}  # resource -> outcome -> count
         self.total = 0
-        self.failures, self.skipped, self.refused = [], [], []
+        self.failures: List[Dict[str, Any]] = []
+        self.skipped: List[Dict[str, Any]] = []
+        self.refused: List[Dict[str, Any]] = []
 
     def _block(self, record):
         """The block store that took a snapshot record (one per driver, shared by the restore's threads)."""
@@ -114,7 +120,7 @@ class Restorer:
     def _apply_tier(self, spill, tier):
         """Objects that exist are compared a LIST page at a time (no GET per object, no map of the
         namespace); the rest are created a chunk at a time. Returns the CRDs' items (few), else []."""
-        kept = []
+        kept: List[Any] = []
         collections = [(res_dir, namespace, spill.any_of(Item, res_dir, namespace).path())
                        for res_dir, namespace in spill.collections(tier)]
         for (res_dir, namespace, path), objects, error, _last in batches_concurrently(

@@ -16,10 +16,10 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 # Cluster-scoped resources restored by default: what namespaced objects need to work and what
 # grants nothing. The backup's own Namespaces and the PVs of its restored PVCs always come back.

@@ -13,10 +13,10 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
-from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
 
 STRIPPED_METADATA = (
     "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",

@@ -16,11 +16,12 @@ The selected objects and their plans wait in a spill (spill.py: encrypted, on di
 read back a chunk at a time, so memory stays flat however large the backup.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import io
+from typing import TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import read_velero_backup
@@ -35,6 +36,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format import velero
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError, read_items, read_json_gz
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of, key, local_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import (
     Manifest,
@@ -46,18 +48,21 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.restore import RestoreHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import blocking, hook_warnings, summary
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import plan as restore_plan
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.apply import RESTORED_BY, Restorer
-from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.storage import STORAGE_CLASSES
-from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.confine import Confinement
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.sources import VolumeSources
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK, Spill
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.storage import STORAGE_CLASSES
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.storage import TargetStorage
 
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RestoreOptions
 
-def run_restore(k8s, store, options, check_mode=False):
+
+def run_restore(k8s, store: ObjectStore, options: RestoreOptions, check_mode=False):
     """object_restore with RestoreOptions: nothing changes until everything is read, checked and planned."""
     name = options.name
     k8s.check_reachable("the target cluster")
@@ -117,7 +122,7 @@ def _check_sealing(manifest, signer):
     return warnings
 
 
-def _read(store, manifest, options, workdir, confinement, spill, warnings):
+def _read(store: ObjectStore, manifest, options: RestoreOptions, workdir, confinement, spill, warnings):
     """(RunFacts, snapshot records): the verified archive read, checked and spilled; the records as stored."""
     name, sealed, limits, identities = manifest.name, manifest.encryption, options.limits, options.encryption.identities
     files = files_of(name, bool(sealed))
@@ -143,7 +148,7 @@ def _run_hooks(hooks, result):
             len(failed), summary(failed[0])), **result)
 
 
-def _velero_manifest(store, name, limits):
+def _velero_manifest(store: ObjectStore, name, limits):
     """A backup Velero wrote, seen through a manifest's fields; refuses what is not a backup."""
     backup = read_velero_backup(store, name)
     if backup is None:
@@ -156,7 +161,7 @@ def _velero_manifest(store, name, limits):
     return Manifest.of_velero(velero.as_manifest(backup, name, files["archive"], resource_list))
 
 
-def _side_file(store, name, filename, limits):
+def _side_file(store: ObjectStore, name, filename, limits):
     """A gzipped JSON file of the backup, or None if it is not there (Velero writes some only when needed)."""
     try:
         data = store.get_bytes(key(name, filename), max_bytes=limits.side_file_size + 1)
@@ -167,7 +172,7 @@ def _side_file(store, name, filename, limits):
     return read_json_gz(io.BytesIO(data), filename, limits)
 
 
-def _velero_records(store, name, limits, spill, warnings):
+def _velero_records(store: ObjectStore, name, limits, spill, warnings):
     """Snapshot records of a Velero backup's CSI snapshots, from its volume information."""
     claims = dict(((n, o["metadata"]["name"]), o) for n, o in spill.sources("persistentvolumeclaims"))
     try:
@@ -181,7 +186,7 @@ def _velero_records(store, name, limits, spill, warnings):
     return records
 
 
-def remove_restore(k8s, store, options, check_mode=False):
+def remove_restore(k8s, store: ObjectStore, options: RestoreOptions, check_mode=False):
     """Undo a restore into new namespaces: delete the target namespaces this backup's restore
     created (they carry its label) with their restored volumes; leave every other namespace alone."""
     name, mapping = options.name, options.namespace_mapping
@@ -217,7 +222,7 @@ def remove_restore(k8s, store, options, check_mode=False):
     return result
 
 
-def _check_snapshot_origins(blocks, records, confinement):
+def _check_snapshot_origins(blocks: BlockStores, records, confinement):
     """A record may name another namespace's snapshot (the bucket is not the cluster): ask each
     driver where the snapshot really came from, where it can tell."""
     for record in records:
@@ -229,7 +234,7 @@ def _check_snapshot_origins(blocks, records, confinement):
     confinement.raise_problems()
 
 
-def check_namespaces(manifest, options):
+def check_namespaces(manifest, options: RestoreOptions):
     """The namespace mapping, checked against what the backup holds (a typo must not restore in place)."""
     backed_up = manifest.namespaces
     mapping = dict(options.namespace_mapping)
@@ -246,7 +251,7 @@ def check_namespaces(manifest, options):
     return mapping
 
 
-def select(entries, options, confinement, spill):
+def select(entries, options: RestoreOptions, confinement, spill):
     """Read every archive entry, check it (confinement) and spill what the filters select (no cluster
     access). Returns what planning needs to know about the whole selection (restore_plan.RunFacts)."""
     include, exclude, namespaces = options.include_resources, options.exclude_resources, options.namespaces
@@ -272,7 +277,7 @@ def select(entries, options, confinement, spill):
     return facts
 
 
-def plan(k8s, spill, facts, options, mapping, records, pipeline, confinement):
+def plan(k8s, spill, facts, options: RestoreOptions, mapping, records, pipeline, confinement):
     """Plan every selected entry in restore order: prepared and passed through the restore item actions,
     or skipped (naming the action) or refused; the plans go back into the spill. Reads the target cluster
     only (whether a PV exists). Returns the planning's warnings."""

@@ -3,12 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where each restored volume's data comes from: its snapshot or its data copy."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Dict, List, TYPE_CHECKING
+
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies
+
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import BlockStores
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RestoreOptions
 
 
 class VolumeSources:
@@ -16,11 +22,13 @@ class VolumeSources:
     every copy; snapshot every snapshot; auto the snapshot where the target cluster can use it and it still exists,
     else the copy. A volume with neither is refused (copies() raises), naming it."""
 
-    def __init__(self, k8s, options, blocks, storage, facts, records):
+    def __init__(self, k8s, options: RestoreOptions, blocks: BlockStores, storage, facts, records):
         self.k8s, self.options, self.blocks = k8s, options, blocks
         self.mode = options.restore_volume_data
         self.records = [r for r in records if claim_key(r) in facts.claims]
-        self.warnings, self.refused, self.used = [], [], []
+        self.warnings: List[str] = []
+        self.refused: List[str] = []
+        self.used: List[Dict[str, Any]] = []
         if self.mode == "copy":
             lacking = ["%s/%s" % claim_key(r) for r in self.records if not r.get("data_copy")]
             if lacking:

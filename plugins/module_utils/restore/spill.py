@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import zlib
+from typing import Any
 
 try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,8 +30,8 @@ try:
 except ImportError as e:  # ansible-core depends on cryptography; checked where a spill is opened
     CRYPTOGRAPHY_ERROR = str(e)
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import MissingLibraryError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
 
 CHUNK = 500  # objects per insert, read and update: memory is bounded by this, not the backup
 NONCE_SIZE = 12
@@ -97,7 +98,7 @@ class Spill:
         if CRYPTOGRAPHY_ERROR is not None:
             raise MissingLibraryError("cryptography>=3.4", CRYPTOGRAPHY_ERROR)
         self.path = os.path.join(directory, "restore-objects.sqlite")
-        self.db = None
+        self.db: Any = None
         self._aead = AESGCM(AESGCM.generate_key(bit_length=128))
         self._pending = []
         self._pending_uids = []

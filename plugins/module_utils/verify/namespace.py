@@ -5,12 +5,13 @@
 object counts, the objects a restore would recreate (with a digest of each,
 after the restore's own stripping and namespace mapping), PVCs and workloads."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import hashlib
 import json
+from typing import Any, Dict, List, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
@@ -32,6 +33,10 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import c
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import label_selector_requirements, selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, prepare_core
 from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import require_namespace
+
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.base import ObjectStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import NamespaceInfoOptions
 
 
 PLACEHOLDER = "NAMESPACE"
@@ -147,10 +152,10 @@ def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
     return summarize(objects, namespace, warnings, storage_class_mapping, ready_nodes(k8s))
 
 
-def describe_backup(store, options):
+def describe_backup(store: ObjectStore, options: NamespaceInfoOptions):
     """The namespace as a backup holds it, for a comparison when its cluster is gone: the backup's files are
     checked against its manifest's checksums first. Its PVCs and workloads are as they were at the backup."""
-    name, namespace = options.backup, options.namespace
+    name, namespace = str(options.backup), options.namespace
     manifest = read_manifest(store, name)
     if manifest is None:
         raise NotFoundError("backup: %r is not a complete backup in %s" % (name, store.url))
@@ -177,7 +182,9 @@ def summarize(objects, namespace, warnings, storage_class_mapping, nodes):
     """Counts, digests, PVCs and workloads of a namespace's objects [(resource dir, object)]."""
     run = RestoreRun([(d, namespace, o) for d, o in objects], {namespace: PLACEHOLDER})
     pipeline = Pipeline(builtin_actions("restore"))
-    counts, restorable, digests = {}, {}, {}
+    counts: Dict[Any, Any] = {}
+    restorable: Dict[Any, Any] = {}
+    digests: Dict[Any, Any] = {}
     pvcs, workloads = [], []
     pods = [o for d, o in objects if d == "pods"]
     for res_dir, obj in sorted(objects, key=lambda item: (item[0], item[1]["metadata"]["name"])):
@@ -215,10 +222,10 @@ def hopeless(info):
                for w in info["workloads"] if not w["available"])
 
 
-def namespace_info(k8s, options):
+def namespace_info(k8s, options: NamespaceInfoOptions):
     namespace = options.namespace
     require_namespace(k8s, namespace)
-    warnings = []
+    warnings: List[str] = []
     # Discovered once: the resource types do not change while we wait.
     discovered, failed = discover(k8s)
     warnings.extend("not compared: API group %s/%s could not be discovered: %s" % f for f in failed)

@@ -10,12 +10,13 @@ job       a Job per volume (a pod can only mount PVCs of its own namespace, and
           prints the SHA-256 of every file; the listings are compared here.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import hashlib
 import os
+from typing import Any, Dict, List, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -27,6 +28,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.namespace import ready_nodes
+
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import VolumeCompareOptions
 
 
 MAX_MISMATCHES = 20
@@ -108,11 +112,11 @@ def parse_listing(text):
 
 
 class JobLister:
-    def __init__(self, k8s, options):
+    def __init__(self, k8s, options: VolumeCompareOptions):
         self.k8s = k8s
         self.image = options.image
         self.timeout = options.wait_timeout
-        self.jobs = []
+        self.jobs: List[Any] = []
 
     def create(self, namespace, pvc):
         _pvc(self.k8s, namespace, pvc)
@@ -161,7 +165,7 @@ def compare_listings(source, target):
     return problems
 
 
-def volume_compare(source_k8s, target_k8s, options, check_mode=False):
+def volume_compare(source_k8s, target_k8s, options: VolumeCompareOptions, check_mode=False):
     pairs = options.pairs
     src_ns, dst_ns = options.source_namespace, options.target_namespace
     method = options.method
@@ -209,7 +213,7 @@ def volume_compare(source_k8s, target_k8s, options, check_mode=False):
 def _result(pairs, outcomes, method, src_ns, dst_ns):
     volumes = []
     for (src, dst), listings, error in outcomes:
-        entry = {"source": "%s/%s" % (src_ns, src), "target": "%s/%s" % (dst_ns, dst)}
+        entry: Dict[str, Any] = {"source": "%s/%s" % (src_ns, src), "target": "%s/%s" % (dst_ns, dst)}
         if error is not None:
             entry.update(status="failed", reason=str(getattr(error, "message", error)))
         else:

@@ -4,7 +4,11 @@
 """volume_restore: one PVC made from a snapshot (or a snapshot written back into its PVC), through the
 block store interface."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+from typing import TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -16,13 +20,15 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import res
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import require_namespace
 
-__metaclass__ = type
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import VolumeRestoreOptions
 
 
 # In-tree volume sources and the CSI drivers Kubernetes migrates them to: csi_driver_map keys cover both.
 
 
-def _snapshot_record(store, options):
+def _snapshot_record(store: BlockStore, options: VolumeRestoreOptions):
     if options.snapshot:
         record = options.snapshot
         if not isinstance(record, dict) or "source" not in record:
@@ -34,16 +40,16 @@ def _snapshot_record(store, options):
     name, namespace = options.snapshot_name, options.snapshot_namespace or options.namespace
     if not name:
         raise InvalidInputError("snapshot or snapshot_name: one is required with state=present")
-    record = store.find_snapshot(name, namespace)
-    if record is None:
+    found = store.find_snapshot(name, namespace)
+    if found is None:
         raise NotFoundError("snapshot_name: snapshot %s/%s does not exist" % (namespace, name))
-    if not record["ready"]:
+    if not found["ready"]:
         raise InvalidInputError("snapshot_name: snapshot %s/%s is not ready to use%s" % (
-            namespace, name, ": " + record["error"] if record.get("error") else ""))
-    return record
+            namespace, name, ": " + found["error"] if found.get("error") else ""))
+    return found
 
 
-def restore_volume(k8s, options, check_mode=False):
+def restore_volume(k8s, options: VolumeRestoreOptions, check_mode=False):
     store = block_store(options.driver, k8s, options.block_store)
     target = options.target()
     if options.in_place:
@@ -73,7 +79,7 @@ def restore_volume(k8s, options, check_mode=False):
     return result
 
 
-def _restore_in_place(k8s, store, options, target, check_mode):
+def _restore_in_place(k8s, store: BlockStore, options: VolumeRestoreOptions, target, check_mode):
     """Overwrite the PVC's own volume with the snapshot: refused while a pod mounts it (the data would change
     under a running application) and with state=absent (there is nothing of ours to delete)."""
     if options.state == "absent":
@@ -93,7 +99,7 @@ def _restore_in_place(k8s, store, options, target, check_mode):
     return result
 
 
-def _wait_bound(store, volume, timeout):
+def _wait_bound(store: BlockStore, volume, timeout):
     state = {"volume": volume}
 
     def check():
@@ -120,7 +126,7 @@ def pods_using(k8s, namespace, pvc):
                           for volume in (pod.get("spec") or {}).get("volumes") or []))
 
 
-def _delete_restored(k8s, store, options, existing, check_mode):
+def _delete_restored(k8s, store: BlockStore, options: VolumeRestoreOptions, existing, check_mode):
     if existing is None:
         return {"changed": False, "volume": {}}
     if not existing["restored_from"]:

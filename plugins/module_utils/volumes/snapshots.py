@@ -9,7 +9,11 @@ Everything is validated before anything is created, so bad input changes
 nothing; batches are created concurrently and waited for together.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+from typing import Any, Dict, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import pvc_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
@@ -26,7 +30,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies impo
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.backup import BackupHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookReport, summary
 
-__metaclass__ = type
+if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import SnapshotOptions
 
 
 # In-tree volume sources and the CSI drivers Kubernetes migrates them to: csi_driver_map keys cover both.
@@ -41,7 +47,7 @@ def require_namespace(k8s, namespace, option="namespace"):
 # ---------------------------------------------------------------- volume_snapshot
 
 
-def _snapshot_targets(k8s, options):
+def _snapshot_targets(k8s, options: SnapshotOptions):
     """[(pvc or volume id, snapshot name)] this task is about, and whether it is a batch."""
     name, namespace = options.name, options.namespace
     if options.pvc_selector is not None:
@@ -52,13 +58,13 @@ def _snapshot_targets(k8s, options):
     return [(options.pvc or options.volume_id, name)], False
 
 
-def _volume(options, what):
+def _volume(options: SnapshotOptions, what):
     if options.volume_id:
         return {"namespace": options.namespace, "pvc": None, "volume_id": what}
     return {"namespace": options.namespace, "pvc": what}
 
 
-def _drivers(k8s, options, targets):
+def _drivers(k8s, options: SnapshotOptions, targets):
     """{snapshot name: driver}: options' driver, or for a PVC whose PersistentVolume's CSI driver (or the
     in-tree source migrated to it) is in csi_driver_map, the block store driver it maps to."""
     mapping = options.csi_driver_map or {}
@@ -80,7 +86,7 @@ def _drivers(k8s, options, targets):
     return dict((snap, mapping.get(csi, options.driver)) for (_what, snap), csi in zip(targets, found))
 
 
-def snapshot_volumes(k8s, options, check_mode=False):
+def snapshot_volumes(k8s, options: SnapshotOptions, check_mode=False):
     tags = options.tags
     regions = options.copy_to_region or []
     if options.state == "absent":
@@ -135,7 +141,7 @@ def snapshot_volumes(k8s, options, check_mode=False):
     return result
 
 
-def _existing(stores, copies, options, targets):
+def _existing(stores: Dict[str, BlockStore], copies, options: SnapshotOptions, targets):
     """({snapshot name: its record or None}, {snapshot name: its copy record}) of the targets, checked: a name
     taken by a snapshot of another volume is refused. A volume whose data was copied is done, whether or not
     its snapshot was kept."""
@@ -152,19 +158,19 @@ def _existing(stores, copies, options, targets):
     return existing, copied
 
 
-def _backup_hooks(k8s, options):
+def _backup_hooks(k8s, options: SnapshotOptions):
     """The hooks to run around this task's snapshots (validated now, before any change), or None."""
     if options.volume_id:
         return None
     return BackupHooks(k8s, options.namespace, options.hooks, options.hook_annotations)
 
 
-def _volume_copies(k8s, options):
+def _volume_copies(k8s, options: SnapshotOptions):
     """The data mover service when volume_data is copy, or None."""
     return VolumeCopies(k8s, options.mover, options.wait_timeout) if options.mover else None
 
 
-def _delete_copies(copies, options, targets, check_mode):
+def _delete_copies(copies, options: SnapshotOptions, targets, check_mode):
     """With state=absent and volume_data=copy: remove each snapshot's data copy. True if there was one."""
     found = [rec for rec in raise_first(parallel_map(
         lambda t: copies.find_copy(options.namespace, t[1], t[0]), targets)) if rec]
@@ -173,7 +179,7 @@ def _delete_copies(copies, options, targets, check_mode):
     return bool(found)
 
 
-def _copy_volume_data(copies, stores, options, targets, records, copied, check_mode):
+def _copy_volume_data(copies, stores: Dict[str, BlockStore], options: SnapshotOptions, targets, records, copied, check_mode):
     """Copy each ready snapshot's files into the data mover's repository (those not copied yet), then delete
     the snapshots unless keep_snapshots. The records become the copy records. True if anything changed."""
     todo = [snap for _what, snap in targets if snap not in copied]
@@ -195,7 +201,7 @@ def _copy_volume_data(copies, stores, options, targets, records, copied, check_m
     return bool(todo) or bool(gone)
 
 
-def _create_snapshots(stores, options, missing, tags, checks, hooks, report):
+def _create_snapshots(stores: Dict[str, BlockStore], options: SnapshotOptions, missing, tags, checks, hooks, report):
     """Create the missing snapshots: [((pvc, snapshot name), record, error)]. Those of PVCs that pods with
     hooks mount are cut between the pods' pre and post hooks. A failed Fail hook deletes every snapshot this
     run created (none may pass for a consistent one) and fails the task with the hooks' outcomes."""
@@ -231,7 +237,7 @@ def _create_snapshots(stores, options, missing, tags, checks, hooks, report):
     return created
 
 
-def _wait_cut(stores, pairs, timeout):
+def _wait_cut(stores: Dict[str, BlockStore], pairs, timeout):
     """Wait until each snapshot ([(name, record)]) has been cut by its storage (or has failed)."""
     latest = dict(pairs)
 
@@ -246,7 +252,7 @@ def _wait_cut(stores, pairs, timeout):
     wait_until(cut, timeout, "snapshots to be cut before the post hooks run: " + ", ".join(sorted(latest)))
 
 
-def _stores(k8s, options, drivers):
+def _stores(k8s, options: SnapshotOptions, drivers):
     """{snapshot name: block store}, one store per driver."""
     by_driver = {}
     for driver in sorted(set(drivers.values()) | set([options.driver])):
@@ -254,7 +260,7 @@ def _stores(k8s, options, drivers):
     return dict((snap, by_driver[driver]) for snap, driver in drivers.items())
 
 
-def _copy_to_regions(stores, records, regions, options, check_mode):
+def _copy_to_regions(stores: Dict[str, BlockStore], records, regions, options: SnapshotOptions, check_mode):
     """Copy every ready snapshot to each region (once: a copy is found again); the copies' records go
     into each record's `copies`. True if a copy was made."""
     todo = [(snap, region) for snap in records for region in regions]
@@ -283,7 +289,7 @@ def _copy_to_regions(stores, records, regions, options, check_mode):
     return bool(missing)
 
 
-def _wait_ready(stores, pairs, timeout):
+def _wait_ready(stores: Dict[str, BlockStore], pairs, timeout):
     """Wait until every snapshot ([(snapshot name, record)]) is ready; delete and report those that fail."""
     latest = dict(pairs)
 
@@ -311,7 +317,7 @@ def _wait_ready(stores, pairs, timeout):
     return latest
 
 
-def _delete_snapshots(stores, options, targets, batch, regions, check_mode):
+def _delete_snapshots(stores: Dict[str, BlockStore], options: SnapshotOptions, targets, batch, regions, check_mode):
     names = [snap for _what, snap in targets]
     found = dict((n, r) for n, r in zip(names, raise_first(parallel_map(
         lambda n: stores[n].find_snapshot(n, options.namespace), names))) if r)
@@ -327,7 +333,7 @@ def _delete_snapshots(stores, options, targets, batch, regions, check_mode):
             wait_until(lambda: all(stores[n].describe_snapshot(r) is None for n, r in gone), options.wait_timeout,
                        "snapshots to be deleted: " + ", ".join(sorted(set(n for n, _r in gone))))
     listed = [dict(r, copies=[copy for c, copy in copies if c == n]) if regions else r for n, r in found.items()]
-    result = {"changed": bool(gone)}
+    result: Dict[str, Any] = {"changed": bool(gone)}
     if gone:
         result["diff"] = {"before": {"snapshots": [r["name"] for r in listed], "copies": len(copies)}, "after": {}}
     if batch:
@@ -340,7 +346,7 @@ def _delete_snapshots(stores, options, targets, batch, regions, check_mode):
 # ---------------------------------------------------------------- volume_snapshot_info
 
 
-def snapshot_info(k8s, options):
+def snapshot_info(k8s, options: SnapshotOptions):
     store = block_store(options.driver, k8s, options.block_store)
     snapshots = store.find_snapshots(namespace=options.namespace, name=options.name,
                                      tags=options.tags, pvc=options.pvc)
