@@ -26,6 +26,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -202,7 +203,7 @@ class _LocalBackup:
         self.resource_list = SpooledResourceList(workdir)
         # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
         # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
-        self.csi_records = [r for r in options.volume_snapshots if r.get("driver", "csi") == "csi" and r.get("name")
+        self.csi_records = [r for r in options.volume_snapshots if record_driver(r) == "csi" and r.get("name")
                             and not r.get("snapshot_deleted")]
         self.run = BackupRun(options.namespaces, self.csi_records)
         self.volume_names: Dict[Any, Any] = {}  # (namespace, pvc) -> its PV

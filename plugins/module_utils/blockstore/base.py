@@ -19,6 +19,7 @@ __metaclass__ = type
 import re
 from typing import Any, Dict, List, Optional, Protocol, Tuple
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 
@@ -28,7 +29,7 @@ RESTORED_FROM = "lifeboat.k8s/restored-from"
 RESTORE_DRIVER = "lifeboat.k8s/restore-driver"  # which driver restored a PVC (absent: csi, before drivers)
 
 
-Record = Dict[str, Any]  # a snapshot record: JSON, returned to playbooks and stored in backups
+Record = SnapshotRecord  # JSON: returned to playbooks and stored in backups (records.py)
 Volume = Dict[str, Any]  # a volume record
 
 

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, Type
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.aws_ebs import AwsEbsBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.openstorage import OpenStorageBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
@@ -39,11 +40,6 @@ def block_store(driver: str, k8s: Any, config: Optional[Dict[str, Any]] = None, 
     return DRIVERS[driver](k8s, dict((k, config.get(k)) for k in DRIVERS[driver].OPTIONS))  # type: ignore[call-arg]
 
 
-def record_driver(record):
-    """The driver that took a snapshot record (records written before drivers were named are CSI's)."""
-    return record.get("driver", "csi")
-
-
 class BlockStores:
     """One block store per driver for a run, made on first use and shared by the run's threads."""
 
@@ -59,7 +55,7 @@ class BlockStores:
                 self._stores[driver] = block_store(driver, self.k8s, self.config, option)
             return self._stores[driver]
 
-    def of(self, record: Dict[str, Any]) -> BlockStore:
+    def of(self, record: SnapshotRecord) -> BlockStore:
         """The block store that took a snapshot record."""
         return self.get(record_driver(record))
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, parse_timestamp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import NotFoundError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.workdir import PrivateWorkdir
@@ -190,7 +191,7 @@ def read_manifest(store, name: str) -> Optional[Manifest]:
     return Manifest.from_dict(parsed, name)
 
 
-def data_copies(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def data_copies(records: List[SnapshotRecord]) -> List[Dict[str, Any]]:
     """What the manifest says of each volume data copy: enough for backup_info to find and check it."""
     return [{"namespace": r["source"]["namespace"], "pvc": r["source"]["pvc"], "tool": r["data_copy"].get("tool"),
              "repository": r["data_copy"].get("repository"), "snapshot_id": r["data_copy"].get("snapshot_id"),

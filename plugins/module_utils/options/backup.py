@@ -17,6 +17,8 @@ except ImportError:  # installed with the kubernetes library
     durationpy = None
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import ActionOptions, builtin_names
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, snapshot_record
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import check_name
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import Encryption, Signer
@@ -98,11 +100,8 @@ def _keeper(text: Optional[str]) -> Callable[[Dict[str, Any]], bool]:
     return keep
 
 
-def _check_snapshot_records(records: List[Any]) -> None:
-    for i, record in enumerate(records):
-        if not isinstance(record, dict) or not record.get("snapshot_id") or not (record.get("source") or {}).get("pvc"):
-            raise InvalidInputError("volume_snapshots[%d]: expected a ready snapshot record from volume_snapshot "
-                                    "(with snapshot_id and source.pvc)" % i)
+def _snapshot_records(records: List[Any]) -> List[SnapshotRecord]:
+    return [snapshot_record(r, "volume_snapshots[%d]" % i, driver_names()) for i, r in enumerate(records)]
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ class BackupOptions:
     filter: Optional[str]
     keep: Callable[[Dict[str, Any]], bool]  # the filter, compiled
     actions: ActionOptions
-    volume_snapshots: List[Dict[str, Any]]
+    volume_snapshots: List[SnapshotRecord]
     ttl: Optional[str]
     ttl_seconds: Optional[int]
     allow_partial: bool
@@ -137,7 +136,7 @@ class BackupOptions:
         ttl_seconds = parse_ttl(params["ttl"]) if present else None
         records = list(params["volume_snapshots"] or [])
         if present:
-            _check_snapshot_records(records)
+            records = _snapshot_records(records)
         if params["object_lock_mode"] and present and not ttl_seconds:
             raise InvalidInputError("object_lock_mode: needs ttl: the backup is kept immutable until it expires")
         return cls(

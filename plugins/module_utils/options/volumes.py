@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, snapshot_record
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import driver_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig, environment_defaults
@@ -149,7 +150,7 @@ class SnapshotInfoOptions:
 class VolumeRestoreOptions:
     driver: str
     state: str
-    snapshot: Optional[Dict[str, Any]]
+    snapshot: Optional[SnapshotRecord]
     snapshot_name: Optional[str]
     snapshot_namespace: Optional[str]
     namespace: str
@@ -167,8 +168,10 @@ class VolumeRestoreOptions:
     @classmethod
     def from_params(cls, params: Params) -> "VolumeRestoreOptions":
         check_tags(params["labels"], "labels")
-        return cls(**dict((name, params[name]) for name in VOLUME_RESTORE_ARG_SPEC if name in cls.__dataclass_fields__),
-                   block_store=block_store_config(params))
+        given = dict((name, params[name]) for name in VOLUME_RESTORE_ARG_SPEC if name in cls.__dataclass_fields__)
+        if params["snapshot"] is not None:
+            given["snapshot"] = snapshot_record(params["snapshot"], "snapshot", driver_names(), volumes=True)
+        return cls(block_store=block_store_config(params), **given)
 
     def target(self) -> Dict[str, Any]:
         """What the block store restores into."""

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of, record_problem
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
@@ -73,22 +74,16 @@ class Confinement:
             records = []
         seen = set()
         for i, record in enumerate(records):
-            source = record.get("source") if isinstance(record, dict) else None
-            key = (source.get("namespace"), source.get("pvc")) if isinstance(source, dict) else None
             where = "volume snapshot record %d" % i
-            if key is None or not isinstance(record.get("snapshot_id"), str) or not record["snapshot_id"]:
-                self.problems.append("%s: malformed (needs snapshot_id and source.namespace/pvc)" % where)
-            elif record.get("driver", "csi") not in drivers:
-                self.problems.append("%s: unknown driver %r (known: %s)" % (
-                    where, record.get("driver"), ", ".join(drivers)))
+            problem = record_problem(record, drivers)
+            key = claim_of(record) if problem is None else None
+            if problem or key is None:
+                self.problems.append("%s: %s" % (where, problem))
             elif key[0] not in self.namespaces:
                 self.problems.append("%s: its volume is in namespace %r, not one of the backup's namespaces (%s)" % (
                     where, key[0], ", ".join(sorted(self.namespaces))))
             elif key not in self.pvcs:
                 self.problems.append("%s: PVC %s/%s is not in the backup" % (where, key[0], key[1]))
-            elif record.get("namespace", key[0]) != key[0]:
-                self.problems.append("%s: the snapshot is in namespace %r but its PVC in %r" % (
-                    where, record.get("namespace"), key[0]))
             elif key in seen:
                 self.problems.append("%s: a second record for PVC %s/%s" % (where, key[0], key[1]))
             seen.add(key)

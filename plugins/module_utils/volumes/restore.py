@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # the types only: at run time the services do not import thei
 def _snapshot_record(store: BlockStore, options: VolumeRestoreOptions):
     if options.snapshot:
         record = options.snapshot
-        if not isinstance(record, dict) or "source" not in record:
-            raise InvalidInputError("snapshot: expected a snapshot record as returned by volume_snapshot")
         if record.get("driver", options.driver) != options.driver:
             raise InvalidInputError("snapshot: the record was made by driver %r, not %r" % (
                 record.get("driver"), options.driver))
@@ -45,7 +43,7 @@ def _snapshot_record(store: BlockStore, options: VolumeRestoreOptions):
         raise NotFoundError("snapshot_name: snapshot %s/%s does not exist" % (namespace, name))
     if not found["ready"]:
         raise InvalidInputError("snapshot_name: snapshot %s/%s is not ready to use%s" % (
-            namespace, name, ": " + found["error"] if found.get("error") else ""))
+            namespace, name, ": %s" % found["error"] if found.get("error") else ""))
     return found
 
 

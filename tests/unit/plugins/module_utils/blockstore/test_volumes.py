@@ -166,7 +166,8 @@ def test_restore_plan_rejects_bad_input(change, target, message):
 
 def test_restore_refuses_a_foreign_record():
     options = options_of(VolumeRestoreOptions, VOLUME_RESTORE_ARG_SPEC, namespace="copy", pvc="data",
-                         snapshot={"source": {}, "driver": "aws_ebs"})
+                         snapshot={"source": {"namespace": "shop", "pvc": "data"}, "snapshot_id": "snap-1",
+                                   "driver": "aws_ebs"})
     with pytest.raises(InvalidInputError, match="^snapshot: the record was made by driver 'aws_ebs'"):
         volume_restore._snapshot_record(None, options)
 
