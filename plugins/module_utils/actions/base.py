@@ -15,7 +15,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from collections import namedtuple
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches, selector_matches
 
@@ -28,26 +29,31 @@ class ItemRef(namedtuple("ItemRef", "resource namespace name")):
         return "%s %s" % (self.resource, "%s/%s" % (self.namespace, self.name) if self.namespace else self.name)
 
 
+@dataclass
 class ActionResult:
     """What an action did to one item: the item to go on with, items it needs, a skip reason,
     warnings, and (restore) the snapshot record its volume comes back from."""
+    item: Any
+    additional: List[Any] = field(default_factory=list)
+    skip: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+    volume_record: Optional[Dict[str, Any]] = None
 
-    def __init__(self, item, additional=(), skip=None, warnings=(), volume_record=None):
-        self.item = item
-        self.additional = list(additional)
-        self.skip = skip
-        self.warnings = list(warnings)
-        self.volume_record = volume_record
+    def __post_init__(self):
+        self.additional, self.warnings = list(self.additional), list(self.warnings)
 
 
+@dataclass
 class ResourceSelector:
     """Ark's ResourceSelector: resources (patterns as in include_resources), namespaces, a label selector
     (requirements from selectors.parse_selector). Empty parts select everything."""
+    resources: Sequence[str] = field(default_factory=list)
+    namespaces: Sequence[str] = field(default_factory=list)
+    label_selector: Sequence[Any] = field(default_factory=list)
 
-    def __init__(self, resources=(), namespaces=(), label_selector=()):
-        self.resources = list(resources)
-        self.namespaces = list(namespaces)
-        self.label_selector = list(label_selector)
+    def __post_init__(self):
+        self.resources, self.namespaces = list(self.resources), list(self.namespaces)
+        self.label_selector = list(self.label_selector)
 
     def matches(self, res_dir, obj):
         meta = obj.get("metadata") or {}

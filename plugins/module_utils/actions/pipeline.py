@@ -15,8 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from dataclasses import dataclass
-from typing import Any, List, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions import command, rules
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.backup_builtin import BACKUP_ACTIONS
@@ -60,15 +60,14 @@ def user_rules(options: ActionOptions, warnings: List[str]) -> list:
     return rules.read_rules(value, options.rules_option, "restore")
 
 
+@dataclass
 class Outcome:
     """What the pipeline made of one item."""
-
-    def __init__(self, item):
-        self.item = item
-        self.skip = None
-        self.additional = []  # (action name, ItemRef)
-        self.warnings = []
-        self.volume_record = None
+    item: Any
+    skip: Optional[str] = None
+    additional: List[Any] = field(default_factory=list)  # (action name, ItemRef)
+    warnings: List[str] = field(default_factory=list)
+    volume_record: Optional[Dict[str, Any]] = None
 
 
 class Pipeline:

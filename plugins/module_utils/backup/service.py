@@ -26,13 +26,13 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
     delete_backup,
     read_existing,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, parse_timestamp, timestamp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (

@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional, Tuple, Type
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.aws_ebs import AwsEbsBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import BlockStore
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.openstorage import OpenStorageBlockStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 
 # The type checker holds every driver to the BlockStore protocol here.

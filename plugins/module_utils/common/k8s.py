@@ -29,6 +29,8 @@ import os
 import random
 import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote, urlencode
 
 try:
@@ -65,6 +67,7 @@ RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 REACHABLE_WINDOW = 10.0  # seconds check_reachable retries a cluster that does not answer
 
 
+@dataclass(frozen=True)
 class RetryPolicy:
     """When to try a request again, and how long to wait first.
 
@@ -72,15 +75,12 @@ class RetryPolicy:
     Retry-After when it gives one; never beyond `window` seconds after the first
     attempt, so a dead apiserver fails the task instead of hanging it.
     """
-
-    def __init__(self, window=60.0, base=0.25, cap=8.0, max_retry_after=60.0, rand=random.random,
-                 clock=time.monotonic):
-        self.window = window
-        self.base = base
-        self.cap = cap
-        self.max_retry_after = max_retry_after
-        self.rand = rand
-        self.clock = clock
+    window: float = 60.0
+    base: float = 0.25
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+    rand: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
 
     def delay(self, attempt, retry_after=None):
         """Seconds to wait before retry number `attempt` (0-based)."""

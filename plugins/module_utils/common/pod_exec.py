@@ -20,6 +20,8 @@ __metaclass__ = type
 import json
 import ssl
 import time
+from dataclasses import dataclass
+from typing import Optional
 from urllib.parse import urlencode, urlparse
 
 try:
@@ -37,16 +39,15 @@ STDOUT, STDERR, STATUS = 1, 2, 3
 OUTPUT_LIMIT = 4096  # bytes of each stream kept: the end, where a failure's reason usually is
 
 
+@dataclass
 class ExecResult:
     """What a command did: exit code (None when it did not finish), output tails, and why it failed."""
-
-    def __init__(self, exit_code, stdout, stderr, seconds, error=None, truncated=False):
-        self.exit_code = exit_code
-        self.stdout = stdout
-        self.stderr = stderr
-        self.seconds = seconds
-        self.error = error
-        self.truncated = truncated
+    exit_code: Optional[int]
+    stdout: str
+    stderr: str
+    seconds: float
+    error: Optional[str] = None
+    truncated: bool = False
 
     @property
     def ok(self):

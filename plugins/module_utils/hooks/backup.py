@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from dataclasses import dataclass
 from typing import Any, List
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map
@@ -35,12 +36,11 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.specs import (
 )
 
 
+@dataclass
 class HookGroup:
     """Pods with hooks and the claims they mount that this run snapshots."""
-
-    def __init__(self, pods, claims):
-        self.pods = pods  # [(pod, {phase: [hooks]})]
-        self.claims = claims
+    pods: List[Any]  # [(pod, {phase: [hooks]})]
+    claims: Any
 
 
 class BackupHooks:

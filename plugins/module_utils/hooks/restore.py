@@ -19,7 +19,8 @@ __metaclass__ = type
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Set
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import MAX_WORKERS
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import HookRunner, pods_path
@@ -37,16 +38,16 @@ WORKLOADS = {
 POLL = 1.0
 
 
+@dataclass
 class HookedWorkload:
-    def __init__(self, namespace, kind, name, uid, expected, hooks, wait):
-        self.namespace = namespace
-        self.kind = kind
-        self.name = name
-        self.uid = uid
-        self.expected = expected
-        self.hooks = hooks  # its template's: reported when its pods never come up
-        self.wait = wait  # seconds its pods may take to come up
-        self.pods = set()  # names of its pods whose hooks were started
+    namespace: str
+    kind: str
+    name: str
+    uid: str
+    expected: int
+    hooks: List[Any]  # its template's: reported when its pods never come up
+    wait: float  # seconds its pods may take to come up
+    pods: Set[str] = field(default_factory=set)  # names of its pods whose hooks were started
 
 
 class RestoreHooks:

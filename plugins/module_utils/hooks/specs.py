@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+from dataclasses import dataclass
+from typing import List, Optional
 
 try:
     import durationpy
@@ -34,19 +36,17 @@ BACKUP_KEY = "hook.backup.velero.io/"
 RESTORE_KEY = "post.hook.restore.velero.io/"
 
 
+@dataclass
 class ExecHook:
     """One command to run in one container of the pods it applies to."""
-
-    def __init__(self, source, phase, command, container=None, on_error="Fail", timeout=DEFAULT_TIMEOUT,
-                 wait_timeout=None, wait_for_ready=False):
-        self.source = source  # "annotation" or the option entry's name: reported with the result
-        self.phase = phase
-        self.command = command
-        self.container = container
-        self.on_error = on_error
-        self.timeout = timeout
-        self.wait_timeout = wait_timeout
-        self.wait_for_ready = wait_for_ready
+    source: str  # "annotation" or the option entry's name: reported with the result
+    phase: str
+    command: List[str]
+    container: Optional[str] = None
+    on_error: str = "Fail"
+    timeout: float = DEFAULT_TIMEOUT
+    wait_timeout: Optional[float] = None
+    wait_for_ready: bool = False
 
     def describe(self):
         return {"source": self.source, "phase": self.phase, "command": self.command,

@@ -9,8 +9,8 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Dict, List, Set
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
     error_text,
@@ -36,18 +36,17 @@ CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 
 
+@dataclass(eq=False)
 class Item:
     """One backed-up object and what the restore does with it."""
-
-    def __init__(self, res_dir, source, target=None, skip=None, refused=False, record=None):
-        self.res_dir = res_dir
-        self.source = source
-        self.target = target
-        self.skip = skip
-        self.refused = refused
-        self.record = record  # the snapshot record its volume comes back from (a PVC)
-        self.outcome = None
-        self.message = None
+    res_dir: str
+    source: Dict[str, Any]
+    target: Optional[Dict[str, Any]] = None
+    skip: Optional[str] = None
+    refused: bool = False
+    record: Optional[Dict[str, Any]] = None  # the snapshot record its volume comes back from (a PVC)
+    outcome: Optional[str] = None
+    message: Optional[str] = None
 
     @property
     def namespace(self):
