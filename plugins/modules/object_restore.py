@@ -265,68 +265,6 @@ options:
     type: str
     default: auto
     choices: [auto, snapshot, copy]
-  restore_hooks:
-    description:
-      - Commands to run, through the C(exec) subresource (the identity needs C(create) on C(pods/exec)), in the pods
-        of the workloads this task creates (Pods, Deployments, StatefulSets, ReplicaSets, DaemonSets, Jobs) once the
-        container runs; for example to load a dump or warm a cache. Pods the restore did not create never run one,
-        and a rerun, which creates nothing, runs none.
-      - The task waits for as many pods as a workload asks for (replicas, parallelism; one otherwise) for up to the
-        hook's I(wait_timeout), then runs each pod's hooks in order, pods concurrently. A hook that fails, or whose
-        pods do not come up in time, with I(on_error=Fail) fails the task (the objects stay restored; the result
-        lists every hook in C(hooks)); with C(Continue) it is a warning. A pod that finished first is passed over
-        with a warning, as in Velero.
-      - A pod with Velero's C(post.hook.restore.velero.io/command) annotation (see I(hook_annotations)) runs that
-        instead of these.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: A name for the hook in results and messages. Default C(restore_hooks[<index>]).
-        type: str
-      pod_selector:
-        description: Label selector the pod (its template's labels) must match (C(app=db)); an empty string matches
-          every restored pod.
-        type: str
-        required: true
-      phase:
-        description: Only C(post) (after the restore), as Velero's exec restore hooks.
-        type: str
-        choices: [post]
-        default: post
-      container:
-        description: The container to run it in. Default the pod's first container.
-        type: str
-      command:
-        description:
-          - The command and its arguments, run without a shell (give C([/bin/sh, -c, "..."]) for one).
-          - A string is read as Velero reads its annotation, a JSON array or else a single word.
-        type: raw
-        required: true
-      on_error:
-        description: What a failure of this hook does to the task.
-        type: str
-        choices: [Fail, Continue]
-        default: Fail
-      timeout:
-        description: How long the command may run, a duration (C(30s), C(2m)) or seconds.
-        type: raw
-        default: 30s
-      wait_timeout:
-        description: How long to wait for the pod's container to come up. Default I(wait_timeout).
-        type: raw
-      wait_for_ready:
-        description: Wait for the container to be ready, not only running.
-        type: bool
-        default: false
-  hook_annotations:
-    description:
-      - Run the post-restore hooks of Velero's pod annotations, read as Velero reads them,
-        C(post.hook.restore.velero.io/command), C(/container), C(/on-error), C(/exec-timeout), C(/wait-timeout),
-        C(/wait-for-ready), on the pod or in a workload's pod template. Defaults as in Velero (on-error C(Fail),
-        the first container, exec timeout C(30s)), except that the wait defaults to I(wait_timeout).
-    type: bool
-    default: true
   ignore_partial_failure:
     description:
       - Succeed when some objects failed (the result still lists them and says C(PartiallyFailed)).
@@ -366,6 +304,7 @@ options:
         type: str
         default: 512Mi
 extends_documentation_fragment:
+  - lifeboat.k8s.hooks.RESTORE
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.item_actions
   - lifeboat.k8s.data_mover

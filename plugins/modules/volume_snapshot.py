@@ -92,54 +92,6 @@ options:
     description:
       - Tags to find the snapshot by later, stored as labels (keys and values must be valid labels).
     type: dict
-  hooks:
-    description:
-      - Commands to run in the pods that mount the PVCs being snapshotted, through the pods' C(exec)
-        subresource (the identity needs C(create) on C(pods/exec)), to make the snapshot application-consistent;
-        for example flush and freeze a database (C(pre)) and thaw it (C(post)).
-      - Hooks run only in pods (not Succeeded or Failed) that mount a PVC this task snapshots; a rerun that finds
-        every snapshot runs none. Pods sharing a PVC are run together. For each such group, concurrently with the
-        others, the pods' C(pre) hooks run (concurrently across pods, in order within a pod), its snapshots are
-        created and waited for until the storage has cut them (not until ready), then the pods' C(post) hooks
-        run. Post hooks run even when a pre hook or the snapshot failed, so what a pre hook froze is thawed.
-      - A failed hook (non-zero exit, timeout, no such container, exec refused) with I(on_error=Fail) stops that
-        pod's remaining hooks of the phase, skips its group's snapshots, deletes every snapshot this run created
-        and fails the task with every hook's outcome in C(hooks). With C(Continue) it is a warning.
-      - A pod with Velero's hook annotations for a phase (see I(hook_annotations)) runs those instead of these,
-        as Velero does.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: A name for the hook in results and messages. Default C(hooks[<index>]).
-        type: str
-      pod_selector:
-        description: Label selector of the pods to run it in (C(app=db)); an empty string selects every pod.
-        type: str
-        required: true
-      phase:
-        description: C(pre) runs before the snapshots of the pod's volumes, C(post) after they are cut.
-        type: str
-        choices: [pre, post]
-        default: pre
-      container:
-        description: The container to run it in. Default the pod's first container.
-        type: str
-      command:
-        description:
-          - The command and its arguments, run without a shell (give C([/bin/sh, -c, "..."]) for one).
-          - A string is read as Velero reads its annotation, a JSON array or else a single word.
-        type: raw
-        required: true
-      on_error:
-        description: What a failure of this hook does to the task.
-        type: str
-        choices: [Fail, Continue]
-        default: Fail
-      timeout:
-        description: How long the command may run, a duration (C(30s), C(2m)) or seconds; it fails after that.
-        type: raw
-        default: 30s
   volume_data:
     description:
       - C(snapshot) keeps a volume's data in its snapshot only, on the storage system it came from.
@@ -158,16 +110,8 @@ options:
         C(snapshot_deleted)); restores use the copy.
     type: bool
     default: true
-  hook_annotations:
-    description:
-      - Run the hooks of Velero's pod annotations too, read as Velero reads them
-        (C(pre.hook.backup.velero.io/command), C(/container), C(/on-error), C(/timeout), the C(post.) variants,
-        and the unprefixed C(hook.backup.velero.io/...) keys as pre hooks).
-      - A command annotation is a JSON array (C(["/bin/sh", "-c", "sync"])) or else a single word; on-error
-        defaults to C(Fail), the container to the pod's first, the timeout to C(30s).
-    type: bool
-    default: true
 extends_documentation_fragment:
+  - lifeboat.k8s.hooks.BACKUP
   - lifeboat.k8s.k8s_auth
   - lifeboat.k8s.block_store
   - lifeboat.k8s.data_mover

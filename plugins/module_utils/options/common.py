@@ -126,6 +126,16 @@ DATA_MOVER_ARG_SPEC = dict(
     image=dict(type="str"),
 )
 
+# What every exec hook entry takes (volume_snapshot's hooks, object_restore's restore_hooks; doc fragment hooks).
+HOOK_ARG_SPEC = dict(
+    name=dict(type="str"),
+    pod_selector=dict(type="str", required=True),
+    container=dict(type="str"),
+    command=dict(type="raw", required=True),
+    on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
+    timeout=dict(type="raw", default="30s"),
+)
+
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),

@@ -19,6 +19,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import (
     BLOCK_STORE_ARG_SPEC,
     DATA_MOVER_ARG_SPEC,
+    HOOK_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
     WAIT_ARG_SPEC,
     Params,
@@ -39,14 +40,7 @@ SNAPSHOT_ARG_SPEC = dict(
     snapshot_class=dict(type="str"),
     tags=dict(type="dict"),
     hooks=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str"),
-        pod_selector=dict(type="str", required=True),
-        phase=dict(type="str", choices=["pre", "post"], default="pre"),
-        container=dict(type="str"),
-        command=dict(type="raw", required=True),
-        on_error=dict(type="str", choices=["Fail", "Continue"], default="Fail"),
-        timeout=dict(type="raw", default="30s"),
-    )),
+        HOOK_ARG_SPEC, phase=dict(type="str", choices=["pre", "post"], default="pre"))),
     hook_annotations=dict(type="bool", default=True),
     volume_data=dict(type="str", default="snapshot", choices=["snapshot", "copy"]),
     keep_snapshots=dict(type="bool", default=True),

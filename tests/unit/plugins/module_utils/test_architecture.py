@@ -128,3 +128,15 @@ def test_hook_annotations_default_is_true_where_the_services_read_it():
     from .module_options import options_of
     assert options_of(RestoreOptions, RESTORE_ARG_SPEC, name="b").hook_annotations is True
     assert options_of(SnapshotOptions, SNAPSHOT_ARG_SPEC, name="s", namespace="n", pvc="p").hook_annotations is True
+
+
+def test_the_hook_docs_say_the_same_of_what_every_hook_takes():
+    from ansible_collections.lifeboat.k8s.plugins.doc_fragments.hooks import ModuleDocFragment
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import HOOK_ARG_SPEC
+    backup = yaml.safe_load(ModuleDocFragment.BACKUP)["options"]["hooks"]["suboptions"]
+    restore = yaml.safe_load(ModuleDocFragment.RESTORE)["options"]["restore_hooks"]["suboptions"]
+    for name in ("container", "command", "on_error"):
+        assert backup[name] == restore[name], name
+    for name, entry in HOOK_ARG_SPEC.items():
+        for documented in (backup[name], restore[name]):
+            assert documented.get("default") == entry.get("default") and documented["type"] == entry["type"], name
