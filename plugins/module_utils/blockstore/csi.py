@@ -32,6 +32,20 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base impor
     pvc_path,
     pvc_warning,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi_api import (
+    DEFAULT_CLASS,
+    GROUP,
+    HELPER_CONTENT,
+    HELPER_SNAPSHOT,
+    HELPER_WAIT,
+    SOURCE,
+    TRANSIENT,
+    VERSION,
+    sc_path,
+    vs_path,
+    vsc_path,
+    vsclass_path,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
@@ -42,33 +56,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity_bytes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
-
-GROUP = "snapshot.storage.k8s.io"
-VERSION = "v1"
-SOURCE = "lifeboat.k8s/source"
-HELPER_SNAPSHOT = "lifeboat.k8s/restore-snapshot"
-HELPER_CONTENT = "lifeboat.k8s/restore-content"
-DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
-DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class"
-HELPER_WAIT = 30  # seconds a restore waits for its pre-provisioned VolumeSnapshot before creating the claim
-# Transient messages the snapshot controller writes into status.error and then retries past.
-TRANSIENT = ("the object has been modified", "please apply your changes to the latest version")
-
-
-def vs_path(namespace, name=None):
-    return resource_path(GROUP, VERSION, "volumesnapshots", namespace, name)
-
-
-def vsc_path(name=None):
-    return resource_path(GROUP, VERSION, "volumesnapshotcontents", None, name)
-
-
-def vsclass_path(name=None):
-    return resource_path(GROUP, VERSION, "volumesnapshotclasses", None, name)
-
-
-def sc_path(name=None):
-    return resource_path("storage.k8s.io", "v1", "storageclasses", None, name)
 
 
 class CsiBlockStore(DriverBase):

@@ -5,11 +5,9 @@ import pytest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes import restore as volume_restore, snapshots as volumes
 from ansible_collections.lifeboat.k8s.plugins.module_utils.options.volumes import VOLUME_RESTORE_ARG_SPEC, VolumeRestoreOptions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import check_tags
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import (
-    HELPER_CONTENT,
-    RESTORED_FROM,
-    CsiBlockStore,
-)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import RESTORED_FROM
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi import CsiBlockStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.csi_api import HELPER_CONTENT
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
     InvalidInputError,
