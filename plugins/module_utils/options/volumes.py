@@ -113,6 +113,10 @@ class SnapshotOptions:
 
     @classmethod
     def from_params(cls, params: Params) -> "SnapshotOptions":
+        unknown = sorted(set((params["csi_driver_map"] or {}).values()) - set(driver_names()))
+        if unknown:
+            raise InvalidInputError("csi_driver_map: unknown block store driver %s; choose from %s" % (
+                ", ".join(unknown), ", ".join(driver_names())))
         if params["volume_id"] and params["hooks"]:
             raise InvalidInputError("hooks: run in the pods that mount a PVC; give pvc or pvc_selector, not volume_id")
         return cls(

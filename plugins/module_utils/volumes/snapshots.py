@@ -16,7 +16,7 @@ __metaclass__ = type
 from typing import Any, Dict, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base import pvc_path
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import block_store, driver_names
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import BlockStores, block_store
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -67,11 +67,7 @@ def _volume(options: SnapshotOptions, what):
 def _drivers(k8s, options: SnapshotOptions, targets):
     """{snapshot name: driver}: options' driver, or for a PVC whose PersistentVolume's CSI driver (or the
     in-tree source migrated to it) is in csi_driver_map, the block store driver it maps to."""
-    mapping = options.csi_driver_map or {}
-    unknown = sorted(set(mapping.values()) - set(driver_names()))
-    if unknown:
-        raise InvalidInputError("csi_driver_map: unknown block store driver %s; choose from %s" % (
-            ", ".join(unknown), ", ".join(driver_names())))
+    mapping = options.csi_driver_map
     if not mapping or options.volume_id:
         return dict((snap, options.driver) for _what, snap in targets)
 
@@ -252,12 +248,11 @@ def _wait_cut(stores: Dict[str, BlockStore], pairs, timeout):
     wait_until(cut, timeout, "snapshots to be cut before the post hooks run: " + ", ".join(sorted(latest)))
 
 
-def _stores(k8s, options: SnapshotOptions, drivers):
-    """{snapshot name: block store}, one store per driver."""
-    by_driver = {}
-    for driver in sorted(set(drivers.values()) | set([options.driver])):
-        by_driver[driver] = block_store(driver, k8s, options.block_store)
-    return dict((snap, by_driver[driver]) for snap, driver in drivers.items())
+def _stores(k8s, options: SnapshotOptions, drivers) -> Dict[str, BlockStore]:
+    """{snapshot name: block store}, one store per driver (the run's BlockStores)."""
+    blocks = BlockStores(k8s, options.block_store)
+    blocks.get(options.driver)  # made, and so its connection options checked, even when no target uses it
+    return dict((snap, blocks.get(driver)) for snap, driver in drivers.items())
 
 
 def _copy_to_regions(stores: Dict[str, BlockStore], records, regions, options: SnapshotOptions, check_mode):

@@ -140,3 +140,22 @@ def test_the_hook_docs_say_the_same_of_what_every_hook_takes():
     for name, entry in HOOK_ARG_SPEC.items():
         for documented in (backup[name], restore[name]):
             assert documented.get("default") == entry.get("default") and documented["type"] == entry["type"], name
+
+
+MAX_FILE_LINES = 500
+MAX_FUNCTION_LINES = 60
+
+
+def test_files_and_functions_stay_small_enough_to_read_top_to_bottom():
+    too_long = []
+    for relative, path in _sources():
+        with open(path) as f:
+            text = f.read()
+        if text.count("\n") > MAX_FILE_LINES:
+            too_long.append("%s: %d lines" % (relative, text.count("\n")))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append("%s: %s is %d lines" % (relative, node.name, length))
+    assert too_long == []
