@@ -142,3 +142,11 @@ def test_inline_kubeconfig_secrets_never_show_at_vvv(app, tmp_path):
     assert "module_args" in res.stdout  # -vvv shows the invocation, so the check below means something
     assert token not in res.stdout and token not in res.stderr
     assert token[:40] not in res.stdout
+    # A typo in an option name fails inside AnsibleModule's constructor, before the module could mask the
+    # kubeconfig: the failure's invocation must not show the token either (AWX keeps -vvv output).
+    typo = dict(args, nme="vvv")
+    res = subprocess.run(module_command("object_backup", typo, verbosity=3), capture_output=True,
+                         text=True, timeout=300, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), check=False)
+    assert res.returncode != 0 and "nme" in res.stdout, res.stdout[-2000:]
+    assert "module_args" in res.stdout, res.stdout[-2000:]
+    assert token not in res.stdout and token not in res.stderr and token[:40] not in res.stdout

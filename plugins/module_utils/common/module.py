@@ -51,6 +51,14 @@ class LifeboatModule(AnsibleModule):
         # Masked in every result, warning and -vvv invocation, as no_log options are.
         self.no_log_values.update(kubeconfig_secrets(self.params.get("kubeconfig")))
 
+    def fail_json(self, msg, **kwargs):
+        # Arguments that fail to parse end the constructor here, before it returns to mask the inline
+        # kubeconfig: the result's invocation would show its token. Mask it on this path too.
+        params = getattr(self, "params", None)
+        if isinstance(params, dict):
+            self.no_log_values.update(kubeconfig_secrets(params.get("kubeconfig")))
+        super(LifeboatModule, self).fail_json(msg, **kwargs)
+
     def run(self, action):
         """Call action(module) and exit with the dict it returns."""
         # A terminated run (AWX cancel, task timeout) unwinds like an error, so every `finally` and

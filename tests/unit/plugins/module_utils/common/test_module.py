@@ -100,3 +100,26 @@ def test_defaults_are_defined_once_and_documented_as_defined():
     assert shared_options.WAIT_ARG_SPEC["wait_timeout"]["default"] == DEFAULT_WAIT_TIMEOUT
     documented = yaml.safe_load(wait.ModuleDocFragment.DOCUMENTATION)["options"]["wait_timeout"]["default"]
     assert documented == DEFAULT_WAIT_TIMEOUT
+
+
+def _construct(capsys, **args):
+    """The module's output when its arguments fail to parse: AnsibleModule fails inside its constructor."""
+    spec = dict(shared_options.K8S_AUTH_ARG_SPEC, **shared_options.WAIT_ARG_SPEC)
+    with patch_module_args(dict(args, _ansible_verbosity=3)):
+        with pytest.raises(SystemExit):
+            lifeboat_module.LifeboatModule(argument_spec=spec, supports_check_mode=True)
+    return capsys.readouterr().out
+
+
+@pytest.mark.skipif(patch_module_args is None, reason="ansible-core < 2.19 has no patch_module_args")
+def test_inline_kubeconfig_secrets_are_masked_when_the_arguments_fail_to_parse(capsys):
+    kubeconfig = {"users": [{"name": "u", "user": {
+        "token": "s3cr3t-token-value", "client-key-data": "a2V5LWRhdGE=",
+        "exec": {"env": [{"name": "PW", "value": "exec-secret-value"}]}}}]}
+    out = _construct(capsys, kubeconfig=kubeconfig, wait_timout=5)  # a typo in an option name
+    result = json.loads(out)
+    assert result["failed"] and "wait_timout" in result["msg"]
+    for secret in ("s3cr3t-token-value", "a2V5LWRhdGE=", "exec-secret-value"):
+        assert secret not in out
+    # The proof that the check can fail: the invocation is in the output, only masked.
+    assert result["invocation"]["module_args"]["kubeconfig"]["users"][0]["user"]["token"] != "s3cr3t-token-value"
