@@ -271,7 +271,7 @@ class CsiBlockStore(DriverBase):
             raise InvalidInputError("snapshot: the record has no snapshot_id (was the snapshot ready when it was "
                                     "recorded?)")
         source = record.get("source") or {}
-        driver = source.get("csi_driver") or (record.get("driver_data") or {}).get("csi_driver")
+        driver = _csi_driver(record)
         if not driver:
             raise InvalidInputError("snapshot: the record does not say which CSI driver took it (source.csi_driver)")
         storage_class = target.get("storage_class") or source.get("storage_class")
@@ -318,7 +318,7 @@ class CsiBlockStore(DriverBase):
         it (a CSIDriver object, or a VolumeSnapshotClass of that driver) and the claim's class provisions with
         that driver. A handle the driver does not know (the same driver name over other storage) cannot be
         told apart from here; the claim's wait reports it."""
-        driver = (record.get("source") or {}).get("csi_driver") or (record.get("driver_data") or {}).get("csi_driver")
+        driver = _csi_driver(record)
         if not self._serves_snapshots():
             return "the cluster does not serve %s/%s (no VolumeSnapshot CRDs)" % (GROUP, VERSION)
         if not driver:
@@ -487,3 +487,8 @@ class CsiBlockStore(DriverBase):
 
 def _display(meta):
     return "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"]
+
+
+def _csi_driver(record):
+    """The CSI driver that took a snapshot record's snapshot (source.csi_driver; older records: driver_data)."""
+    return (record.get("source") or {}).get("csi_driver") or (record.get("driver_data") or {}).get("csi_driver")
