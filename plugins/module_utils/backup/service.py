@@ -32,7 +32,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import 
     delete_backup,
     read_existing,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import record_driver
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of, record_driver
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.clock import now, parse_timestamp, timestamp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import parallel_map, raise_first
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -171,7 +171,7 @@ class BackupRun:
 
     def __init__(self, namespaces, csi_records):
         self.namespaces = namespaces
-        self.csi_records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in csi_records)
+        self.csi_records = dict((claim_of(r), r) for r in csi_records)
 
 
 def _write_local(k8s, options: BackupOptions, workdir):

@@ -183,8 +183,8 @@ class Wait:
     timeout: int
 
     @classmethod
-    def from_params(cls, params: Params, wait: Optional[bool] = None) -> "Wait":
-        return cls(bool(params["wait"]) if wait is None else wait, int(params["wait_timeout"]))
+    def from_params(cls, params: Params) -> "Wait":
+        return cls(bool(params["wait"]), int(params["wait_timeout"]))
 
 
 def signer_of(params: Params) -> Optional[Signer]:

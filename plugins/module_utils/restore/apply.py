@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
     error_text,
     MAX_WORKERS,
@@ -208,7 +209,7 @@ class Restorer:
                   "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
                   "annotations": item.target["metadata"].get("annotations")}
         try:
-            if (record["source"]["namespace"], record["source"]["pvc"]) in self.from_copy:
+            if claim_of(record) in self.from_copy:
                 self._restore_from_copy(item)
                 return
             block = self._block(record)

@@ -13,6 +13,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
@@ -96,8 +97,7 @@ class RestoreRun:
         self.services = facts.services
         self.backed_up = facts.backed_up
         self.claims = facts.claims
-        self.records = dict(((r["source"].get("namespace"), r["source"]["pvc"]), r) for r in records
-                            if (r["source"].get("namespace"), r["source"]["pvc"]) in self.claims)
+        self.records = dict((claim_of(r), r) for r in records if claim_of(r) in self.claims)
         self.k8s = k8s
         self.planned = set()
         self._exists = {}

@@ -7,8 +7,9 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-from typing import Any, Dict, List, TYPE_CHECKING
+from typing import TYPE_CHECKING, List
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import SnapshotRecord, claim_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies
 
@@ -25,19 +26,19 @@ class VolumeSources:
     def __init__(self, k8s, options: RestoreOptions, blocks: BlockStores, storage, facts, records):
         self.k8s, self.options, self.blocks = k8s, options, blocks
         self.mode = options.restore_volume_data
-        self.records = [r for r in records if claim_key(r) in facts.claims]
+        self.records = [r for r in records if claim_of(r) in facts.claims]
         self.warnings: List[str] = []
         self.refused: List[str] = []
-        self.used: List[Dict[str, Any]] = []
+        self.used: List[SnapshotRecord] = []
         if self.mode == "copy":
-            lacking = ["%s/%s" % claim_key(r) for r in self.records if not r.get("data_copy")]
+            lacking = ["%s/%s" % claim_of(r) for r in self.records if not r.get("data_copy")]
             if lacking:
                 raise InvalidInputError("restore_volume_data: copy, but the backup holds no data copy of PVC %s" % (
                     ", ".join(lacking[:10])))
         claim_classes = dict(((namespace, claim), cls) for _what, namespace, claim, cls in facts.volume_classes
                              if claim is not None)
         for record in self.records:
-            self._decide(record, storage.describe(storage.target_class(claim_classes.get(claim_key(record)))))
+            self._decide(record, storage.describe(storage.target_class(claim_classes.get(claim_of(record)))))
 
     def block(self, record):
         return self.blocks.of(record)
@@ -52,17 +53,17 @@ class VolumeSources:
             self.used.append(record)
             if unusable:
                 self.warnings.append("PVC %s/%s comes back from its data copy: its snapshot cannot be used in the "
-                                     "target cluster (%s)" % (claim_key(record) + (unusable,)))
+                                     "target cluster (%s)" % (claim_of(record) + (unusable,)))
         elif unusable:
             why = unusable if self.mode == "snapshot" else unusable + ", and the backup holds no data copy of it"
-            self.refused.append("PVC %s/%s: %s" % (claim_key(record) + (why,)))
+            self.refused.append("PVC %s/%s: %s" % (claim_of(record) + (why,)))
 
     @property
     def statically_bound(self):
         """(namespace, pvc) of the claims a driver binds to a PersistentVolume it makes itself (their class need
         not exist in the target cluster)."""
-        used = set(claim_key(r) for r in self.used)
-        return set(claim_key(r) for r in self.records if claim_key(r) not in used
+        used = set(claim_of(r) for r in self.used)
+        return set(claim_of(r) for r in self.records if claim_of(r) not in used
                    and not self.block(r).claims_provisioned_by_cluster)
 
     def copies(self):
@@ -79,8 +80,4 @@ class VolumeSources:
         copies = VolumeCopies(self.k8s, self.options.mover(), self.options.wait.timeout)
         for record in self.used:
             copies.check_copy(record)
-        return copies, set(claim_key(r) for r in self.used)
-
-
-def claim_key(record):
-    return (record["source"]["namespace"], record["source"]["pvc"])
+        return copies, set(claim_of(r) for r in self.used)
