@@ -334,6 +334,29 @@ backup:
       description: What could not be backed up, one entry per resource type (and namespace).
       type: list
       sample: [{resource: secrets, namespace: shop, message: "GET /api/v1/namespaces/shop/secrets: 403 ..."}]
+api_warnings:
+  description:
+    - The API server's warnings (its C(Warning) headers, which kubectl prints), each once with how many requests got it
+      and the first objects it concerns, such as Pod Security levels a restored workload violates or deprecated API
+      versions. Each is also shown as an Ansible warning.
+  returned: when a backup was written or planned
+  type: list
+  elements: dict
+  contains:
+    message:
+      description: The warning's text.
+      type: str
+    count:
+      description: How many requests got it.
+      type: int
+    objects:
+      description: The first ten objects it concerns (resource, name and namespace).
+      type: list
+      elements: str
+  sample:
+    - message: 'would violate PodSecurity "restricted:latest": privileged (container "app" must not set privileged=true)'
+      count: 1
+      objects: [deployments.apps web in shop]
 api_retries:
   description: How many Kubernetes API requests were repeated after a 429, 5xx or broken connection.
   returned: when a backup was written

@@ -87,7 +87,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
     if check_mode:
         with PrivateWorkdir("backup") as workdir:
             manifest = replace(_write_local(k8s, options, workdir), phase="Planned")
-        return _result(manifest, store, warnings=manifest.warnings)
+        return _result(manifest, store, api_warnings=k8s.warnings.summary(), warnings=manifest.warnings)
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
         existing = read_existing(store, name)
@@ -103,7 +103,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
         lock.check()
         store.put_bytes(key(name, MANIFEST), manifest.encoded(), if_absent=True, retention=retention)
     result = _result(manifest, store, replaced_incomplete=bool(leftovers), api_retries=k8s.retries,
-                     warnings=list(manifest.warnings))
+                     api_warnings=k8s.warnings.summary(), warnings=list(manifest.warnings))
     if manifest.errors:
         missing = "; ".join(describe_error(e) for e in manifest.errors)
         if not options.allow_partial:

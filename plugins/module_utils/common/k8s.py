@@ -12,9 +12,11 @@ sends the requests (proxy, no_proxy, proxy headers, TLS). Bodies are plain
 JSON, so any resource type works (CRDs included) without the generated model
 classes that change between releases of the library.
 
-Every request follows one retry policy (RetryPolicy): 429 and 5xx answers and
+Every request follows one retry policy (retry.py): 429 and 5xx answers and
 connection errors are retried with jittered exponential backoff, honouring
-Retry-After, within a bounded window. Every request the collection makes is
+Retry-After, within one window per cause that the run's threads share; what
+cannot heal (4xx, a certificate the runtime refuses) is not retried. The
+apiserver's Warning headers are kept (api_warnings.py). Every request the collection makes is
 safe to repeat: GET/LIST/DELETE/merge PATCH are idempotent, and a create that
 is repeated after an unanswered attempt gets 409, which callers treat as
 "exists" (ConflictError.retried tells them the first attempt may have made it).
@@ -26,11 +28,8 @@ __metaclass__ = type
 
 import json
 import os
-import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import quote, urlencode
 
 try:
@@ -47,12 +46,19 @@ try:
 except ImportError as e:
     K8S_IMPORT_ERROR = e
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.api_warnings import ApiWarnings, warning_texts
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
     InvalidInputError,
     MissingLibraryError,
     NotFoundError,
+)
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.retry import (
+    RetryBudget,
+    RetryPolicy,
+    failure_cause,
+    parse_retry_after,
 )
 
 K8S_LIBRARY = "kubernetes>=30"
@@ -65,44 +71,6 @@ POOL_SIZE = 32  # concurrent requests per module run
 TIMEOUT = (10, 60)  # connect, read (seconds) per attempt
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 REACHABLE_WINDOW = 10.0  # seconds check_reachable retries a cluster that does not answer
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When to try a request again, and how long to wait first.
-
-    Full-jitter exponential backoff (base * 2**attempt, capped), or the server's
-    Retry-After when it gives one; never beyond `window` seconds after the first
-    attempt, so a dead apiserver fails the task instead of hanging it.
-    """
-    window: float = 60.0
-    base: float = 0.25
-    cap: float = 8.0
-    max_retry_after: float = 60.0
-    rand: Callable[[], float] = random.random
-    clock: Callable[[], float] = time.monotonic
-
-    def delay(self, attempt, retry_after=None):
-        """Seconds to wait before retry number `attempt` (0-based)."""
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after) + self.rand() * 0.2
-        return self.rand() * min(self.cap, self.base * (2 ** attempt))
-
-    def next_wait(self, started, attempt, retry_after=None):
-        """The wait before the next attempt, or None when the window is spent."""
-        wait = self.delay(attempt, retry_after)
-        if self.clock() + wait - started > self.window:
-            return None
-        return wait
-
-
-def parse_retry_after(value):
-    """Retry-After in seconds (the apiserver sends delta-seconds), or None."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def _configuration(auth):
@@ -208,6 +176,8 @@ class K8sClient:
         self.rest = RESTClientObject(self.config, maxsize=POOL_SIZE)
         self.retry = retry or RetryPolicy()
         self.retries = 0  # how many requests were repeated: reported, and asserted by the fault tests
+        self.budget = RetryBudget()  # one retry window per cause, shared by the run's threads
+        self.warnings = ApiWarnings()  # the apiserver's Warning headers, for the result
         self._auth_lock = threading.Lock()
         self.headers = HTTPHeaderDict({"Accept": "application/json", "User-Agent": "lifeboat.k8s"})
         if auth.get("impersonate_user"):
@@ -233,15 +203,14 @@ class K8sClient:
         return [(k, v) for k in self.headers for v in self.headers.getlist(k)] + list(self._auth_headers().items())
 
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None):
-        """Send one request, retried by the policy (this client's, unless retry gives another); return the decoded
-        JSON body (or None), or the bytes with raw."""
+        """Send one request, retried by the policy (this client's, unless retry gives another) within its cause's
+        shared window; return the decoded JSON body (or None), or the bytes with raw."""
         url = self.host + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         data = json.dumps(body) if body is not None else None
         policy = retry or self.retry
-        started = policy.clock()
-        attempt = 0
+        attempt, cause = 0, None
         while True:
             headers = HTTPHeaderDict(self.headers)
             headers.update(self._auth_headers())
@@ -251,7 +220,9 @@ class K8sClient:
                 resp = self.rest.pool_manager.request(method, url, body=data, headers=headers,
                                                       timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]),
                                                       preload_content=True)
+                self.warnings.add(warning_texts(resp.headers.getlist("Warning")), method, path, body)
                 if resp.status < 400:
+                    self.budget.healed(cause)
                     payload = resp.data
                     if raw:
                         return payload
@@ -259,19 +230,23 @@ class K8sClient:
                 failure = _status_error(method, path, resp.status, resp.data, retried=attempt > 0)
                 if resp.status not in RETRYABLE_STATUS:
                     raise failure
+                cause = failure_cause(resp.status, failure.reason, failure.message)
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             except urllib3.exceptions.HTTPError as e:
+                refused = _certificate_refusal(e)
+                if refused:
+                    raise ApiError("ca_cert or kubeconfig: %s refused the API server's certificate at %s: %s; not "
+                                   "retried" % (_runtime(), self.host, refused) + _tls_advice(refused))
                 failure = ApiError("cannot reach the Kubernetes API at %s (%s %s): %s" % (
                     self.host, method, path, _reason(e)))
+                cause = ("unreachable", self.host)
             except ApiException as e:  # TLS errors from the library's pool
                 failure = ApiError("cannot reach the Kubernetes API at %s: %s" % (self.host, e.reason))
-            wait = policy.next_wait(started, attempt, retry_after)
+                cause = ("unreachable", self.host)
+            episode = self.budget.failed(cause, policy.clock(), policy.window)
+            wait = policy.next_wait(episode.started, attempt, retry_after)
             if wait is None:
-                if attempt:
-                    failure.message += " (gave up after %d attempts in %.0fs)" % (
-                        attempt + 1, policy.clock() - started)
-                    failure.args = (failure.message,)
-                raise failure
+                raise _given_up(failure, attempt, episode, policy)
             attempt += 1
             self.retries += 1
             time.sleep(wait)
@@ -325,6 +300,47 @@ class K8sClient:
                 raise
             raise InvalidInputError("kubeconfig, context or host: %s at %s cannot be reached: %s; nothing was "
                                     "changed" % (what, self.host, e.message))
+
+
+def _given_up(failure, attempt, episode, policy):
+    """The failure, saying how long its cause was retried."""
+    spent = policy.clock() - episode.started
+    if attempt:
+        failure.message += " (gave up after %d attempts in %.0fs)" % (attempt + 1, spent)
+    elif episode.failures > 1:
+        # The cause's window was spent by the requests before this one: it fails at once.
+        failure.message += " (not retried: %d requests failed this way in %.0fs, past the %.0fs retry window)" % (
+            episode.failures, spent, policy.window)
+    failure.args = (failure.message,)
+    return failure
+
+
+def _certificate_refusal(error):
+    """The runtime's reason for refusing the server's certificate, if that is what failed: it cannot heal."""
+    for cause in (error, getattr(error, "reason", None), getattr(error, "__cause__", None),
+                  getattr(error, "__context__", None)):
+        if isinstance(cause, urllib3.exceptions.SSLError):
+            inner = cause.args[0] if cause.args else cause
+            verify = getattr(inner, "verify_message", None)
+            if verify or "CERTIFICATE_VERIFY_FAILED" in str(inner):
+                return verify or str(inner)
+    return None
+
+
+def _runtime():
+    import ssl
+    import sys
+    return "Python %d.%d (%s)" % (sys.version_info[0], sys.version_info[1], ssl.OPENSSL_VERSION)
+
+
+def _tls_advice(refused):
+    advice = ". Give ca_cert (or the kubeconfig's certificate-authority-data) the CA that signed the server's " \
+             "certificate; validate_certs: false skips the check (not for production)"
+    if "key usage" in refused.lower() or "basic constraints" in refused.lower():
+        advice = (". Python 3.13 and later verify certificates strictly (VERIFY_X509_STRICT): a CA without the "
+                  "keyUsage extension, or whose basicConstraints is not critical, is refused although kubectl "
+                  "accepts it; reissue the CA with them (kubeadm's carry them)" + advice)
+    return advice
 
 
 def _reason(error):

@@ -14,6 +14,7 @@ from typing import Set
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.api_warnings import warning_lines
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     LifeboatError,
     MissingLibraryError,
@@ -71,11 +72,11 @@ class LifeboatModule(AnsibleModule):
         except MissingLibraryError as e:
             self.fail_json(msg=missing_required_lib(e.library), error=str(e.error))
         except LifeboatError as e:
-            self.fail_json(msg=e.message, **_jsonable(e.details))
+            self.fail_json(msg=e.message, **_with_api_warnings(_jsonable(e.details)))
         except Exception as e:  # a bug or an unexpected library error: keep the traceback
             self.fail_json(msg="unexpected error: %s: %s" % (type(e).__name__, e),
                            exception=traceback.format_exc())
-        for warning in result.pop("warnings", []):
+        for warning in _with_api_warnings(result).pop("warnings", []):
             self.warn(warning)
         if self._diff and "diff" not in result:
             result["diff"] = {}
@@ -87,6 +88,13 @@ class LifeboatModule(AnsibleModule):
 def _terminated(signum, frame):
     raise LifeboatError("terminated by signal %d; the run cleaned up after itself and a rerun finishes the job"
                         % signum)
+
+
+def _with_api_warnings(result):
+    """The result, its API server warnings also among its Ansible warnings (as kubernetes.core shows them)."""
+    if result.get("api_warnings"):
+        result["warnings"] = list(result.get("warnings") or []) + warning_lines(result["api_warnings"])
+    return result
 
 
 def _jsonable(details):

@@ -8,6 +8,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
@@ -253,15 +254,31 @@ class Restorer:
             path = resource_path("", "v1", "namespaces", None, ns)
             current = self.k8s.get_or_none(path)
             if current and current.get("status", {}).get("phase") == "Terminating":
+                self._wait_terminating(ns, path, current)
                 if self.check_mode:
                     continue
-                wait_until(lambda p=path: self.k8s.get_or_none(p) is None, self.wait.timeout,
-                           "namespace %s to finish terminating" % ns)
                 current = None
             if current is None and ns not in backed_up and not self.check_mode:
                 self.k8s.create(resource_path("", "v1", "namespaces"), {
                     "apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
+
+    def _wait_terminating(self, ns, path, current):
+        """A namespace being deleted cannot take new objects: wait until it is gone, saying why it took long."""
+        why = terminating_reason(current)
+        if self.check_mode:
+            self.warnings.append("namespace %s is being deleted (%s): a restore waits up to %ss (wait_timeout) for "
+                                 "it to be gone" % (ns, why, self.wait.timeout))
+            return
+        started = time.monotonic()
+        try:
+            wait_until(lambda: self.k8s.get_or_none(path) is None, self.wait.timeout,
+                       lambda: "namespace %s to finish terminating (%s)" % (
+                           ns, terminating_reason(self.k8s.get_or_none(path) or {})))
+        except LifeboatError as e:
+            raise LifeboatError("%s; nothing was restored" % e.message)
+        self.warnings.append("namespace %s was being deleted (%s): the restore waited %.0fs for it to be gone" % (
+            ns, why, time.monotonic() - started))
 
     def _apply(self, pair):
         item, existing = pair
@@ -346,7 +363,7 @@ class Restorer:
             "backup": manifest.name, "namespace_mapping": self.mapping,
             "counts": dict(sorted(counts.items())), "totals": totals,
             "failures": failures, "skipped_objects": skipped, "refused_objects": refused, "warnings": self.warnings,
-            "volumes": self.volumes,
+            "volumes": self.volumes, "api_warnings": self.k8s.warnings.summary(),
         }
         if result["changed"]:
             result["diff"] = {"before": {}, "after": {"created": totals["created"], "updated": totals["updated"]}}
@@ -355,6 +372,14 @@ class Restorer:
                 manifest.name, len(failures), self.total, failures[0]["resource"], failures[0]["namespace"],
                 failures[0]["name"], failures[0].get("message")), **result)
         return result
+
+
+def terminating_reason(namespace):
+    """What a Terminating namespace still waits for, from its conditions (content or finalizers remaining)."""
+    reasons = ["%s: %s" % (c.get("reason") or c.get("type"), c.get("message", "")) for c in
+               (namespace.get("status") or {}).get("conditions") or [] if c.get("status") == "True"]
+    return "; ".join(reasons) or "its finalizers %s" % ", ".join((namespace.get("spec") or {}).get("finalizers") or [
+        "have not run yet"])
 
 
 def _versions(crd):

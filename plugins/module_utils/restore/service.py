@@ -104,6 +104,7 @@ def run_restore(k8s, store: ObjectStore, options: RestoreOptions, check_mode=Fal
     if not check_mode:
         _run_hooks(hooks, result)
     result["api_retries"] = k8s.retries
+    result["api_warnings"] = k8s.warnings.summary()  # the hooks' requests too
     result["actions"] = actions
     return result
 

@@ -7,6 +7,7 @@ import itertools
 import threading
 from urllib.parse import unquote
 
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.api_warnings import ApiWarnings
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
     ConflictError,
@@ -49,6 +50,7 @@ class FakeCluster(K8sClient):
         self.requests = []
         self.host = "https://fake.invalid:6443"
         self.retries = 0
+        self.warnings = ApiWarnings()
         self._uids = itertools.count(1)
         self._lock = threading.Lock()
 

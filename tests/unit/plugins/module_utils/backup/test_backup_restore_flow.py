@@ -342,3 +342,44 @@ def test_items_a_rule_names_that_cannot_be_backed_up_are_named_in_warnings(tmp_p
         "wants: frobs shop/f is not backed up: not a resource type this backup selects (see include_resources, "
         "exclude_resources)",
         "wants: secrets shop/gone is not backed up: it does not exist"]
+
+
+def terminating_copy(target, gone_after):
+    """The target namespace `copy`, being deleted until `gone_after` more GETs of it have been answered."""
+    target.add("", "namespaces", {"metadata": {"name": "copy"}, "spec": {"finalizers": ["kubernetes"]},
+                                  "status": {"phase": "Terminating", "conditions": [
+                                      {"type": "NamespaceFinalizersRemaining", "status": "True",
+                                       "reason": "SomeFinalizersRemain",
+                                       "message": "Some content in the namespace has finalizers remaining: "
+                                                  "example.com/cleanup in 1 resource instances"}]}})
+    answered = target.request
+    gets = []
+
+    def request(method, path, *args, **kwargs):
+        if method == "GET" and path == "/api/v1/namespaces/copy":
+            gets.append(path)
+            if len(gets) > gone_after:
+                target.objects.pop(("", "namespaces", None, "copy"), None)
+        return answered(method, path, *args, **kwargs)
+    target.request = request
+
+
+def test_a_namespace_being_deleted_is_waited_for_and_the_result_says_why(stored):
+    store, _ = stored
+    planned = FakeCluster()
+    terminating_copy(planned, gone_after=1000)
+    result = restore.run_restore(planned, store, restore_params(), check_mode=True)
+    assert any("namespace copy is being deleted (SomeFinalizersRemain: Some content in the namespace has finalizers "
+               "remaining: example.com/cleanup" in w and "a restore waits up to 5s" in w for w in result["warnings"])
+    target = FakeCluster()
+    terminating_copy(target, gone_after=3)
+    result = restore.run_restore(target, store, restore_params())
+    assert result["phase"] == "Completed" and target.named("", "configmaps", "copy")
+    assert any(w.startswith("namespace copy was being deleted (SomeFinalizersRemain:") and "the restore waited" in w
+               for w in result["warnings"])
+    stuck = FakeCluster()
+    terminating_copy(stuck, gone_after=10 ** 6)
+    with pytest.raises(LifeboatError, match=r"waiting for namespace copy to finish terminating \(SomeFinalizersRemain: "
+                                            r".*example\.com/cleanup.*\); nothing was restored"):
+        restore.run_restore(stuck, store, restore_params(wait_timeout=1))
+    assert not stuck.named("", "configmaps", "copy")

@@ -6,8 +6,11 @@ carried and answers from a script, so the client's own logic is what is tested.
 
 import json
 import socket
+import ssl
 import stat
+import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -243,3 +246,104 @@ def test_a_cluster_that_answers_is_reachable_and_an_http_error_is_not_taken_for_
     api.script = [(401, {}, {"message": "Unauthorized"})]
     with pytest.raises(ApiError):
         client(api).check_reachable()
+
+
+# ---------------------------------------------------------------- one retry window per cause
+
+WEBHOOK_DOWN = (500, {}, {"reason": "InternalError", "message": 'Internal error occurred: failed calling webhook '
+                          '"deny.example.com": failed to call webhook: Post "https://127.0.0.1:1/": connection refused'})
+
+
+def test_requests_failing_for_one_cause_share_one_window(api):
+    api.script = [WEBHOOK_DOWN] * 10000
+    k8s = client(api, window=0.5)
+    errors = []
+
+    def create(i):
+        try:
+            k8s.create("/api/v1/namespaces/a/secrets", {"metadata": {"name": "s%d" % i}})
+        except ApiError as e:
+            errors.append(e.message)
+    started = time.monotonic()
+    for wave in range(4):  # four waves of eight workers: a window each, without the shared budget
+        threads = [threading.Thread(target=create, args=(wave * 8 + i,)) for i in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    assert time.monotonic() - started < 1.2  # one window (0.5 s) and the last waves' single attempts
+    assert len(errors) == 32 and all('failed calling webhook "deny.example.com"' in e for e in errors)
+    assert sum("not retried: " in e for e in errors) >= 16  # the later waves fail at once
+
+
+def test_another_cause_has_a_window_of_its_own(api):
+    other = (500, {}, {"reason": "InternalError", "message": 'failed calling webhook "other.example.com": down'})
+    api.script = [WEBHOOK_DOWN] * 200
+    k8s = client(api, window=0.3)
+    with pytest.raises(ApiError, match="gave up"):
+        k8s.get("/version")
+    api.script = [other, other]
+    assert k8s.get("/version")["ok"]  # retried although the first webhook's window is spent
+
+
+def test_a_cause_that_heals_opens_a_new_window_next_time(api):
+    k8s = client(api, window=0.3)
+    api.script = [WEBHOOK_DOWN] * 3
+    assert k8s.get("/version")["ok"]
+    time.sleep(0.4)
+    api.script = [WEBHOOK_DOWN] * 3
+    assert k8s.get("/version")["ok"]  # the cause healed: a new episode, not a spent window
+    assert k8s.retries == 6
+
+
+def test_a_webhook_that_comes_back_within_the_window_lets_every_request_through(api):
+    api.script = [WEBHOOK_DOWN] * 40
+    k8s = client(api, window=5.0)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(k8s.get("/version"))) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(results) == 8 and all(r["ok"] for r in results)
+
+
+# ---------------------------------------------------------------- what cannot heal
+
+@pytest.fixture
+def tls_api(tmp_path):
+    """The fake apiserver behind TLS, with a certificate of its own CA."""
+    def cert(name):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name,
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / (name + ".key")),
+                        "-out", str(tmp_path / (name + ".crt")), "-days", "1"], check=True, capture_output=True)
+        return str(tmp_path / (name + ".crt")), str(tmp_path / (name + ".key"))
+    server = FakeApiserver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*cert("server"))
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    server.url = server.url.replace("http://", "https://")
+    server.other_ca = cert("other")[0]
+    yield server
+    server.close()
+
+
+def test_a_certificate_the_runtime_refuses_fails_at_once_naming_the_option(tls_api):
+    k8s = K8sClient({"host": tls_api.url, "api_key": "t", "ca_cert": tls_api.other_ca}, retry=fast_policy(30))
+    started = time.monotonic()
+    with pytest.raises(ApiError, match=r"^ca_cert or kubeconfig: Python 3\.\d+ .*refused the API server's "
+                                       r"certificate at https://127\.0\.0\.1:\d+: .*not retried\. Give ca_cert"):
+        k8s.get("/version")
+    assert k8s.retries == 0 and time.monotonic() - started < 5
+
+
+# ---------------------------------------------------------------- warnings
+
+def test_api_warnings_are_kept_once_with_a_count_and_their_objects(api):
+    warn = {"Warning": '299 - "would violate PodSecurity \\"restricted:latest\\": privileged"'}
+    api.script = [(201, warn, {"metadata": {"name": "web"}}), (201, warn, {"metadata": {"name": "db"}}),
+                  (200, {"Warning": '299 - "batch/v1beta1 CronJob is deprecated"'}, {})]
+    k8s = client(api)
+    k8s.create("/apis/apps/v1/namespaces/shop/deployments", {"metadata": {"name": "web"}})
+    k8s.create("/apis/apps/v1/namespaces/shop/deployments", {"metadata": {"name": "db"}})
+    k8s.get("/apis/batch/v1beta1/namespaces/shop/cronjobs/nightly")
+    assert k8s.warnings.summary() == [
+        {"message": 'would violate PodSecurity "restricted:latest": privileged', "count": 2,
+         "objects": ["deployments.apps web in shop", "deployments.apps db in shop"]},
+        {"message": "batch/v1beta1 CronJob is deprecated", "count": 1, "objects": ["cronjobs.batch nightly in shop"]}]

@@ -68,6 +68,19 @@ def test_warnings_become_ansible_warnings_and_diff_is_kept_only_in_diff_mode(cap
     assert run(capsys, lambda m: {"changed": False}, diff=True)["diff"] == {}
 
 
+def test_api_warnings_are_ansible_warnings_too_when_the_task_fails(capsys):
+    entry = {"message": 'would violate PodSecurity "restricted:latest"', "count": 3,
+             "objects": ["deployments.apps web in shop"]}
+
+    def failing(m):
+        raise InvalidInputError("restore of x partially failed", api_warnings=[entry])
+    for action in (lambda m: {"changed": True, "api_warnings": [entry]}, failing):
+        result = run(capsys, action)
+        assert result["api_warnings"] == [entry]
+        assert 'the API server warned 3 times: would violate PodSecurity \\"restricted:latest\\" (deployments.apps ' \
+               'web in shop)' in json.dumps(result["warnings"])
+
+
 def test_a_negative_wait_timeout_is_refused_naming_the_option(capsys):
     result = run(capsys, lambda m: {"changed": False}, wait_timeout=-1)
     assert result["failed"] and result["msg"].startswith("wait_timeout: must be 0 or more")
