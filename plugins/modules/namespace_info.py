@@ -14,9 +14,17 @@ version_added: 0.1.0
 description:
   - Lists every object of a namespace (every listable resource type, concurrently) and returns counts per
     resource, the objects a restore would recreate with a digest of each, its PVCs and its workloads.
-  - Digests are taken after the restore's documented stripping (server fields, status, allocated IPs and
-    node ports, volume bookkeeping) with the namespace name replaced by a placeholder, so an original and its
-    restored copy have equal digests object by object.
+  - Digests are taken after a normalization of this module's own, not the restore's code (a verdict must not
+    trust what it judges) - the fields the API server sets (uid, resourceVersion, generation, creationTimestamp,
+    managedFields, status...) and a short list of expected differences, returned as RV(expected_differences)
+    (the namespace's name, owner references, allocated cluster IPs and node ports, PVC volume bindings, lifeboat's
+    marks, pods' node and token volume, Jobs' generated selector) - so an original and a correct copy have equal
+    digests object by object.
+  - Objects the cluster or a controller makes are not compared (events, Services' endpoints, objects whose
+    controller is in the namespace, the cluster's CA ConfigMap, service account tokens, finished pods,
+    VolumeSnapshots).
+  - With I(fields_of), returns the fields of the objects named (a digest per field, never a value); with
+    I(compare_with), the fields of those objects that differ from another description's.
   - With I(wait), waits until every PVC is Bound and, when the cluster has ready nodes, every Deployment,
     StatefulSet and DaemonSet is available.
 author:
@@ -39,6 +47,16 @@ options:
       - "Digest the PVCs and StatefulSet claim templates as a restore with this C({source class: target class})
         mapping writes them (I(storage_class_mapping) of M(lifeboat.k8s.object_restore)): describing an original
         with the mapping its copy was restored with makes their digests comparable."
+    type: dict
+  fields_of:
+    description:
+      - Objects, as C(resource/name) (the keys of RV(digests)), to return RV(fields) of.
+    type: list
+    elements: str
+  compare_with:
+    description:
+      - The RV(fields) of another description (the original's), to return RV(differing_fields) of the objects
+        in I(fields_of) against.
     type: dict
   wait:
     description:
@@ -100,15 +118,31 @@ counts:
   type: dict
   sample: {configmaps: 3, deployments.apps: 1, pods: 2, replicasets.apps: 1}
 restorable_counts:
-  description: Like I(counts), without the objects a restore skips because the cluster recreates them.
+  description: Like RV(counts), only the objects compared (without those the cluster or a controller makes).
   returned: always
   type: dict
   sample: {configmaps: 2, deployments.apps: 1}
 digests:
-  description: Per resource, the SHA-256 of each restorable object by name.
+  description: Per resource, the SHA-256 of each compared object by name, after the normalization.
   returned: always
   type: dict
   sample: {configmaps: {settings: 9f2c...}}
+expected_differences:
+  description: What the normalization takes out because a correct restore changes it, said for the report.
+  returned: always
+  type: list
+  elements: str
+  sample: ["a Service's cluster IPs, node ports and healthCheckNodePort (allocated by the target cluster)"]
+fields:
+  description: For each object of I(fields_of), a digest of every field by its path.
+  returned: with fields_of
+  type: dict
+  sample: {deployments.apps/web: {spec.replicas: 5feceb66ffc86f38, "spec.template.spec.containers[0].image": 1e3c...}}
+differing_fields:
+  description: For each object of I(fields_of) that differs from I(compare_with), the first paths that differ.
+  returned: with compare_with
+  type: dict
+  sample: {deployments.apps/web: ["spec.template.spec.containers[0].env[0].name"]}
 pvcs:
   description: The namespace's PersistentVolumeClaims.
   returned: always

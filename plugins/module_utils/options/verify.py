@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, cast
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import Encryption
@@ -29,6 +29,8 @@ NAMESPACE_INFO_ARG_SPEC = dict(
     wait=dict(type="bool", default=False),
     storage_class_mapping=dict(type="dict"),
     backup=dict(type="str"),
+    fields_of=dict(type="list", elements="str"),
+    compare_with=dict(type="dict"),
     wait_timeout=WAIT_ARG_SPEC["wait_timeout"],
     **K8S_AUTH_ARG_SPEC, **STORAGE_ARG_SPEC, **ENCRYPTION_KEY_ARG_SPEC
 )
@@ -56,12 +58,34 @@ class NamespaceInfoOptions:
     storage_class_mapping: Dict[str, str]
     backup: Optional[str]
     encryption: Encryption
+    fields_of: Tuple[str, ...] = ()
+    compare_with: Optional[Dict[str, Dict[str, str]]] = None
 
     @classmethod
     def from_params(cls, params: Params) -> "NamespaceInfoOptions":
         return cls(namespace=params["namespace"], wait=params["wait"], wait_timeout=params["wait_timeout"],
                    storage_class_mapping=check_mapping(params["storage_class_mapping"]), backup=params["backup"],
-                   encryption=encryption_of(params) if params["backup"] else Encryption())
+                   encryption=encryption_of(params) if params["backup"] else Encryption(),
+                   fields_of=_fields_of(params["fields_of"]), compare_with=_compare_with(params["compare_with"]))
+
+
+def _fields_of(names: Optional[List[str]]) -> Tuple[str, ...]:
+    for i, name in enumerate(names or []):
+        resource, _, obj = name.partition("/")
+        if not resource or not obj or "/" in obj:
+            raise InvalidInputError("fields_of[%d]: expected resource/name (as in digests), got %r" % (i, name))
+    return tuple(names or ())
+
+
+def _compare_with(fields: Optional[Dict[str, object]]) -> Optional[Dict[str, Dict[str, str]]]:
+    """Another description's fields: {resource/name: {path: digest}}."""
+    if fields is None:
+        return None
+    for name, paths in fields.items():
+        if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
+            raise InvalidInputError("compare_with: %s: expected {field path: digest} (the fields of another "
+                                    "namespace_info), got %r" % (name, type(paths).__name__))
+    return dict((name, dict(cast(Dict[str, str], paths))) for name, paths in fields.items())
 
 
 def pairs_of(pvcs: Optional[List[object]]) -> List[Tuple[str, str]]:

@@ -2,19 +2,15 @@
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a namespace holds, in a form two namespaces can be compared by:
-object counts, the objects a restore would recreate (with a digest of each,
-after the restore's own stripping and namespace mapping), PVCs and workloads."""
+object counts, the objects that are the user's (with a digest of each, after the drill's own
+normalization: normalize.py, never the restore's code), PVCs and workloads."""
 
 from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-import hashlib
-import json
 from typing import Any, Dict, List, TYPE_CHECKING
 
-from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
-from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_actions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import Problems, discover, list_concurrently
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ApiError,
@@ -29,9 +25,15 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of, local_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import describe_error, read_manifest, verify
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import open_sealed
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import label_selector_requirements, selector_matches
-from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import RestoreRun, prepare_core
+from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.normalize import (
+    EXPECTED_DIFFERENCES,
+    differing_fields,
+    digest,
+    field_digests,
+    normalized,
+    not_compared,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import require_namespace
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
@@ -39,48 +41,10 @@ if TYPE_CHECKING:  # the types only: at run time the services do not import thei
     from ansible_collections.lifeboat.k8s.plugins.module_utils.options.verify import NamespaceInfoOptions
 
 
-PLACEHOLDER = "NAMESPACE"
-# Set by the cluster or by volume_restore on a restored object; not part of what was backed up.
-VOLATILE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
 WORKLOAD_KINDS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps")
 # Container states that waiting does not cure: kubelet will not pull, or cannot build the container.
 # (ImagePullBackOff and CrashLoopBackOff may still recover; they are reported and waited for.)
 HOPELESS_REASONS = ("ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError")
-
-
-def as_restored(res_dir, obj, run, pipeline):
-    """The object as a restore with the built-in actions would write it, or None if it would skip it."""
-    outcome = pipeline.run(ItemContext(res_dir, run, source=obj), prepare_core(res_dir, obj, run.mapping))
-    return None if outcome.skip else outcome.item
-
-
-def mapped_classes(res_dir, obj, storage_class_mapping):
-    """The object with the StorageClasses of its claims (a PVC's, a StatefulSet's templates') renamed as a restore
-    with this mapping is expected to write them; a copy, and only when something is renamed."""
-    if not storage_class_mapping or res_dir not in ("persistentvolumeclaims", "statefulsets.apps"):
-        return obj
-    obj = json.loads(json.dumps(obj))
-    specs = [obj.get("spec") or {}] if res_dir == "persistentvolumeclaims" else [
-        t.get("spec") or {} for t in (obj.get("spec") or {}).get("volumeClaimTemplates") or []]
-    for spec in specs:
-        if spec.get("storageClassName") in storage_class_mapping:
-            spec["storageClassName"] = storage_class_mapping[spec["storageClassName"]]
-    return obj
-
-
-def digest(res_dir, restored, namespace):
-    """SHA-256 of the object as a restore would write it, with its namespace as a placeholder."""
-    body = comparable(restored)
-    annotations = body["metadata"]["annotations"]
-    for key in list(annotations):
-        if key in VOLATILE_ANNOTATIONS or key.startswith("lifeboat.k8s/"):
-            annotations.pop(key)
-    if res_dir == "persistentvolumeclaims":
-        body["metadata"]["labels"].pop("app.kubernetes.io/managed-by", None)
-        for field in ("volumeName", "dataSource", "dataSourceRef"):
-            (body.get("spec") or {}).pop(field, None)
-    text = json.dumps(body, sort_keys=True).replace('"%s"' % namespace, '"%s"' % PLACEHOLDER)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _workload(res_dir, obj, pods):
@@ -140,7 +104,7 @@ def ready_nodes(k8s):
                                        for c in (n.get("status") or {}).get("conditions") or []))
 
 
-def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
+def describe(k8s, namespace, resources, warnings, options: NamespaceInfoOptions):
     """One look at the namespace; resources are the discovered namespaced types."""
     objects = []
     problems = Problems()
@@ -149,7 +113,7 @@ def describe(k8s, namespace, resources, warnings, storage_class_mapping=None):
     # A type that cannot be listed makes the comparison blind to it: say so.
     warnings = list(warnings) + problems.warnings + [
         "not compared: %s" % describe_error(e) for e in problems.errors]
-    return summarize(objects, namespace, warnings, storage_class_mapping, ready_nodes(k8s))
+    return summarize(objects, namespace, warnings, options, ready_nodes(k8s))
 
 
 def describe_backup(store: ObjectStore, options: NamespaceInfoOptions):
@@ -174,39 +138,52 @@ def describe_backup(store: ObjectStore, options: NamespaceInfoOptions):
                        if item_namespace == namespace]
     warnings = [] if manifest.phase == "Completed" else [
         "backup %s is %s: the comparison sees what it holds" % (name, manifest.phase)]
-    info = summarize(objects, namespace, warnings, options.storage_class_mapping, None)
+    info = summarize(objects, namespace, warnings, options, None)
     return dict(info, changed=False, backup=name)
 
 
-def summarize(objects, namespace, warnings, storage_class_mapping, nodes):
-    """Counts, digests, PVCs and workloads of a namespace's objects [(resource dir, object)]."""
-    run = RestoreRun([(d, namespace, o) for d, o in objects], {namespace: PLACEHOLDER})
-    pipeline = Pipeline(builtin_actions("restore"))
+def summarize(objects, namespace, warnings, options: NamespaceInfoOptions, nodes):
+    """Counts, digests, PVCs and workloads of a namespace's objects [(resource dir, object)]; the fields of those
+    named in fields_of, and how they differ from compare_with's."""
+    owners = set(o["metadata"].get("uid") for _d, o in objects)
+    services = set(o["metadata"]["name"] for d, o in objects if d == "services")
     counts: Dict[Any, Any] = {}
-    restorable: Dict[Any, Any] = {}
+    compared: Dict[Any, Any] = {}
     digests: Dict[Any, Any] = {}
+    fields: Dict[str, Dict[str, str]] = {}
     pvcs, workloads = [], []
     pods = [o for d, o in objects if d == "pods"]
     for res_dir, obj in sorted(objects, key=lambda item: (item[0], item[1]["metadata"]["name"])):
+        name = obj["metadata"]["name"]
         counts[res_dir] = counts.get(res_dir, 0) + 1
-        restored = as_restored(res_dir, obj, run, pipeline)
-        if restored is not None:
-            restorable[res_dir] = restorable.get(res_dir, 0) + 1
-            digests.setdefault(res_dir, {})[obj["metadata"]["name"]] = digest(
-                res_dir, mapped_classes(res_dir, restored, storage_class_mapping), namespace)
+        if not_compared(res_dir, obj, owners, services) is None:
+            compared[res_dir] = compared.get(res_dir, 0) + 1
+            body = normalized(res_dir, obj, namespace, options.storage_class_mapping)
+            digests.setdefault(res_dir, {})[name] = digest(body)
+            if "%s/%s" % (res_dir, name) in options.fields_of:
+                fields["%s/%s" % (res_dir, name)] = field_digests(body)
         if res_dir == "persistentvolumeclaims":
-            pvcs.append({"name": obj["metadata"]["name"], "phase": (obj.get("status") or {}).get("phase"),
+            pvcs.append({"name": name, "phase": (obj.get("status") or {}).get("phase"),
                          "volume_name": obj["spec"].get("volumeName"),
                          "storage_class": obj["spec"].get("storageClassName")})
         elif res_dir in WORKLOAD_KINDS:
             workloads.append(_workload(res_dir, obj, pods))
-    return {
-        "namespace": namespace, "counts": counts, "restorable_counts": restorable, "digests": digests,
+    result = {
+        "namespace": namespace, "counts": counts, "restorable_counts": compared, "digests": digests,
+        "expected_differences": list(EXPECTED_DIFFERENCES) + [
+            "StorageClasses mapped: %s -> %s" % pair for pair in sorted(options.storage_class_mapping.items())],
         "pvcs": pvcs, "pvcs_bound": all(p["phase"] == "Bound" for p in pvcs),
         "workloads": workloads, "ready_nodes": nodes,
         "workloads_available": None if not nodes else all(w["available"] for w in workloads),
         "warnings": list(warnings),
     }
+    if options.fields_of:
+        result["fields"] = fields
+    if options.compare_with is not None:
+        result["differing_fields"] = dict(
+            (name, differing_fields(options.compare_with.get(name, {}), fields.get(name, {})))
+            for name in options.fields_of if options.compare_with.get(name) != fields.get(name))
+    return result
 
 
 def unsettled(info):
@@ -230,11 +207,10 @@ def namespace_info(k8s, options: NamespaceInfoOptions):
     discovered, failed = discover(k8s)
     warnings.extend("not compared: API group %s/%s could not be discovered: %s" % f for f in failed)
     resources = [r for r in discovered if r.namespaced]
-    mapping = options.storage_class_mapping
-    state = {"info": describe(k8s, namespace, resources, warnings, mapping)}
+    state = {"info": describe(k8s, namespace, resources, warnings, options)}
     if options.wait:
         def settled():
-            state["info"] = describe(k8s, namespace, resources, warnings, mapping)
+            state["info"] = describe(k8s, namespace, resources, warnings, options)
             info = state["info"]
             if info["workloads_available"] is False and hopeless(info):
                 raise LifeboatError("namespace %s will not settle by waiting: %s" % (namespace, unsettled(info)))

@@ -327,7 +327,7 @@ def tls_api(tmp_path):
 def test_a_certificate_the_runtime_refuses_fails_at_once_naming_the_option(tls_api):
     k8s = K8sClient({"host": tls_api.url, "api_key": "t", "ca_cert": tls_api.other_ca}, retry=fast_policy(30))
     started = time.monotonic()
-    with pytest.raises(ApiError, match=r"^ca_cert or kubeconfig: Python 3\.\d+ .*refused the API server's "
+    with pytest.raises(InvalidInputError, match=r"^ca_cert or kubeconfig: Python 3\.\d+ .*refused the API server's "
                                        r"certificate at https://127\.0\.0\.1:\d+: .*not retried\. Give ca_cert"):
         k8s.get("/version")
     assert k8s.retries == 0 and time.monotonic() - started < 5
