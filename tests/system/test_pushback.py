@@ -127,7 +127,7 @@ def restore(backup, target, **extra):
 
 
 def test_a_dead_webhook_costs_one_retry_window_and_names_itself_for_every_secret(backup, webhook):
-    guard, _ = webhook
+    guard, _come_back = webhook
     target = unique("pushback-dead")
     guard(target)
     try:
@@ -166,7 +166,7 @@ def test_pod_security_warnings_are_in_the_result_and_shown(backup):
     kubectl("create", "namespace", target)
     kubectl("label", "namespace", target, "pod-security.kubernetes.io/enforce=restricted")
     try:
-        result, _ = restore(backup, target, existing="keep")
+        result, _seconds = restore(backup, target, existing="keep")
         assert result.get("phase") == "Completed", result
         [warning] = [w for w in result["api_warnings"] if 'would violate PodSecurity "restricted' in w["message"]]
         assert "privileged" in warning["message"] and warning["objects"] == ["deployments.apps agent in %s" % target]
@@ -176,7 +176,7 @@ def test_pod_security_warnings_are_in_the_result_and_shown(backup):
 
 
 def test_a_ca_the_runtime_refuses_fails_at_once_naming_the_option(backup, tmp_path):
-    other_ca, _ = certificate(tmp_path)
+    other_ca, _key = certificate(tmp_path)
     started = time.monotonic()
     result = run_module("namespace_info", {"namespace": backup["namespace"], "ca_cert": other_ca})
     seconds = time.monotonic() - started

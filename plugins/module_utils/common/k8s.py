@@ -235,8 +235,9 @@ class K8sClient:
             except urllib3.exceptions.HTTPError as e:
                 refused = _certificate_refusal(e)
                 if refused:
-                    raise InvalidInputError("ca_cert or kubeconfig: %s refused the API server's certificate at %s: %s; not "
-                                   "retried" % (_runtime(), self.host, refused) + _tls_advice(refused))
+                    raise InvalidInputError(
+                        "ca_cert or kubeconfig: %s refused the API server's certificate at %s: %s; not retried" % (
+                            _runtime(), self.host, refused) + _tls_advice(refused))
                 failure = ApiError("cannot reach the Kubernetes API at %s (%s %s): %s" % (
                     self.host, method, path, _reason(e)))
                 cause = ("unreachable", self.host)

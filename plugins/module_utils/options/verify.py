@@ -71,7 +71,7 @@ class NamespaceInfoOptions:
 
 def _fields_of(names: Optional[List[str]]) -> Tuple[str, ...]:
     for i, name in enumerate(names or []):
-        resource, _, obj = name.partition("/")
+        resource, _slash, obj = name.partition("/")
         if not resource or not obj or "/" in obj:
             raise InvalidInputError("fields_of[%d]: expected resource/name (as in digests), got %r" % (i, name))
     return tuple(names or ())

@@ -365,7 +365,7 @@ def terminating_copy(target, gone_after):
 
 
 def test_a_namespace_being_deleted_is_waited_for_and_the_result_says_why(stored):
-    store, _ = stored
+    store = stored[0]
     planned = FakeCluster()
     terminating_copy(planned, gone_after=1000)
     result = restore.run_restore(planned, store, restore_params(), check_mode=True)

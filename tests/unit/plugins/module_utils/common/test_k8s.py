@@ -298,7 +298,7 @@ def test_a_webhook_that_comes_back_within_the_window_lets_every_request_through(
     api.script = [WEBHOOK_DOWN] * 40
     k8s = client(api, window=5.0)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(k8s.get("/version"))) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(k8s.get("/version"))) for _i in range(8)]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert len(results) == 8 and all(r["ok"] for r in results)
@@ -328,7 +328,7 @@ def test_a_certificate_the_runtime_refuses_fails_at_once_naming_the_option(tls_a
     k8s = K8sClient({"host": tls_api.url, "api_key": "t", "ca_cert": tls_api.other_ca}, retry=fast_policy(30))
     started = time.monotonic()
     with pytest.raises(InvalidInputError, match=r"^ca_cert or kubeconfig: Python 3\.\d+ .*refused the API server's "
-                                       r"certificate at https://127\.0\.0\.1:\d+: .*not retried\. Give ca_cert"):
+                                                r"certificate at https://127\.0\.0\.1:\d+: .*not retried\. Give ca_cert"):
         k8s.get("/version")
     assert k8s.retries == 0 and time.monotonic() - started < 5
 
