@@ -5,17 +5,20 @@ The webhook is real: the bed's apiserver calls it over HTTPS at 127.0.0.1, where
 this test starts a server (back). The oracle is kubectl and the clock.
 """
 
+import glob
 import json
+import os
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import NEEDS_BED, delete_namespaces, kubectl, kubectl_json, run_module, unique
+from helpers import NEEDS_BED, ansible_env, delete_namespaces, kubectl, kubectl_json, run_module, unique
 
 pytestmark = NEEDS_BED
 
@@ -184,3 +187,28 @@ def test_a_ca_the_runtime_refuses_fails_at_once_naming_the_option(backup, tmp_pa
     assert result["msg"].startswith("ca_cert or kubeconfig: Python 3.") and "not retried" in result["msg"], result
     assert "certificate verify failed" in result["msg"] or "unable to get local issuer" in result["msg"], result
     assert seconds < 5, seconds
+
+
+def test_a_drill_reports_the_warnings_of_a_restore_into_a_namespace_that_warns(tmp_path):
+    """The drill's scratch namespace carries the original's Pod Security labels: restoring the privileged Deployment
+    into it draws the warning, and the report lists it (a warning is not a failed check)."""
+    namespace = unique("pushback-drill")
+    kubectl("create", "namespace", namespace)
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/warn=restricted")
+    kubectl("apply", "-n", namespace, "--server-side", "-f", "-", stdin=json.dumps(PRIVILEGED))
+    try:
+        res = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "lifeboat.k8s.drill",
+                              "-e", "lifeboat_namespace=%s" % namespace, "-e", "storage=file://%s" % (tmp_path / "store"),
+                              "-e", "report_dir=%s" % (tmp_path / "reports"), "-e", "verify_method=none",
+                              "-e", "ansible_python_interpreter=%s" % sys.executable],
+                             capture_output=True, text=True, timeout=600, env=ansible_env(), check=False)
+        [report_file] = glob.glob(str(tmp_path / "reports" / "*" / "report.json"))
+        with open(report_file) as f:
+            report = json.load(f)
+        assert res.returncode == 0 and report["passed"] is True, (res.stdout[-3000:], report)
+        [warning] = [w for w in report["api_warnings"] if 'would violate PodSecurity "restricted' in w["message"]]
+        assert warning["objects"] == ["deployments.apps agent in %s-drill" % namespace], warning
+        with open(report_file.replace(".json", ".md")) as f:
+            assert 'would violate PodSecurity "restricted' in f.read()
+    finally:
+        delete_namespaces(namespace)

@@ -347,3 +347,10 @@ def test_api_warnings_are_kept_once_with_a_count_and_their_objects(api):
         {"message": 'would violate PodSecurity "restricted:latest": privileged', "count": 2,
          "objects": ["deployments.apps web in shop", "deployments.apps db in shop"]},
         {"message": "batch/v1beta1 CronJob is deprecated", "count": 1, "objects": ["cronjobs.batch nightly in shop"]}]
+
+
+def test_a_ca_refused_by_strict_verification_is_explained():
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import _tls_advice
+    strict = _tls_advice("CA cert does not include key usage extension")
+    assert "VERIFY_X509_STRICT" in strict and "keyUsage" in strict and "ca_cert" in strict
+    assert "VERIFY_X509_STRICT" not in _tls_advice("unable to get local issuer certificate")
