@@ -84,6 +84,12 @@ backups:
         - C(Damaged) means a manifest that cannot be read or trusted; see C(problem).
       type: str
       sample: Completed
+    namespace_selection:
+      description:
+        - How the backup chose its namespaces when they were not only named (C(namespaces) C(['*']),
+          C(exclude_namespaces), C(namespace_selector) as given); null otherwise. C(namespaces) lists those taken.
+      type: dict
+      sample: {namespaces: ['*'], exclude_namespaces: ['*-test'], namespace_selector: null}
     written_by:
       description: C(lifeboat.k8s), or C(velero) for a backup Velero wrote (which M(lifeboat.k8s.object_restore)
         restores). Only C(name), C(phase), C(complete), dates, C(namespaces), C(total_items), C(warnings),

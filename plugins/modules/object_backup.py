@@ -58,9 +58,29 @@ options:
     choices: [present, absent]
   namespaces:
     description:
-      - The namespaces to back up. Required with I(state=present).
+      - The namespaces to back up, or C(['*']) for every namespace the cluster has when the backup starts.
+      - C(kube-system), C(kube-public) and C(kube-node-lease) are the cluster's own and are left out of C(['*'])
+        (and of what I(namespace_selector) matches) unless named; C('*') cannot be given with names.
+      - With I(state=present), give I(namespaces) or I(namespace_selector) (alone, it selects among every
+        namespace). The backup's RV(backup.namespaces) are the namespaces it took, and
+        RV(backup.namespace_selection) how they were chosen.
+      - A namespace being deleted when the backup starts is left out, and one deleted while it is backed up is kept
+        as far as it was listed; both are warnings, not failures.
     type: list
     elements: str
+  exclude_namespaces:
+    description:
+      - Namespaces to leave out, as shell-style patterns (C(team-*), C(*-test)); applied after I(namespaces) and
+        I(namespace_selector).
+      - A selection that leaves no namespace is refused before anything is written.
+    type: list
+    elements: str
+  namespace_selector:
+    description:
+      - A label selector on Namespace objects, such as C(backup=nightly,tier!=scratch); only the namespaces it
+        matches are backed up (among I(namespaces) when names are given).
+      - "C(['*']) and I(namespace_selector) list Namespaces: the identity needs C(list) on C(namespaces)."
+    type: str
   include_resources:
     description:
       - Only these resources, as C(configmaps), C(deployments.apps), a kind such as C(Deployment), or every
@@ -262,6 +282,17 @@ backup:
       description: Where the backup's files are.
       type: str
       sample: s3://backups/lifeboat/backups/shop-20261122
+    namespaces:
+      description: The namespaces the backup took.
+      type: list
+      elements: str
+      sample: [shop, web]
+    namespace_selection:
+      description:
+        - How the namespaces were chosen when not only named (C(namespaces), C(exclude_namespaces),
+          C(namespace_selector) as given), else null.
+      type: dict
+      sample: {namespaces: ['*'], exclude_namespaces: ['*-test'], namespace_selector: null}
     counts:
       description: Objects per resource.
       type: dict

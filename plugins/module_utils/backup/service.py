@@ -26,6 +26,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import chosen_namespaces
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -82,11 +83,13 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
     prefix = "backups/%s/" % name
     if existing is None:
         check_ours(store, name, store.list_objects(prefix), "replace")
+    namespaces, selection_warnings = chosen_namespaces(k8s, options)
+    options = replace(options, namespaces=namespaces)
     for ns in options.namespaces:
         _check_namespace(k8s, ns)
     if check_mode:
         with PrivateWorkdir("backup") as workdir:
-            manifest = replace(_write_local(k8s, options, workdir), phase="Planned")
+            manifest = replace(_write_local(k8s, options, workdir, selection_warnings), phase="Planned")
         return _result(manifest, store, api_warnings=k8s.warnings.summary(), warnings=manifest.warnings)
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
@@ -95,7 +98,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
             check_same_sealing(existing, options.encryption, options.signer)
             return {"changed": False, "backup": existing.summary(store.url)}
         with PrivateWorkdir("backup") as workdir:
-            manifest = _write_local(k8s, options, workdir)
+            manifest = _write_local(k8s, options, workdir, selection_warnings)
             leftovers = _clear_earlier_run(store, name, lock, existing)
             # Object Lock keeps the backup's files immutable until it expires (not the lock object).
             retention = (lock_mode, parse_timestamp(manifest.expires_at)) if lock_mode else None
@@ -174,10 +177,11 @@ class BackupRun:
         self.csi_records = dict((claim_of(r), r) for r in csi_records)
 
 
-def _write_local(k8s, options: BackupOptions, workdir):
+def _write_local(k8s, options: BackupOptions, workdir, warnings=()):
     """Every file of the backup written into workdir; its Manifest (signed when a signing key is given)."""
     started = now()
     writer = _LocalBackup(k8s, options, workdir)
+    writer.problems.warnings.extend(warnings)
     writer.collect()
     stored = writer.manifest(started)
     if not options.encryption.enabled:
@@ -200,6 +204,7 @@ class _LocalBackup:
         self.names = files_of(options.name, options.encryption.enabled, for_velero=True)
         self.counts: Dict[str, int] = {}
         self.per_namespace = dict((ns, 0) for ns in options.namespaces)
+        self.namespace_objects: Set[str] = set()  # the Namespace objects written: one missing was deleted meanwhile
         self.resource_list = SpooledResourceList(workdir)
         # CSI snapshots as Velero's CSI restore finds them: the PVC names its VolumeSnapshot, which is in
         # the archive with its VolumeSnapshotContent (the objects this collection's restore skips).
@@ -229,7 +234,10 @@ class _LocalBackup:
                     self.writer.close()
             self.actions = {"run": self.pipeline.names(), "effects": self.pipeline.summary()}
         for ns in options.namespaces:
-            if not self.per_namespace.get(ns):
+            if ns not in self.namespace_objects:
+                problems.warn("namespace %s was deleted while it was backed up: what was listed of it before is "
+                              "kept" % ns)
+            elif not self.per_namespace.get(ns):
                 problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
                               "include_resources, exclude_resources, label_selector and filter)" % ns)
         with encryption.writer(local_path(self.workdir, self.names["resource_list"])) as out:
@@ -263,6 +271,8 @@ class _LocalBackup:
                                else meta["name"])
         if resource.namespaced:
             self.per_namespace[meta.get("namespace")] = self.per_namespace.get(meta.get("namespace"), 0) + 1
+        elif resource.dir == "namespaces":
+            self.namespace_objects.add(meta["name"])
 
     def manifest(self, started):
         """The manifest's stored form, less its files."""

@@ -97,6 +97,8 @@ class Manifest:
             "written_by": velero.WRITER, "checksums": True,
             "velero_compatible": velero.VELERO_METADATA in self.files,
             "data_copies": self.data_copies,
+            # How the namespaces were chosen, when not only named (['*'], a selector, exclusions).
+            "namespace_selection": (stored.get("filters") or {}).get("namespace_selection"),
         }
 
 

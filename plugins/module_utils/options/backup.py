@@ -8,8 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 try:
     import durationpy
@@ -22,7 +23,11 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry i
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import check_name
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import Encryption, Signer
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import compile_jmespath, search_jmespath
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import (
+    compile_jmespath,
+    parse_selector,
+    search_jmespath,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import (
     ENCRYPTION_KEY_ARG_SPEC,
     K8S_AUTH_ARG_SPEC,
@@ -42,6 +47,8 @@ BACKUP_ARG_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     namespaces=dict(type="list", elements="str"),
+    exclude_namespaces=dict(type="list", elements="str"),
+    namespace_selector=dict(type="str"),
     include_resources=dict(type="list", elements="str"),
     exclude_resources=dict(type="list", elements="str"),
     label_selector=dict(type="str"),
@@ -108,7 +115,10 @@ def _snapshot_records(records: List[Any]) -> List[SnapshotRecord]:
 class BackupOptions:
     name: str
     state: str
-    namespaces: List[str]
+    namespaces: List[str]  # names; [] with every_namespace or a namespace_selector until the run resolves them
+    every_namespace: bool  # namespaces: ['*']
+    exclude_namespaces: Tuple[str, ...]
+    namespace_selector: Optional[str]
     include_resources: Optional[List[str]]
     exclude_resources: Optional[List[str]]
     label_selector: Optional[str]
@@ -128,9 +138,7 @@ class BackupOptions:
     def from_params(cls, params: Params) -> "BackupOptions":
         present = params["state"] == "present"
         name = check_name(params["name"])
-        namespaces = list(params["namespaces"] or [])
-        if present and not namespaces:
-            raise InvalidInputError("namespaces: give at least one namespace to back up")
+        namespaces, every = _namespaces(params, present)
         keep = _keeper(params["filter"]) if present else (lambda obj: True)
         actions = actions_of("backup", params, check=present)
         ttl_seconds = parse_ttl(params["ttl"]) if present else None
@@ -140,7 +148,8 @@ class BackupOptions:
         if params["object_lock_mode"] and present and not ttl_seconds:
             raise InvalidInputError("object_lock_mode: needs ttl: the backup is kept immutable until it expires")
         return cls(
-            name=name, state=params["state"], namespaces=namespaces,
+            name=name, state=params["state"], namespaces=namespaces, every_namespace=every,
+            exclude_namespaces=tuple(params["exclude_namespaces"] or ()), namespace_selector=params["namespace_selector"],
             include_resources=params["include_resources"], exclude_resources=params["exclude_resources"],
             label_selector=params["label_selector"], include_cluster_resources=params["include_cluster_resources"],
             filter=params["filter"], keep=keep, actions=actions, volume_snapshots=records, ttl=params["ttl"],
@@ -148,11 +157,51 @@ class BackupOptions:
             encryption=encryption_of(params) if present else Encryption(), signer=signer_of(params),
             object_lock_mode=params["object_lock_mode"])
 
+    @property
+    def selects_namespaces(self) -> bool:
+        """Whether the namespaces are chosen by listing them (['*'] or a namespace_selector), not only named."""
+        return self.every_namespace or bool(self.namespace_selector)
+
+    def excluded(self, namespace: str) -> bool:
+        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.exclude_namespaces)
+
     def filters(self) -> Dict[str, Any]:
-        """What the manifest records of how objects were chosen."""
-        return {"include_resources": self.include_resources, "exclude_resources": self.exclude_resources,
-                "label_selector": self.label_selector, "include_cluster_resources": self.include_cluster_resources,
-                "filter": self.filter}
+        """What the manifest records of how objects were chosen (and namespaces, when not only named)."""
+        filters = {"include_resources": self.include_resources, "exclude_resources": self.exclude_resources,
+                   "label_selector": self.label_selector, "include_cluster_resources": self.include_cluster_resources,
+                   "filter": self.filter}
+        if self.selects_namespaces or self.exclude_namespaces:
+            filters["namespace_selection"] = {
+                "namespaces": ["*"] if self.every_namespace else None, "exclude_namespaces": list(
+                    self.exclude_namespaces), "namespace_selector": self.namespace_selector}
+        return filters
+
+
+def _namespaces(params: Params, present: bool) -> Tuple[List[str], bool]:
+    """(the named namespaces, whether ['*'] was given), checked: the selection cannot be empty by construction."""
+    names = list(params["namespaces"] or [])
+    every = "*" in names
+    if every and len(names) > 1:
+        raise InvalidInputError("namespaces: '*' means every namespace; give it alone (exclude_namespaces leaves "
+                                "some out), not with %s" % ", ".join(n for n in names if n != "*"))
+    for i, pattern in enumerate(params["exclude_namespaces"] or []):
+        if not pattern or not pattern.strip():
+            raise InvalidInputError("exclude_namespaces[%d]: an empty pattern" % i)
+        if every and pattern.strip() == "*":
+            raise InvalidInputError("exclude_namespaces: %r excludes every namespace namespaces: ['*'] selects"
+                                    % pattern)
+    parse_selector(params["namespace_selector"], "namespace_selector")
+    if not present:
+        return names, every
+    if not names and not params["namespace_selector"]:
+        raise InvalidInputError("namespaces: give the namespaces to back up, ['*'] for every namespace, or a "
+                                "namespace_selector")
+    named = [n for n in names if n != "*"]
+    patterns = params["exclude_namespaces"] or []
+    if named and all(any(fnmatch.fnmatchcase(n, p) for p in patterns) for n in named):
+        raise InvalidInputError("exclude_namespaces: excludes every namespace given in namespaces (%s); nothing "
+                                "would be backed up" % ", ".join(named))
+    return ([] if every else names), every
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""Which namespaces a backup takes: every namespace (['*']) less the cluster's own, exclusions by pattern, a selector
+on Namespace labels; refusals that name the option before anything is written; what the manifest records."""
+
+import pytest
+
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import service as backups
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import chosen_namespaces
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BACKUP_ARG_SPEC, BackupOptions
+
+from ..fake_cluster import FakeCluster
+from ..module_options import options_of
+
+
+def options(**given):
+    return options_of(BackupOptions, BACKUP_ARG_SPEC, **dict(dict(name="all"), **given))
+
+
+def cluster():
+    fake = FakeCluster()
+    for name, labels in (("shop", {"backup": "nightly"}), ("web", {"backup": "nightly"}), ("web-test", {}),
+                         ("kube-system", {}), ("kube-public", {}), ("kube-node-lease", {})):
+        fake.add("", "namespaces", {"metadata": {"name": name, "labels": labels}})
+        fake.add("", "configmaps", {"metadata": {"name": "settings", "namespace": name}, "data": {"a": name}})
+    fake.add("", "namespaces", {"metadata": {"name": "leaving"}, "status": {"phase": "Terminating"}})
+    return fake
+
+
+@pytest.mark.parametrize("given,expected", [
+    ({"namespaces": ["*"]}, ["shop", "web", "web-test"]),
+    ({"namespaces": ["*"], "exclude_namespaces": ["*-test"]}, ["shop", "web"]),
+    ({"namespace_selector": "backup=nightly"}, ["shop", "web"]),
+    ({"namespaces": ["shop", "web-test"], "namespace_selector": "backup=nightly"}, ["shop"]),
+    ({"namespaces": ["shop", "kube-system"], "exclude_namespaces": ["web*"]}, ["kube-system", "shop"]),
+])
+def test_the_namespaces_chosen(given, expected):
+    chosen, _warnings = chosen_namespaces(cluster(), options(**given))
+    assert chosen == expected
+
+
+def test_every_namespace_is_recorded_with_how_it_was_chosen_and_one_being_deleted_is_a_warning(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    result = backups.run_backup(cluster(), store, options(namespaces=["*"], exclude_namespaces=["*-test"]))
+    backup = result["backup"]
+    assert backup["phase"] == "Completed" and backup["namespaces"] == ["shop", "web"]
+    assert backup["namespace_selection"] == {"namespaces": ["*"], "exclude_namespaces": ["*-test"],
+                                             "namespace_selector": None}
+    assert backup["counts"]["configmaps"] == 2
+    assert "namespace leaving is being deleted: not backed up" in backup["warnings"]
+
+
+def test_a_namespace_created_between_two_runs_is_in_the_second(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    fake = cluster()
+    first = backups.run_backup(fake, store, options(name="first", namespaces=["*"]))
+    fake.add("", "namespaces", {"metadata": {"name": "newcomer"}})
+    second = backups.run_backup(fake, store, options(name="second", namespaces=["*"]))
+    assert "newcomer" not in first["backup"]["namespaces"] and "newcomer" in second["backup"]["namespaces"]
+
+
+def test_a_namespace_deleted_while_it_is_backed_up_is_a_warning_not_a_failure(tmp_path, monkeypatch):
+    store = FileStore(str(tmp_path / "store"))
+    fake = cluster()
+    chosen = backups.chosen_namespaces
+
+    def then_deleted(k8s, opts):
+        names, warnings = chosen(k8s, opts)
+        del fake.objects[("", "namespaces", None, "web")]
+        return names, warnings
+    monkeypatch.setattr(backups, "chosen_namespaces", then_deleted)
+    monkeypatch.setattr(backups, "_check_namespace", lambda k8s, ns: None)
+    result = backups.run_backup(fake, store, options(namespaces=["*"]))
+    assert result["backup"]["phase"] == "Completed"
+    assert any(w.startswith("namespace web was deleted while it was backed up") for w in result["backup"]["warnings"])
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"namespaces": ["*", "shop"]}, r"^namespaces: '\*' means every namespace; give it alone"),
+    ({"namespaces": ["*"], "exclude_namespaces": ["*"]}, r"^exclude_namespaces: '\*' excludes every namespace"),
+    ({"namespaces": ["shop", "web"], "exclude_namespaces": ["*"]}, r"^exclude_namespaces: excludes every namespace "
+                                                                   r"given in namespaces \(shop, web\)"),
+    ({"namespace_selector": "tier in (a"}, r"^namespace_selector: cannot parse"),
+    ({}, r"^namespaces: give the namespaces to back up, \['\*'\] for every namespace, or a namespace_selector"),
+])
+def test_bad_selections_are_refused_naming_the_option(given, message):
+    with pytest.raises(InvalidInputError, match=message):
+        options(**given)
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"namespaces": ["*"], "exclude_namespaces": ["shop", "web*"]}, r"^exclude_namespaces: excludes every namespace "
+                                                                    r"selected \(shop, web, web-test\)"),
+    ({"namespace_selector": "backup=weekly"}, r"^namespace_selector: no namespace matches 'backup=weekly'"),
+])
+def test_a_selection_the_cluster_leaves_empty_is_refused_before_anything_is_written(tmp_path, given, message):
+    store = FileStore(str(tmp_path / "store"))
+    with pytest.raises(InvalidInputError, match=message):
+        backups.run_backup(cluster(), store, options(**given))
+    assert list(store.list_objects("")) == []
+
+
+def test_listing_namespaces_refused_says_what_the_identity_needs():
+    fake = cluster()
+    fake.forbidden.add("namespaces")
+    with pytest.raises(ApiError, match=r"^namespaces: listing Namespaces was refused .* need list on namespaces"):
+        chosen_namespaces(fake, options(namespaces=["*"]))
+    assert chosen_namespaces(fake, options(namespaces=["shop"]))[0] == ["shop"], "named namespaces are not listed"
