@@ -170,7 +170,8 @@ options:
     description:
       - Built-in backup item actions to switch off, by name.
       - C(pvc-volume-and-class) (a PVC brings its PV and StorageClass), C(pv-storage-class) (a PV brings its
-        StorageClass), C(rolebinding-clusterrole) (a RoleBinding brings the ClusterRole it grants),
+        StorageClass), C(rolebinding-clusterrole) (a RoleBinding brings the ClusterRole it grants, unless every
+        cluster has it - C(admin), C(edit), C(view), C(cluster-admin), C(system:*)),
         C(custom-resource-definition) (a custom resource brings its CRD, as the cluster's CRDs say),
         C(velero-csi-snapshot-name) (a PVC with a CSI snapshot record is annotated for Velero's restore).
     type: list

@@ -151,6 +151,9 @@ options:
     description:
       - Built-in restore item actions to switch off, by name. They run in this order -
         C(non-restorable-kinds) (Events, Nodes and Velero's own objects are skipped),
+        C(cluster-bootstrap-objects) (what every cluster makes for itself is skipped - bootstrap RBAC such as
+        C(system:*), C(cluster-admin), C(admin), C(edit), C(view); system PriorityClasses; APIServices of
+        built-in groups; API Priority and Fairness defaults),
         C(source-cluster-snapshots) (VolumeSnapshots and their contents are skipped),
         C(owned-by-restored-controller), C(service-account-tokens), C(cluster-root-ca) (the
         C(kube-root-ca.crt) ConfigMap), C(service-endpoints), C(finished-pods), C(service-cluster-ip),
@@ -165,7 +168,7 @@ options:
         every restore does them.
     type: list
     elements: str
-    choices: [non-restorable-kinds, source-cluster-snapshots, owned-by-restored-controller, service-account-tokens,
+    choices: [non-restorable-kinds, cluster-bootstrap-objects, source-cluster-snapshots, owned-by-restored-controller, service-account-tokens,
               cluster-root-ca, service-endpoints, finished-pods, service-cluster-ip, service-node-ports,
               pvc-bookkeeping, storage-class-mapping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref,
               binding-subjects, pod-node-and-token, job-controller-uid]

@@ -130,6 +130,30 @@ def test_minimal_roles_back_up_and_restore_one_namespace(app, tmp_path):
         delete_namespaces(target, other)
 
 
+def test_a_namespace_admin_bound_to_the_built_in_roles_needs_no_read_of_them(tmp_path):
+    """RoleBindings to admin and view (every cluster has them) do not make the backup read those ClusterRoles:
+    the documented Role without its clusterroles rule gets a Completed backup."""
+    namespace = unique("auth-admin")
+    create_namespace_with(namespace, app_objects()[:3] + [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "team-" + role},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+         "subjects": [{"kind": "Group", "name": "team", "apiGroup": "rbac.authorization.k8s.io"}]}
+        for role in ("admin", "view")])
+    try:
+        apply_documented_role("namespace-backup.yaml", namespace)
+        role = json.loads(kubectl("get", "clusterrole", "lifeboat-backup-" + namespace, "-o", "json"))
+        role["rules"] = [r for r in role["rules"] if "clusterroles" not in r.get("resources", [])]
+        kubectl("replace", "-f", "-", stdin=json.dumps(role))
+        backed = run_module("object_backup", {"name": "admin", "namespaces": [namespace], "storage": "file://%s" % (
+            tmp_path / "store"), "kubeconfig": token_kubeconfig("lifeboat-backup", namespace)})
+        assert backed.get("backup", {}).get("phase") == "Completed", backed.get("msg", backed)
+        assert backed["backup"]["counts"]["rolebindings.rbac.authorization.k8s.io"] == 2
+        assert "clusterroles.rbac.authorization.k8s.io" not in backed["backup"]["counts"]
+    finally:
+        delete_documented_role("namespace-backup.yaml", namespace)
+        delete_namespaces(namespace)
+
+
 def test_inline_kubeconfig_secrets_never_show_at_vvv(app, tmp_path):
     with open(os.environ["LIFEBOAT_KUBECONFIG_TOKEN"]) as f:
         config = json.load(f)

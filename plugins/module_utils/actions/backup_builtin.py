@@ -16,6 +16,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format import velero
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.bootstrap import is_bootstrap_role_name
 
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
@@ -56,12 +57,13 @@ class PvStorageClass(BackupItemAction):
 
 class RoleBindingClusterRole(BackupItemAction):
     name = "rolebinding-clusterrole"
-    description = "A RoleBinding that grants a ClusterRole brings that ClusterRole."
+    description = ("A RoleBinding that grants a ClusterRole brings that ClusterRole, unless every cluster has it "
+                   "(admin, edit, view, cluster-admin, system:*): a namespace admin need not read those.")
     applies_to = ResourceSelector(resources=("rolebindings.rbac.authorization.k8s.io",))
 
     def execute(self, item, context):
         ref = item.get("roleRef") or {}
-        if ref.get("kind") == "ClusterRole" and ref.get("name"):
+        if ref.get("kind") == "ClusterRole" and ref.get("name") and not is_bootstrap_role_name(ref["name"]):
             return ActionResult(item, additional=[ItemRef("clusterroles.rbac.authorization.k8s.io", None,
                                                           ref["name"])])
         return ActionResult(item)

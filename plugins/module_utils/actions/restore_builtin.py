@@ -18,6 +18,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
     RestoreItemAction,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.bootstrap import BOOTSTRAP_RESOURCES, bootstrap_reason
 
 
 def _meta(item):
@@ -34,6 +35,20 @@ class NonRestorableKinds(RestoreItemAction):
 
     def execute(self, item, context):
         return ActionResult(item, skip="a record of the source cluster, never restored (as Velero's restore does)")
+
+
+class ClusterBootstrapObjects(RestoreItemAction):
+    name = "cluster-bootstrap-objects"
+    description = ("Skips the cluster-scoped objects every cluster makes for itself: bootstrap RBAC (system:*, "
+                   "cluster-admin, admin, edit, view), system PriorityClasses, APIServices of built-in groups, API "
+                   "Priority and Fairness defaults. The target has its own.")
+    applies_to = ResourceSelector(resources=BOOTSTRAP_RESOURCES)
+
+    def execute(self, item, context):
+        why = bootstrap_reason(context.resource, context.source)
+        if why:
+            return ActionResult(item, skip="%s: the target cluster has its own" % why)
+        return ActionResult(item)
 
 
 class SourceClusterSnapshots(RestoreItemAction):
@@ -297,7 +312,7 @@ class JobControllerUid(RestoreItemAction):
 
 # The order they run in.
 RESTORE_ACTIONS = (
-    NonRestorableKinds, SourceClusterSnapshots, OwnedByRestoredController, ServiceAccountTokens, ClusterRootCA,
+    NonRestorableKinds, ClusterBootstrapObjects, SourceClusterSnapshots, OwnedByRestoredController, ServiceAccountTokens, ClusterRootCA,
     ServiceEndpoints, FinishedPods, ServiceClusterIP, ServiceNodePorts, PvcBookkeeping, StorageClassMapping,
     PvcFromSnapshot,
     PvcVolumeBinding, PvClaimRef, BindingSubjects, PodNodeAndToken, JobControllerUid,

@@ -35,9 +35,13 @@ def test_pv_brings_its_class():
 
 
 def test_rolebinding_brings_a_cluster_role_not_a_role():
-    rb = {"metadata": {"name": "b", "namespace": "shop"}, "roleRef": {"kind": "ClusterRole", "name": "view"}}
+    rb = {"metadata": {"name": "b", "namespace": "shop"}, "roleRef": {"kind": "ClusterRole", "name": "shop-reader"}}
     assert run_action(bb.RoleBindingClusterRole, "rolebindings.rbac.authorization.k8s.io", rb).additional == [
-        ItemRef("clusterroles.rbac.authorization.k8s.io", None, "view")]
+        ItemRef("clusterroles.rbac.authorization.k8s.io", None, "shop-reader")]
+    for everywhere in ("view", "edit", "admin", "cluster-admin", "system:aggregate-to-view"):
+        bootstrap = dict(rb, roleRef={"kind": "ClusterRole", "name": everywhere})
+        assert run_action(bb.RoleBindingClusterRole, "rolebindings.rbac.authorization.k8s.io",
+                          bootstrap).additional == [], everywhere
     role = dict(rb, roleRef={"kind": "Role", "name": "mine"})
     assert run_action(bb.RoleBindingClusterRole, "rolebindings.rbac.authorization.k8s.io", role).additional == []
 

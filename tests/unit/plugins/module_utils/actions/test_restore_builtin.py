@@ -58,6 +58,31 @@ def test_non_restorable_kinds_are_skipped(res_dir):
     assert not applies(rb.NonRestorableKinds, "configmaps", {"metadata": {"name": "x"}})
 
 
+@pytest.mark.parametrize("res_dir,obj,skipped", [
+    ("clusterroles.rbac.authorization.k8s.io", {"metadata": {"name": "view"}}, True),
+    ("clusterroles.rbac.authorization.k8s.io", {"metadata": {"name": "system:node"}}, True),
+    ("clusterroles.rbac.authorization.k8s.io", {"metadata": {"name": "aggregated", "labels": {
+        "kubernetes.io/bootstrapping": "rbac-defaults"}}}, True),
+    ("clusterroles.rbac.authorization.k8s.io", {"metadata": {"name": "shop-reader"}}, False),
+    ("clusterrolebindings.rbac.authorization.k8s.io", {"metadata": {"name": "cluster-admin"}}, True),
+    ("clusterrolebindings.rbac.authorization.k8s.io", {"metadata": {"name": "shop-operator"}}, False),
+    ("priorityclasses.scheduling.k8s.io", {"metadata": {"name": "system-node-critical"}}, True),
+    ("priorityclasses.scheduling.k8s.io", {"metadata": {"name": "shop-high"}}, False),
+    ("apiservices.apiregistration.k8s.io", {"metadata": {"name": "v1.apps"}, "spec": {"service": None}}, True),
+    ("apiservices.apiregistration.k8s.io", {"metadata": {"name": "v1beta1.metrics.k8s.io"},
+                                            "spec": {"service": {"name": "metrics-server"}}}, False),
+    ("flowschemas.flowcontrol.apiserver.k8s.io", {"metadata": {"name": "exempt", "annotations": {
+        "apf.kubernetes.io/autoupdate-spec": "true"}}}, True),
+    ("flowschemas.flowcontrol.apiserver.k8s.io", {"metadata": {"name": "shop"}}, False),
+])
+def test_what_every_cluster_makes_for_itself_is_skipped_and_what_the_user_made_is_not(res_dir, obj, skipped):
+    result, _run = run_action(rb.ClusterBootstrapObjects, res_dir, obj)
+    assert bool(result.skip) is skipped, result.skip
+    if skipped:
+        assert result.skip.endswith("the target cluster has its own")
+    assert not applies(rb.ClusterBootstrapObjects, "configmaps", {"metadata": {"name": "view"}})
+
+
 def test_source_cluster_snapshots_are_skipped():
     result, _run = run_action(rb.SourceClusterSnapshots, "volumesnapshots.snapshot.storage.k8s.io",
                               {"metadata": {"name": "s", "namespace": "shop"}})
