@@ -126,24 +126,32 @@ def _clean(resource, obj):
     return obj
 
 
-def list_concurrently(k8s, jobs, label_selector, keep, emit, problems):
+def list_concurrently(k8s, jobs, label_selector, keep, emit, problems, refused=None):
     """List (resource, namespace) jobs concurrently; emit(resource, obj) in this thread.
 
     Pages are handed over as they come (concurrency.batches_concurrently), so a 100,000-object
     collection is never in memory whole. A collection that cannot be listed (after the client's
     retries) is recorded, never skipped silently; one that fails part way keeps what was listed,
-    and the error makes the backup PartiallyFailed."""
+    and the error makes the backup PartiallyFailed. With `refused` (a list), a collection whose
+    first page is refused (403) is appended to it instead, for the caller to list another way."""
     def open_job(job):
         resource, namespace = job
         return k8s.list(resource.path(namespace), label_selector=label_selector)
 
+    answered = set()
     for (resource, namespace), objects, error, _last in batches_concurrently(open_job, jobs, PAGE_SIZE):
+        if objects:
+            answered.add((resource.dir, namespace))
         for obj in objects:
             obj = _clean(resource, obj)
             if keep(obj):
                 emit(resource, obj)
         if error is not None:
-            _list_failed(resource, namespace, error, problems)
+            if refused is not None and getattr(error, "status", None) == 403 and \
+                    (resource.dir, namespace) not in answered:
+                refused.append(resource)
+            else:
+                _list_failed(resource, namespace, error, problems)
 
 
 def _list_failed(resource, namespace, error, problems):

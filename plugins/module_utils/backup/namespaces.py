@@ -12,7 +12,8 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-from typing import List, TYPE_CHECKING, Tuple
+from dataclasses import dataclass, field
+from typing import List, Optional, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -21,13 +22,28 @@ if TYPE_CHECKING:  # the types only: at run time the services do not import thei
     from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BackupOptions
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# From this many namespaces, and at least half of the cluster's, one LIST per type across the cluster costs
+# fewer requests than one per namespace (2,500 namespaces x 60 types: 60 requests instead of 150,000).
+CLUSTER_WIDE_FROM = 8
 
 
-def chosen_namespaces(k8s, options: BackupOptions) -> Tuple[List[str], List[str]]:
-    """(the namespaces to back up, sorted; warnings). Refuses, naming the option, a selection that leaves none."""
+@dataclass(frozen=True)
+class NamespaceChoice:
+    names: List[str]  # sorted
+    warnings: List[str] = field(default_factory=list)
+    in_cluster: Optional[int] = None  # how many namespaces the cluster has, when they were listed
+
+    @property
+    def cluster_wide(self) -> bool:
+        """Whether to list each type across the cluster and keep what is in the chosen namespaces."""
+        return self.in_cluster is not None and len(self.names) >= CLUSTER_WIDE_FROM and \
+            2 * len(self.names) >= self.in_cluster
+
+
+def chosen_namespaces(k8s, options: BackupOptions) -> NamespaceChoice:
+    """The namespaces to back up. Refuses, naming the option, a selection that leaves none."""
     if not options.selects_namespaces:
-        chosen = [n for n in options.namespaces if not options.excluded(n)]
-        return sorted(set(chosen)), []
+        return NamespaceChoice(sorted(set(n for n in options.namespaces if not options.excluded(n))))
     listed = _listed(k8s, options.namespace_selector)
     warnings = []
     candidates = []
@@ -48,7 +64,7 @@ def chosen_namespaces(k8s, options: BackupOptions) -> Tuple[List[str], List[str]
     chosen = sorted(n for n in candidates if not options.excluded(n))
     if not chosen:
         raise InvalidInputError(_nothing_chosen(options, candidates))
-    return chosen, warnings
+    return NamespaceChoice(chosen, warnings, len(listed))
 
 
 def _listed(k8s, selector):

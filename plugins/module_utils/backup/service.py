@@ -26,7 +26,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import chosen_namespaces
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import NamespaceChoice, chosen_namespaces
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -83,13 +83,13 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
     prefix = "backups/%s/" % name
     if existing is None:
         check_ours(store, name, store.list_objects(prefix), "replace")
-    namespaces, selection_warnings = chosen_namespaces(k8s, options)
-    options = replace(options, namespaces=namespaces)
+    choice = chosen_namespaces(k8s, options)
+    options = replace(options, namespaces=choice.names)
     for ns in options.namespaces:
         _check_namespace(k8s, ns)
     if check_mode:
         with PrivateWorkdir("backup") as workdir:
-            manifest = replace(_write_local(k8s, options, workdir, selection_warnings), phase="Planned")
+            manifest = replace(_write_local(k8s, options, workdir, choice), phase="Planned")
         return _result(manifest, store, api_warnings=k8s.warnings.summary(), warnings=manifest.warnings)
     with BackupLock(store, prefix, name) as lock:
         # Another run may have completed it while this one waited: never overwrite a complete backup.
@@ -98,7 +98,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
             check_same_sealing(existing, options.encryption, options.signer)
             return {"changed": False, "backup": existing.summary(store.url)}
         with PrivateWorkdir("backup") as workdir:
-            manifest = _write_local(k8s, options, workdir, selection_warnings)
+            manifest = _write_local(k8s, options, workdir, choice)
             leftovers = _clear_earlier_run(store, name, lock, existing)
             # Object Lock keeps the backup's files immutable until it expires (not the lock object).
             retention = (lock_mode, parse_timestamp(manifest.expires_at)) if lock_mode else None
@@ -177,11 +177,11 @@ class BackupRun:
         self.csi_records = dict((claim_of(r), r) for r in csi_records)
 
 
-def _write_local(k8s, options: BackupOptions, workdir, warnings=()):
+def _write_local(k8s, options: BackupOptions, workdir, choice: NamespaceChoice):
     """Every file of the backup written into workdir; its Manifest (signed when a signing key is given)."""
     started = now()
-    writer = _LocalBackup(k8s, options, workdir)
-    writer.problems.warnings.extend(warnings)
+    writer = _LocalBackup(k8s, options, workdir, choice.cluster_wide)
+    writer.problems.warnings.extend(choice.warnings)
     writer.collect()
     stored = writer.manifest(started)
     if not options.encryption.enabled:
@@ -198,8 +198,9 @@ class _LocalBackup:
     """One backup being written into the run's private directory: objects listed, passed through the
     item actions, and appended to the archive as they stream in (memory does not grow with the backup)."""
 
-    def __init__(self, k8s, options: BackupOptions, workdir):
+    def __init__(self, k8s, options: BackupOptions, workdir, cluster_wide=False):
         self.k8s, self.options, self.workdir = k8s, options, workdir
+        self.cluster_wide = cluster_wide  # list each namespaced type once across the cluster
         self.problems = Problems()
         self.names = files_of(options.name, options.encryption.enabled, for_velero=True)
         self.counts: Dict[str, int] = {}
@@ -227,7 +228,8 @@ class _LocalBackup:
             with encryption.writer(local_path(self.workdir, self.names["archive"])) as archive:
                 self.writer = ArchiveWriter(archive)
                 try:
-                    _collect(k8s, options, chosen, resources, self.emit, self.additional, problems)
+                    _collect(k8s, options, chosen, resources, self.emit, self.additional, problems,
+                             self.cluster_wide)
                     _collect_snapshot_objects(k8s, resources, self.csi_records, self.emitted_snapshot_objects,
                                               self.emit, problems)
                 finally:
@@ -335,11 +337,21 @@ def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, proble
                 emit(contents, content)
 
 
-def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, problems):
+def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, problems, cluster_wide=False):
     """List what the filters select, then get the additional items the actions named (and what those
     name in turn) that the listing did not already take."""
     namespaces, keep, mode = options.namespaces, options.keep, options.include_cluster_resources
-    jobs = [(r, ns) for r in chosen if r.namespaced for ns in namespaces]
+    namespaced = [r for r in chosen if r.namespaced]
+    if cluster_wide:
+        # One LIST per type across the cluster instead of one per (type, namespace); a type this identity
+        # may not list cluster-wide (403) is listed per namespace.
+        selected = set(namespaces)
+        refused: List[Any] = []
+        list_concurrently(k8s, [(r, None) for r in namespaced], options.label_selector,
+                          lambda obj: obj["metadata"].get("namespace") in selected and keep(obj), emit, problems,
+                          refused)
+        namespaced = refused
+    jobs = [(r, ns) for r in namespaced for ns in namespaces]
     list_concurrently(k8s, jobs, options.label_selector, keep, emit, problems)
     if mode == "true":
         cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]

@@ -46,6 +46,7 @@ class FakeCluster(K8sClient):
         self.catalog = dict(((g, p), (v, k, n)) for g, v, p, k, n in catalog)
         self.objects = {}  # (group, plural, namespace, name) -> object
         self.forbidden = set(forbidden)  # plurals whose list is refused (403)
+        self.forbidden_cluster_wide = set()  # plurals whose list across all namespaces is refused (403)
         self.broken_groups = set(broken_groups)  # groups whose discovery fails (503)
         self.requests = []
         self.host = "https://fake.invalid:6443"
@@ -130,7 +131,7 @@ class FakeCluster(K8sClient):
         return self.objects[key]
 
     def _list(self, group, plural, namespace, selector, path):
-        if plural in self.forbidden:
+        if plural in self.forbidden or (plural in self.forbidden_cluster_wide and namespace is None):
             raise ApiError("GET %s: 403 forbidden" % path, status=403)
         wanted = dict(term.split("=", 1) for term in (selector or "").split(",") if "=" in term)
         items = [copy.deepcopy(o) for (g, p, ns, _n), o in sorted(self.objects.items(), key=lambda kv: kv[0][3])

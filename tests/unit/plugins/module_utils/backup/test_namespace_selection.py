@@ -35,8 +35,7 @@ def cluster():
     ({"namespaces": ["shop", "kube-system"], "exclude_namespaces": ["web*"]}, ["kube-system", "shop"]),
 ])
 def test_the_namespaces_chosen(given, expected):
-    chosen, _warnings = chosen_namespaces(cluster(), options(**given))
-    assert chosen == expected
+    assert chosen_namespaces(cluster(), options(**given)).names == expected
 
 
 def test_every_namespace_is_recorded_with_how_it_was_chosen_and_one_being_deleted_is_a_warning(tmp_path):
@@ -65,9 +64,9 @@ def test_a_namespace_deleted_while_it_is_backed_up_is_a_warning_not_a_failure(tm
     chosen = backups.chosen_namespaces
 
     def then_deleted(k8s, opts):
-        names, warnings = chosen(k8s, opts)
+        choice = chosen(k8s, opts)
         del fake.objects[("", "namespaces", None, "web")]
-        return names, warnings
+        return choice
     monkeypatch.setattr(backups, "chosen_namespaces", then_deleted)
     monkeypatch.setattr(backups, "_check_namespace", lambda k8s, ns: None)
     result = backups.run_backup(fake, store, options(namespaces=["*"]))
@@ -105,4 +104,40 @@ def test_listing_namespaces_refused_says_what_the_identity_needs():
     fake.forbidden.add("namespaces")
     with pytest.raises(ApiError, match=r"^namespaces: listing Namespaces was refused .* need list on namespaces"):
         chosen_namespaces(fake, options(namespaces=["*"]))
-    assert chosen_namespaces(fake, options(namespaces=["shop"]))[0] == ["shop"], "named namespaces are not listed"
+    assert chosen_namespaces(fake, options(namespaces=["shop"])).names == ["shop"], "named namespaces are not listed"
+
+
+def crowd(count):
+    fake = cluster()
+    for i in range(count):
+        name = "team-%02d" % i
+        fake.add("", "namespaces", {"metadata": {"name": name}})
+        fake.add("", "configmaps", {"metadata": {"name": "settings", "namespace": name}, "data": {"i": str(i)}})
+    return fake
+
+
+def lists(fake, plural):
+    return sorted(p for m, p in fake.requests if m == "GET" and p.split("?")[0].endswith("/" + plural))
+
+
+def test_many_namespaces_are_listed_once_per_type_across_the_cluster(tmp_path):
+    fake = crowd(12)
+    result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespaces=["*"],
+                                                                                  exclude_namespaces=["web*"]))
+    assert lists(fake, "configmaps") == ["/api/v1/configmaps"], "one LIST, not one per namespace"
+    assert result["backup"]["counts"]["configmaps"] == 13  # 12 teams and shop; not web, web-test or kube-system
+    assert result["backup"]["phase"] == "Completed"
+
+
+def test_few_namespaces_are_listed_one_by_one(tmp_path):
+    fake = crowd(12)
+    backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespace_selector="backup=nightly"))
+    assert lists(fake, "configmaps") == ["/api/v1/namespaces/shop/configmaps", "/api/v1/namespaces/web/configmaps"]
+
+
+def test_a_type_refused_across_the_cluster_is_listed_per_namespace(tmp_path):
+    fake = crowd(12)
+    fake.forbidden_cluster_wide.add("configmaps")
+    result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespaces=["*"]))
+    assert "/api/v1/configmaps" in lists(fake, "configmaps") and len(lists(fake, "configmaps")) == 1 + 15
+    assert result["backup"]["counts"]["configmaps"] == 15 and result["backup"]["phase"] == "Completed"
