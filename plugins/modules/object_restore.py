@@ -89,7 +89,17 @@ options:
     type: dict
   namespaces:
     description:
-      - Only objects of these (backed-up) namespaces, plus cluster-scoped ones.
+      - Only objects of these (backed-up) namespaces, plus cluster-scoped ones. Default is every namespace the
+        backup holds (of a whole-cluster backup, every namespace it took).
+      - A backup holding one of the cluster's own namespaces (C(kube-system), C(kube-public), C(kube-node-lease)
+) restores into it only when it is named here or in I(namespace_mapping).
+    type: list
+    elements: str
+  exclude_namespaces:
+    description:
+      - Namespaces of the backup not to restore, as shell-style patterns (C(team-*), C(kube-*)); applied after
+        I(namespaces). An exclusion that leaves nothing, or that excludes a namespace I(namespace_mapping) maps,
+        is refused before anything is changed.
     type: list
     elements: str
   include_resources:

@@ -9,9 +9,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import ActionOptions, builtin_names
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import Limits
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import check_name
@@ -44,6 +45,7 @@ RESTORE_ARG_SPEC = dict(
     namespace_mapping=dict(type="dict"),
     storage_class_mapping=dict(type="dict"),
     namespaces=dict(type="list", elements="str"),
+    exclude_namespaces=dict(type="list", elements="str"),
     include_resources=dict(type="list", elements="str"),
     exclude_resources=dict(type="list", elements="str"),
     label_selector=dict(type="str"),
@@ -78,6 +80,7 @@ class RestoreOptions:
     namespace_mapping: Dict[str, str]
     storage_class_mapping: Dict[str, str]
     namespaces: List[str]
+    exclude_namespaces: Tuple[str, ...]
     include_resources: Optional[List[str]]
     exclude_resources: Optional[List[str]]
     label_selector: Optional[str]
@@ -108,7 +111,8 @@ class RestoreOptions:
             name=check_name(params["name"]), state=params["state"],
             namespace_mapping=dict(params["namespace_mapping"] or {}),
             storage_class_mapping=check_mapping(params["storage_class_mapping"]),
-            namespaces=list(params["namespaces"] or []), include_resources=params["include_resources"],
+            namespaces=list(params["namespaces"] or []), exclude_namespaces=_patterns(params["exclude_namespaces"]),
+            include_resources=params["include_resources"],
             exclude_resources=params["exclude_resources"], label_selector=params["label_selector"],
             selector=parse_selector(params["label_selector"]), existing=params["existing"],
             restore_status=list(params["restore_status"] or []), preserve_node_ports=params["preserve_node_ports"],
@@ -125,3 +129,10 @@ class RestoreOptions:
     def mover(self) -> MoverConfig:
         """The data_mover option, checked (only when a volume comes back from its data copy)."""
         return MoverConfig(self.data_mover, self.mover_defaults)
+
+
+def _patterns(patterns: Optional[List[str]]) -> Tuple[str, ...]:
+    for i, pattern in enumerate(patterns or []):
+        if not pattern or not pattern.strip():
+            raise InvalidInputError("exclude_namespaces[%d]: an empty pattern" % i)
+    return tuple(patterns or ())

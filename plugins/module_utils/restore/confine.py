@@ -45,7 +45,7 @@ class Confinement:
         self.problems = []
         self.pvcs = set()  # (namespace, name) of every PVC in the archive
         named = set(namespaces or []) | set(mapping)
-        for ns in sorted(self.namespaces):
+        for ns in sorted(set(namespaces or []) or self.namespaces):  # those the restore takes
             target = mapping.get(ns, ns)
             if target in PROTECTED_NAMESPACES and ns not in named:
                 raise InvalidInputError(

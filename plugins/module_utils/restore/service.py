@@ -20,7 +20,9 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline
@@ -71,6 +73,7 @@ def run_restore(k8s, store: ObjectStore, options: RestoreOptions, check_mode=Fal
     manifest = read_manifest(store, name) or _velero_manifest(store, name, options.limits)
     warnings = _check_sealing(manifest, options.signer)
     mapping = check_namespaces(manifest, options)
+    options = replace(options, namespaces=restored_namespaces(manifest, options))
     storage = TargetStorage(k8s, options.storage_class_mapping)
     confinement = Confinement(manifest, options.cluster_resources, options.namespaces, mapping)
     hooks = RestoreHooks(k8s, options.restore_hooks, options.hook_annotations, options.wait.timeout)
@@ -250,6 +253,23 @@ def check_namespaces(manifest, options: RestoreOptions):
             raise InvalidInputError("namespace_mapping: %r -> %r: the target is not a valid namespace name"
                                     % (source, target))
     return mapping
+
+
+def restored_namespaces(manifest, options: RestoreOptions):
+    """The backup's namespaces the restore takes: `namespaces` (or all of them) less exclude_namespaces; [] when
+    nothing is excluded from all of them (every namespace, as the backup holds them)."""
+    if not options.exclude_namespaces:
+        return options.namespaces
+    candidates = options.namespaces or manifest.namespaces
+    kept = [n for n in candidates if not any(fnmatch.fnmatchcase(n, p) for p in options.exclude_namespaces)]
+    if not kept:
+        raise InvalidInputError("exclude_namespaces: excludes every namespace %s (%s); nothing would be restored" % (
+            "given in namespaces" if options.namespaces else "of backup %s" % manifest.name, ", ".join(candidates)))
+    mapped_away = [n for n in options.namespace_mapping if n not in kept]
+    if mapped_away:
+        raise InvalidInputError("namespace_mapping: %s %s excluded by exclude_namespaces" % (
+            ", ".join(repr(n) for n in mapped_away), "is" if len(mapped_away) == 1 else "are"))
+    return kept
 
 
 def select(entries, options: RestoreOptions, confinement, spill):

@@ -8,6 +8,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces imp
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.file import FileStore
 from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BACKUP_ARG_SPEC, BackupOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.options.restore import RESTORE_ARG_SPEC, RestoreOptions
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import service as restore
 
 from ..fake_cluster import FakeCluster
 from ..module_options import options_of
@@ -15,6 +17,10 @@ from ..module_options import options_of
 
 def options(**given):
     return options_of(BackupOptions, BACKUP_ARG_SPEC, **dict(dict(name="all"), **given))
+
+
+def restore_options(**given):
+    return options_of(RestoreOptions, RESTORE_ARG_SPEC, **dict(dict(wait_timeout=5), **given))
 
 
 def cluster():
@@ -141,3 +147,32 @@ def test_a_type_refused_across_the_cluster_is_listed_per_namespace(tmp_path):
     result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespaces=["*"]))
     assert "/api/v1/configmaps" in lists(fake, "configmaps") and len(lists(fake, "configmaps")) == 1 + 15
     assert result["backup"]["counts"]["configmaps"] == 15 and result["backup"]["phase"] == "Completed"
+
+
+def test_a_whole_cluster_backup_restores_what_the_exclusions_leave(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    source = crowd(3)
+    backups.run_backup(source, store, options(namespaces=["*"], name="everything"))
+    target = FakeCluster()
+    result = restore.run_restore(target, store, restore_options(name="everything", exclude_namespaces=["team-*"]))
+    assert result["phase"] == "Completed"
+    assert sorted(n for n in target.named("", "namespaces")) == ["shop", "web", "web-test"]
+    with pytest.raises(InvalidInputError, match=r"^exclude_namespaces: excludes every namespace of backup everything"):
+        restore.run_restore(FakeCluster(), store, restore_options(name="everything", exclude_namespaces=["*"]))
+    with pytest.raises(InvalidInputError, match=r"^namespace_mapping: 'team-00' is excluded by exclude_namespaces"):
+        restore.run_restore(FakeCluster(), store, restore_options(
+            name="everything", exclude_namespaces=["team-*"], namespace_mapping={"team-00": "t0"}))
+
+
+def test_a_backup_holding_kube_system_restores_its_other_namespaces_when_they_are_named(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    backups.run_backup(cluster(), store, options(namespaces=["shop", "kube-system"], name="with-system"))
+    with pytest.raises(InvalidInputError, match="would be restored into the cluster's own kube-system"):
+        restore.run_restore(FakeCluster(), store, restore_options(name="with-system"))
+    target = FakeCluster()
+    assert restore.run_restore(target, store, restore_options(name="with-system", namespaces=["shop"]))[
+        "phase"] == "Completed"
+    assert target.named("", "configmaps", "shop") == ["settings"] and not target.named("", "configmaps", "kube-system")
+    target = FakeCluster()
+    restore.run_restore(target, store, restore_options(name="with-system", exclude_namespaces=["kube-*"]))
+    assert target.named("", "configmaps", "shop") == ["settings"] and not target.named("", "configmaps", "kube-system")
