@@ -91,8 +91,6 @@ options:
     description:
       - Only objects of these (backed-up) namespaces, plus cluster-scoped ones. Default is every namespace the
         backup holds (of a whole-cluster backup, every namespace it took).
-      - A backup holding one of the cluster's own namespaces (C(kube-system), C(kube-public), C(kube-node-lease)
-) restores into it only when it is named here or in I(namespace_mapping).
     type: list
     elements: str
   exclude_namespaces:
