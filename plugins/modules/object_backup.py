@@ -283,11 +283,6 @@ backup:
       description: Where the backup's files are.
       type: str
       sample: s3://backups/lifeboat/backups/shop-20261122
-    namespaces:
-      description: The namespaces the backup took.
-      type: list
-      elements: str
-      sample: [shop, web]
     namespace_selection:
       description:
         - How the namespaces were chosen when not only named (C(namespaces), C(exclude_namespaces),
@@ -327,9 +322,10 @@ backup:
       type: bool
       sample: false
     namespaces:
-      description: The namespaces backed up.
+      description: The namespaces the backup took.
       type: list
-      sample: [shop]
+      elements: str
+      sample: [shop, web]
     volume_snapshots:
       description: Number of snapshot records stored.
       type: int

@@ -167,9 +167,10 @@ class BackupOptions:
 
     def filters(self) -> Dict[str, Any]:
         """What the manifest records of how objects were chosen (and namespaces, when not only named)."""
-        filters = {"include_resources": self.include_resources, "exclude_resources": self.exclude_resources,
-                   "label_selector": self.label_selector, "include_cluster_resources": self.include_cluster_resources,
-                   "filter": self.filter}
+        filters: Dict[str, Any] = {
+            "include_resources": self.include_resources, "exclude_resources": self.exclude_resources,
+            "label_selector": self.label_selector, "include_cluster_resources": self.include_cluster_resources,
+            "filter": self.filter}
         if self.selects_namespaces or self.exclude_namespaces:
             filters["namespace_selection"] = {
                 "namespaces": ["*"] if self.every_namespace else None, "exclude_namespaces": list(
