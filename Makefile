@@ -51,9 +51,10 @@ sanity-all: sanity ## and on every older ansible-core that requires_ansible clai
 packaging: ## the Galaxy tarball: what it holds, galaxy-importer on it, ansible-builder on it installed
 	LIFEBOAT_GALAXY_VENV=$$(hack/venv.sh tests/venvs/galaxy.txt) $(VENV)/bin/pytest -q -p no:cacheprovider tests/packaging
 
-lint: collection ## ansible-lint (production), the changelog, and the type checker on plugins/module_utils
+lint: collection ## ansible-lint (production), the changelog, the type checker on plugins/module_utils, antsibull-docs lint
 	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
 	hack/typecheck.sh $(BUILD)
+	hack/docslint.sh $(BUILD)
 	cd $(COLLECTION) && $(VENV)/bin/antsibull-changelog lint
 
 units: collection ## unit tests, and their line coverage of plugins/module_utils (at least 80 %)
