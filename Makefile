@@ -9,17 +9,19 @@ TESTBED := tests/testbed/testbed
 VENV = $(shell hack/venv.sh)
 # ansible-test downloads get-pip from a host we cannot reach; give it a local stand-in (2.16 and 2.17 ask
 # for pip 23.1.2, 2.18 and 2.19 for 24.2).
-GET_PIP := $(HOME)/.ansible/test/cache/get_pip_23_1_2.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
-# requires_ansible claims these too; the dev venv has 2.19. Each runs sanity in a venv of its own.
-OLDER_CORES := 2.16 2.17 2.18
+GET_PIP := $(HOME)/.ansible/test/cache/get_pip_23_1_2.py $(HOME)/.ansible/test/cache/get_pip_24_2.py \
+  $(HOME)/.ansible/test/cache/get_pip_25_2.py
+# requires_ansible claims these too; the dev venv has 2.19. Each runs sanity in a venv of its own, on the Python
+# given after the colon (2.20 and later need 3.12 or later; hack/python.sh finds pyenv's).
+OTHER_CORES := 2.16:3.11 2.17:3.11 2.18:3.11 2.20:3.12 2.21:3.13
 
-.PHONY: test venv collection sanity sanity-all packaging lint units integration system testbed-up testbed-down demo clean
+.PHONY: test venv collection sanity sanity-all packaging lint units units-all integration system testbed-up testbed-down demo clean
 
 test: ## everything: venv, sanity, lint, units, test bed up, system + integration tests, test bed down, host as before
 	@$(MAKE) --no-print-directory venv
 	@# The bed's Go builds (most of a cold run) overlap the static checks, which use about one core.
 	@hack/prebuild.sh start
-	@status=0; $(MAKE) --no-print-directory sanity-all lint units packaging || status=$$?; \
+	@status=0; $(MAKE) --no-print-directory sanity-all lint units-all packaging || status=$$?; \
 	  hack/prebuild.sh wait || true; exit $$status
 	@python3 tests/testbed/hoststate.py save $(LIFEBOAT_CACHE)/host-before-testbed.json
 	@$(MAKE) --no-print-directory testbed-up
@@ -42,10 +44,12 @@ $(GET_PIP): hack/get_pip_offline.py
 sanity: collection $(GET_PIP) ## ansible-test sanity on ansible-core 2.19, with shellcheck
 	cd $(COLLECTION) && PATH=$(VENV)/bin:$$PATH ansible-test sanity --python 3.11 --color no
 
-sanity-all: sanity ## and on every older ansible-core that requires_ansible claims
-	@for core in $(OLDER_CORES); do \
-	  venv=$$(hack/venv.sh tests/venvs/core-$$core.txt); echo "sanity: ansible-core $$core"; \
-	  (cd $(COLLECTION) && PATH=$$venv/bin:$$PATH ansible-test sanity --python 3.11 --color no) || exit 1; \
+sanity-all: sanity ## and on ansible-core 2.16-2.18 (Python 3.11), 2.20 (3.12) and 2.21 (3.13)
+	@for spec in $(OTHER_CORES); do \
+	  core=$${spec%%:*}; py=$${spec##*:}; python=$$(hack/python.sh $$py) || exit 1; \
+	  venv=$$(LIFEBOAT_PYTHON=$$python hack/venv.sh tests/venvs/core-$$core.txt) || exit 1; \
+	  echo "sanity: ansible-core $$core on Python $$py"; \
+	  (cd $(COLLECTION) && PATH=$$venv/bin:$$PATH ansible-test sanity --python $$py --color no) || exit 1; \
 	done
 
 packaging: ## the Galaxy tarball: what it holds, galaxy-importer on it, ansible-builder on it installed
@@ -60,6 +64,10 @@ lint: collection ## ansible-lint (production), the changelog, the type checker o
 units: collection ## unit tests, and their line coverage of plugins/module_utils (at least 80 %)
 	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/pytest -q tests/unit \
 	  --cov=plugins/module_utils --cov-report=term:skip-covered --cov-fail-under=80
+
+units-all: units ## and on Python 3.13 (pyenv's, or LIFEBOAT_PYTHON_3_13), in a venv of its own
+	python=$$(hack/python.sh 3.13) && venv=$$(LIFEBOAT_PYTHON=$$python hack/venv.sh tests/venvs/units.txt) && \
+	  cd $(COLLECTION) && PYTHONPATH=$(BUILD) $$venv/bin/pytest -q -n 2 tests/unit
 
 testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
 	$(TESTBED) up
