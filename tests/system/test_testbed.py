@@ -92,3 +92,36 @@ def test_ec2_volume_snapshot_and_restore():
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot["SnapshotId"]])
     restored = ec2.create_volume(AvailabilityZone="us-east-1b", SnapshotId=snapshot["SnapshotId"])
     assert ec2.describe_volumes(VolumeIds=[restored["VolumeId"]])["Volumes"][0]["SnapshotId"] == snapshot["SnapshotId"]
+
+
+def cluster_of(kubeconfig):
+    with open(kubeconfig) as f:
+        entry = json.load(f)["clusters"][0]["cluster"]
+    return entry["server"], entry["certificate-authority"]
+
+
+@pytest.mark.parametrize("variable", ["KUBECONFIG", "LIFEBOAT_DR_KUBECONFIG"])
+def test_each_clusters_ca_is_made_as_kubeadm_makes_it_and_strict_verification_accepts_it(variable):
+    """Real clusters' CAs carry critical basicConstraints and keyUsage; Python 3.13 refuses a CA without them
+    (VERIFY_X509_STRICT), so the bed's must carry them too, or the strict path would go untested."""
+    if variable not in os.environ:
+        pytest.skip("no %s" % variable)
+    server, ca = cluster_of(os.environ[variable])
+    text = subprocess.run(["openssl", "x509", "-in", ca, "-noout", "-text"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "X509v3 Basic Constraints: critical\n                CA:TRUE" in text, text
+    assert "X509v3 Key Usage: critical\n                Digital Signature, Key Encipherment, Certificate Sign" in text
+    assert "X509v3 Subject Key Identifier" in text
+    python = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack", "python.sh"),
+                             "3.13"], capture_output=True, text=True, check=False).stdout.strip()
+    if not python:
+        pytest.skip("no Python 3.13 here (hack/python.sh)")
+    host, port = server.rsplit("//", 1)[1].rsplit(":", 1)
+    handshake = ("import ssl, socket\n"
+                 "context = ssl.create_default_context(cafile=%r)\n"
+                 "assert context.verify_flags & ssl.VERIFY_X509_STRICT\n"
+                 "with socket.create_connection((%r, %s)) as s:\n"
+                 "    with context.wrap_socket(s, server_hostname=%r) as t:\n"
+                 "        print(t.version())\n" % (ca, host, port, host))
+    res = subprocess.run([python, "-c", handshake], capture_output=True, text=True, timeout=30, check=False)
+    assert res.returncode == 0 and res.stdout.startswith("TLS"), res.stderr[-1000:]

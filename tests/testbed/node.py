@@ -282,10 +282,10 @@ def write_config(nodedir, run_dir, pki, ports, spec=PRIMARY, port_prefix=""):
     return d
 
 
-def node_pki(openssl, p):
+def node_pki(openssl, p, leaf_extensions):
     """The node's client credential, kubelet's serving certificate, the apiserver's kubelet-client one."""
     with open(p("kubelet-san.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        f.write(leaf_extensions("subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth"))
     for name, subj, ext in (("node", "/O=system:nodes/CN=system:node:" + NODE_NAME, "client.cnf"),
                             ("kubelet", "/CN=" + NODE_NAME, "kubelet-san.cnf"),
                             ("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client",

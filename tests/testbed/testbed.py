@@ -248,28 +248,42 @@ def openssl(*args):
     run(["openssl"] + list(args))
 
 
+# Extensions as kubeadm writes them, so strict verifiers (Python 3.13's VERIFY_X509_STRICT) accept the bed as they
+# accept real clusters: a CA with critical basicConstraints and keyUsage, leaves with key identifiers.
+CA_EXTENSIONS = ("basicConstraints=critical,CA:TRUE", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
+                 "subjectKeyIdentifier=hash")
+LEAF_EXTENSIONS = ("basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
+                   "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid")
+
+
+def leaf_extensions(*lines):
+    """An -extfile's text: kubeadm's leaf extensions and these (subjectAltName, extendedKeyUsage)."""
+    return "\n".join(LEAF_EXTENSIONS + lines) + "\n"
+
+
 def make_pki(d, cluster):
     """A cluster's own CA (a DR site does not share the primary's), serving and client certificates."""
     os.makedirs(d, exist_ok=True)
 
     def p(name):
         return os.path.join(d, name)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+    extensions = [arg for ext in CA_EXTENSIONS for arg in ("-addext", ext)]
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", *extensions,
             "-subj", "/CN=lifeboat-testbed-%s-ca" % cluster.name, "-keyout", p("ca.key"), "-out", p("ca.crt"))
     openssl("genrsa", "-out", p("sa.key"), "2048")
     openssl("rsa", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub"))
     with open(p("san.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc,IP:10.0.0.1\n"
-                "extendedKeyUsage=serverAuth\n")
+        f.write(leaf_extensions("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc,"
+                                "IP:10.0.0.1", "extendedKeyUsage=serverAuth"))
     with open(p("client.cnf"), "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
+        f.write(leaf_extensions("extendedKeyUsage=clientAuth"))
     for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "san.cnf"),
                             ("admin", "/O=system:masters/CN=lifeboat-admin", "client.cnf")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subj, "-keyout", p(name + ".key"),
                 "-out", p(name + ".csr"))
         openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
                 "-CAcreateserial", "-days", "30", "-extfile", p(ext), "-out", p(name + ".crt"))
-    node.node_pki(openssl, p)
+    node.node_pki(openssl, p, leaf_extensions)
 
 
 def write_kubeconfig(port, name="kubeconfig", user="admin", cluster=None):
