@@ -9,7 +9,7 @@ if [ -n "${!override:-}" ]; then
   echo "${!override}"
   exit 0
 fi
-for candidate in "python$version" ${PYENV_ROOT:-$HOME/.pyenv}/versions/"$version".*/bin/"python$version"; do
+for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
   path=$(command -v "$candidate" 2>/dev/null) || continue
   if "$path" -c 'import sys; sys.exit(0)' 2>/dev/null; then
     echo "$path"
