@@ -420,7 +420,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.options.common import
 
 def main():
     module = LifeboatModule(argument_spec=BACKUP_ARG_SPEC, supports_check_mode=True,
-                            required_if=[("state", "present", ["namespaces"])])
+                            required_if=[("state", "present", ["namespaces", "namespace_selector"], True)])
 
     def backup(m):
         options = BackupOptions.from_params(m.params)

@@ -147,7 +147,7 @@ def test_a_namespace_admin_bound_to_the_built_in_roles_needs_no_read_of_them(tmp
         backed = run_module("object_backup", {"name": "admin", "namespaces": [namespace], "storage": "file://%s" % (
             tmp_path / "store"), "kubeconfig": token_kubeconfig("lifeboat-backup", namespace)})
         assert backed.get("backup", {}).get("phase") == "Completed", backed.get("msg", backed)
-        assert backed["backup"]["counts"]["rolebindings.rbac.authorization.k8s.io"] == 2
+        assert backed["backup"]["counts"]["rolebindings.rbac.authorization.k8s.io"] == 3  # and the identity's own
         assert "clusterroles.rbac.authorization.k8s.io" not in backed["backup"]["counts"]
     finally:
         delete_documented_role("namespace-backup.yaml", namespace)

@@ -31,7 +31,7 @@ def test_a_selector_with_exclusions_backs_up_exactly_the_expected_namespaces(lab
     assert result["backup"]["namespaces"] == sorted([first, second])
     assert result["backup"]["namespace_selection"] == {"namespaces": None, "exclude_namespaces": ["*-test"],
                                                        "namespace_selector": "lifeboat-test/selection=%s" % label}
-    assert result["backup"]["counts"]["configmaps"] == 6
+    assert result["backup"]["counts"]["configmaps"] == 8  # 3 and kube-root-ca.crt in each
     late = unique("sel-late")
     created.append(late)
     create_namespace_with(late, configmaps(1, "late"))
