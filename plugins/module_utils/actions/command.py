@@ -99,8 +99,10 @@ class CommandAction:
     def start(cls, where, argv, timeout, kind):
         stderr = tempfile.TemporaryFile()
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                       close_fds=True)
+            # A long-lived plugin process spoken to over its stdin and stdout, which run_command cannot do (and
+            # actions do not import Ansible).
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                                       stderr=stderr, close_fds=True)
         except OSError as e:
             stderr.close()
             raise InvalidInputError("%s: cannot run %s: %s" % (where, argv[0], e.strerror or e))
