@@ -433,27 +433,14 @@ actions:
   sample: {owned-by-restored-controller: {skipped: 4, added: 0}}
 api_warnings:
   description:
-    - The API server's warnings (its C(Warning) headers, which kubectl prints), each once with how many requests got it
-      and the first objects it concerns, such as Pod Security levels a restored workload violates or deprecated API
-      versions. Each is also shown as an Ansible warning.
+    - The API server's warnings during the restore (such as Pod Security levels a restored workload violates), each
+      once with a count and its first objects; the same form as M(lifeboat.k8s.object_backup)'s RV(api_warnings).
+      Each is also shown as an Ansible warning.
   returned: when state=present
   type: list
   elements: dict
-  contains:
-    message:
-      description: The warning's text.
-      type: str
-    count:
-      description: How many requests got it.
-      type: int
-    objects:
-      description: The first ten objects it concerns (resource, name and namespace).
-      type: list
-      elements: str
   sample:
-    - message: 'would violate PodSecurity "restricted:latest": privileged (container "app" must not set privileged=true)'
-      count: 1
-      objects: [deployments.apps web in shop]
+    - {message: 'would violate PodSecurity "restricted:latest": privileged', count: 1, objects: [deployments.apps web in shop]}
 volumes:
   description:
     - The volumes restored from snapshots (see M(lifeboat.k8s.volume_restore)) or from data copies (C(driver) is

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import json
 import re
 
@@ -40,6 +39,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.patches import (
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import (
     compile_jmespath,
     label_selector_requirements,
+    name_matches,
     parse_selector,
     resource_matches,
     search_jmespath,
@@ -81,7 +81,7 @@ class Condition:
             if not meta.get("namespace"):
                 if not self.namespaces_spare_cluster_scoped:
                     return False
-            elif not any(fnmatch.fnmatchcase(meta["namespace"], n) for n in self.namespaces):
+            elif not name_matches(meta["namespace"], self.namespaces):
                 return False
         if self.name_regex and not self.name_regex.search(meta.get("name", "")):
             return False

@@ -57,8 +57,9 @@ def chosen_namespaces(k8s, options: BackupOptions) -> NamespaceChoice:
             continue
         else:
             candidates.append(name)
+    listed_names = set(n["metadata"]["name"] for n in listed)
     for name in options.namespaces:
-        if name not in candidates and name not in [n["metadata"]["name"] for n in listed]:
+        if name not in candidates and name not in listed_names:
             warnings.append("namespace %s does not match namespace_selector %r: not backed up" % (
                 name, options.namespace_selector))
     chosen = sorted(n for n in candidates if not options.excluded(n))

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import re
 from typing import Any, List, Tuple
 
@@ -35,6 +36,11 @@ def resource_matches(res_dir, kind, patterns):
 
 _REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*)|"
                           r"\s+(in|notin)\s*\(([^)]*)\))?\s*$")
+
+
+def name_matches(name, patterns):
+    """Whether a name matches any of shell-style patterns (namespaces: team-*, *-test)."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns or ())
 
 
 def parse_selector(selector, option="label_selector"):

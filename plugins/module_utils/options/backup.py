@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -25,6 +24,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import Encryption, Signer
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import (
     compile_jmespath,
+    name_matches,
     parse_selector,
     search_jmespath,
 )
@@ -163,7 +163,7 @@ class BackupOptions:
         return self.every_namespace or bool(self.namespace_selector)
 
     def excluded(self, namespace: str) -> bool:
-        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.exclude_namespaces)
+        return name_matches(namespace, self.exclude_namespaces)
 
     def filters(self) -> Dict[str, Any]:
         """What the manifest records of how objects were chosen (and namespaces, when not only named)."""
@@ -199,7 +199,7 @@ def _namespaces(params: Params, present: bool) -> Tuple[List[str], bool]:
                                 "namespace_selector")
     named = [n for n in names if n != "*"]
     patterns = params["exclude_namespaces"] or []
-    if named and all(any(fnmatch.fnmatchcase(n, p) for p in patterns) for n in named):
+    if named and all(name_matches(n, patterns) for n in named):
         raise InvalidInputError("exclude_namespaces: excludes every namespace given in namespaces (%s); nothing "
                                 "would be backed up" % ", ".join(named))
     return ([] if every else names), every

@@ -20,7 +20,6 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import io
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -50,7 +49,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.sealing import
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.restore import RestoreHooks
 from ansible_collections.lifeboat.k8s.plugins.module_utils.hooks.running import blocking, hook_warnings, summary
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import selector_matches
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import name_matches, selector_matches
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore import plan as restore_plan
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.apply import RESTORED_BY, Restorer
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.confine import Confinement
@@ -261,7 +260,7 @@ def restored_namespaces(manifest, options: RestoreOptions):
     if not options.exclude_namespaces:
         return options.namespaces
     candidates = options.namespaces or manifest.namespaces
-    kept = [n for n in candidates if not any(fnmatch.fnmatchcase(n, p) for p in options.exclude_namespaces)]
+    kept = [n for n in candidates if not name_matches(n, options.exclude_namespaces)]
     if not kept:
         raise InvalidInputError("exclude_namespaces: excludes every namespace %s (%s); nothing would be restored" % (
             "given in namespaces" if options.namespaces else "of backup %s" % manifest.name, ", ".join(candidates)))
