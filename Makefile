@@ -55,10 +55,11 @@ sanity-all: sanity ## and on ansible-core 2.16-2.18 (Python 3.11), 2.20 (3.12) a
 packaging: ## the Galaxy tarball: what it holds, galaxy-importer on it, ansible-builder on it installed
 	LIFEBOAT_GALAXY_VENV=$$(hack/venv.sh tests/venvs/galaxy.txt) $(VENV)/bin/pytest -q -p no:cacheprovider tests/packaging
 
-lint: collection ## ansible-lint (production), the changelog, the type checker on plugins/module_utils, antsibull-docs lint
+lint: collection ## ansible-lint (production), the changelog, the type checker on plugins/module_utils, antsibull-docs lint, the docsite
 	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VENV)/bin:$$PATH ansible-lint --profile production --offline -q
 	hack/typecheck.sh $(BUILD)
 	hack/docslint.sh $(BUILD)
+	hack/docsite.sh $(BUILD)
 	cd $(COLLECTION) && $(VENV)/bin/antsibull-changelog lint
 
 units: collection ## unit tests, and their line coverage of plugins/module_utils (at least 80 %)
@@ -76,11 +77,14 @@ testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it o
 testbed-down:
 	$(TESTBED) down
 
-system: collection ## the bed's storage path test, fault injection, token/exec/minimal-Role auth, bad input, the drill through ansible-runner
-	eval "$$($(TESTBED) env)" && ANSIBLE_COLLECTIONS_PATH=$(BUILD) $(VENV)/bin/pytest -q tests/system
+system: collection ## the bed's storage path test, faults, auth, bad input, DR, the drill through ansible-runner (ansible-core 2.21, Python 3.13)
+	@# The bed's env puts the dev venv's tools (kubectl, aws) on PATH; the suite's ansible goes before them.
+	suite=$$(hack/suite-venv.sh) && eval "$$($(TESTBED) env)" && export PATH=$$suite/bin:$$PATH && \
+	  ansible --version | head -1 && python --version && \
+	  ANSIBLE_COLLECTIONS_PATH=$(BUILD) pytest -q -p no:cacheprovider tests/system
 
-integration: collection ## TARGETS="volume_snapshot ..." to run some
-	PATH=$(VENV)/bin:$$PATH hack/integration.sh $(COLLECTION) $(TARGETS)
+integration: collection ## TARGETS="volume_snapshot ..." to run some (ansible-core 2.21, Python 3.13)
+	hack/integration.sh $(COLLECTION) $(TARGETS)
 
 demo: ## the test bed, a sample app in `demo`, and the disaster-recovery drill on it (tests/demo/demo.yml)
 	@$(MAKE) --no-print-directory venv collection

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ensures a virtualenv exists and prints its path: the project's (tests/requirements-dev.txt) or, given a
 # requirement file such as tests/venvs/core-2.16.txt, one of its own. Venvs live in the cache, keyed by the
-# requirement files (and the Python version when it is not 3.11), so fresh clones reuse them.
+# requirement files (with constraints.txt when they use it, and the Python version when it is not 3.11), so
+# fresh clones reuse them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LIFEBOAT_CACHE:-$HOME/.cache/lifeboat}
@@ -18,8 +19,11 @@ if [ "$version" != 3.11 ]; then suffix=-py$version; fi
 requirements=${1:-$root/tests/requirements-dev.txt}
 case $requirements in /*) ;; *) requirements=$root/$requirements ;; esac
 if [ "$requirements" = "$root/tests/requirements-dev.txt" ]; then
-  key=$(cat "$root/requirements.txt" "$requirements" | sha256sum | cut -c1-12)
+  key=$(cat "$root/requirements.txt" "$root/constraints.txt" "$requirements" | sha256sum | cut -c1-12)
   venv=$cache/venv-$key$suffix
+elif grep -q "constraints.txt" "$requirements"; then
+  key=$(cat "$root/constraints.txt" "$requirements" | sha256sum | cut -c1-12)
+  venv=$cache/venv-$(basename "$requirements" .txt)-$key$suffix
 else
   key=$(sha256sum <"$requirements" | cut -c1-12)
   venv=$cache/venv-$(basename "$requirements" .txt)-$key$suffix

@@ -40,7 +40,7 @@ def test_tarball_holds_what_an_installed_collection_needs_and_nothing_that_needs
         names = set(tar.getnames())
     for needed in ("plugins/modules/object_restore.py", "plugins/module_utils/restore/service.py",
                    "roles/dr_drill/README.md", "roles/dr_drill/meta/main.yml", "meta/runtime.yml",
-                   "meta/execution-environment.yml", "requirements.txt", "bindep.txt",
+                   "meta/execution-environment.yml", "requirements.txt", "constraints.txt", "bindep.txt",
                    "docs/awx/execution-environment.yml", "changelogs/changelog.yaml", "tests/unit"):
         assert needed in names, needed
     # Only the documented playbooks: the demo deletes namespaces in whatever cluster KUBECONFIG names.
@@ -86,15 +86,69 @@ def test_the_awx_ee_definition_builds_a_context_with_the_collection(tmp_path):
     assert base in (tmp_path / "context" / "Containerfile").read_text()
     galaxy = yaml.safe_load((tmp_path / "context" / "_build" / "requirements.yml").read_text())
     assert "lifeboat.k8s" in [c["name"] for c in galaxy["collections"]]
+    # Every pip install of the build runs under the collection's upper bounds: the constraint is set before the
+    # first one, in the stage the others start from.
+    assert (tmp_path / "context" / "_build" / "configs" / "constraints.txt").read_text() == read(
+        os.path.join(ROOT, "constraints.txt"))
+    containerfile = (tmp_path / "context" / "Containerfile").read_text()
+    first_pip = containerfile.index("pip_install")
+    assert -1 < containerfile.find("ENV PIP_CONSTRAINT=") < first_pip, containerfile
 
 
-def test_awx_surveys_ask_only_for_documented_extra_vars():
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def bounds(path):
+    """name -> the requirement lines of a requirements or constraints file (comments and -r/-c lines left out)."""
+    found = {}
+    for line in read(path).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            name = line.split("[", 1)[0]
+            for mark in "<>=!~ ":
+                name = name.split(mark, 1)[0]
+            found.setdefault(name.lower(), []).append(line)
+    return found
+
+
+def test_every_requirement_has_a_lower_bound_and_a_tested_upper_bound():
+    lower, upper = bounds(os.path.join(ROOT, "requirements.txt")), bounds(os.path.join(ROOT, "constraints.txt"))
+    for name, lines in lower.items():
+        assert any(">=" in line for line in lines), (name, lines)
+        assert name in upper and "<" in upper[name][0], "constraints.txt: no upper bound for %s" % name
+    assert set(upper) - set(lower) <= {"ansible-core", "urllib3"}, set(upper) - set(lower)
+
+
+@pytest.mark.parametrize("python_version, core", [("3.11", "ansible-core>=2.16,<2.17"),
+                                                  ("3.13", "ansible-core>=2.21,<2.22")])
+def test_requirements_resolve_on_both_pythons_without_backtracking(python_version, core, tmp_path):
+    python = run(os.path.join(ROOT, "hack", "python.sh"), python_version).strip()
+    report = tmp_path / "report.json"
+    output = run(python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report",
+                 str(report), "-r", os.path.join(ROOT, "requirements.txt"), "-c", os.path.join(ROOT, "constraints.txt"),
+                 core)
+    # pip says this each time its resolver has to go back on a choice it made.
+    assert "is looking at multiple versions" not in output, output
+    chosen = {item["metadata"]["name"].lower(): item["metadata"]["version"]
+              for item in json.loads(report.read_text())["install"]}
+    for name in bounds(os.path.join(ROOT, "requirements.txt")):
+        assert name in chosen, (name, sorted(chosen))
+    assert chosen["ansible-core"].startswith("2.16." if python_version == "3.11" else "2.21."), chosen
+
+
+def test_awx_surveys_ask_only_for_extra_vars_the_playbooks_and_the_docsite_document():
     for name in ("backup", "restore", "drill"):
         with open(os.path.join(ROOT, "docs", "awx", "survey-%s.json" % name)) as f:
             survey = json.load(f)
         with open(os.path.join(ROOT, "playbooks", name + ".yml")) as f:
             header = "".join(line for line in f if line.startswith("#"))
+        with open(os.path.join(ROOT, "docs", "docsite", "rst", "playbooks.rst")) as f:
+            page = f.read()
         assert survey["spec"], name
         for question in survey["spec"]:
             assert question["variable"] in header, (name, question["variable"])
+            # The docsite's playbook page documents what the survey asks.
+            assert "``%s``" % question["variable"] in page, (name, question["variable"])
             assert question["type"] in ("text", "integer", "multiplechoice"), (name, question)

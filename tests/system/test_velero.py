@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -218,8 +219,9 @@ def test_the_drill_proves_a_velero_backup_and_leaves_it(source, velero_backup, t
              "s3_endpoint_url": s3["endpoint_url"], "verify_method": "hostpath",
              "hostpath_state_dir": os.environ["LIFEBOAT_CSI_STATE_DIR"], "report_dir": str(tmp_path),
              "target_namespace": unique("velero-drill")}
-    res = subprocess.run([os.path.join(os.environ["LIFEBOAT_VENV"], "bin", "ansible-playbook"), "lifeboat.k8s.drill",
-                          "-e", json.dumps(extra)], capture_output=True, text=True, timeout=900, check=False,
+    res = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "lifeboat.k8s.drill",
+                          "-e", json.dumps(extra),
+                          "-e", "ansible_python_interpreter=%s" % sys.executable], capture_output=True, text=True, timeout=900, check=False,
                          env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
     assert res.returncode == 0, res.stdout[-4000:]
     reports = [os.path.join(root, f) for root, _d, files in os.walk(str(tmp_path)) for f in files
