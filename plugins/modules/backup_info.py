@@ -90,6 +90,11 @@ backups:
           C(exclude_namespaces), C(namespace_selector) as given); null otherwise. C(namespaces) lists those taken.
       type: dict
       sample: {namespaces: ['*'], exclude_namespaces: ['*-test'], namespace_selector: null}
+    items_per_namespace:
+      description: Objects of each backed-up namespace, the Namespace itself left out; null when not recorded.
+      type: dict
+      returned: for this collection's backups
+      sample: {shop: 41, shop-test: 0}
     written_by:
       description: C(lifeboat.k8s), or C(velero) for a backup Velero wrote (which M(lifeboat.k8s.object_restore)
         restores). Only C(name), C(phase), C(complete), dates, C(namespaces), C(total_items), C(warnings),

@@ -297,6 +297,12 @@ backup:
       description: Objects in the backup.
       type: int
       sample: 42
+    items_per_namespace:
+      description:
+        - Objects of each backed-up namespace, the Namespace itself left out (0 for an empty one). Null for
+          backups written before this was recorded.
+      type: dict
+      sample: {shop: 41, shop-test: 0}
     size_bytes:
       description: Bytes of the backup's files.
       type: int

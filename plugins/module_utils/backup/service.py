@@ -239,7 +239,8 @@ class _LocalBackup:
             if ns not in self.namespace_objects:
                 problems.warn("namespace %s was deleted while it was backed up: what was listed of it before is "
                               "kept" % ns)
-            elif not self.per_namespace.get(ns):
+            elif not self.per_namespace.get(ns) and not options.selects_namespaces:
+                # Named, so expected to hold something; among every namespace (or a selector's) empty ones are usual.
                 problems.warn("namespace %s: no objects were selected besides the Namespace itself (check "
                               "include_resources, exclude_resources, label_selector and filter)" % ns)
         with encryption.writer(local_path(self.workdir, self.names["resource_list"])) as out:
@@ -290,6 +291,7 @@ class _LocalBackup:
                        "cluster_id": _cluster_id(self.k8s, problems)},
             "namespaces": list(options.namespaces), "filters": options.filters(),
             "counts": dict(sorted(self.counts.items())), "total_items": sum(self.counts.values()),
+            "items_per_namespace": {ns: self.per_namespace.get(ns, 0) for ns in options.namespaces},
             "volume_snapshots": len(options.volume_snapshots), "warnings": problems.warnings,
             "errors": problems.errors, "actions": self.actions, "skipped_objects": self.skipped,
         }

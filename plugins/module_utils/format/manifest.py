@@ -89,6 +89,8 @@ class Manifest:
             "created_at": stored["started_at"], "completed_at": stored["completed_at"], "expires_at": expires,
             "expired": bool(expires) and parse_timestamp(expires) <= now(),
             "namespaces": self.namespaces, "counts": stored["counts"], "total_items": stored["total_items"],
+            # Backups written before this was recorded say nothing rather than something wrong.
+            "items_per_namespace": stored.get("items_per_namespace"),
             "volume_snapshots": stored["volume_snapshots"],
             "size_bytes": sum(f["size"] for f in self.files.values()),
             "files": self.files, "source": stored["source"], "warnings": self.warnings,

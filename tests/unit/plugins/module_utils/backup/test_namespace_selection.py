@@ -55,6 +55,20 @@ def test_every_namespace_is_recorded_with_how_it_was_chosen_and_one_being_delete
     assert "namespace leaving is being deleted: not backed up" in backup["warnings"]
 
 
+def test_objects_are_counted_per_namespace_and_a_selected_empty_one_is_not_a_warning(tmp_path):
+    store = FileStore(str(tmp_path / "store"))
+    fake = cluster()
+    fake.add("", "namespaces", {"metadata": {"name": "empty", "labels": {"backup": "nightly"}}})
+    planned = backups.run_backup(fake, store, options(namespace_selector="backup=nightly",
+                                                      include_resources=["configmaps"]), check_mode=True)
+    assert planned["backup"]["items_per_namespace"] == {"empty": 0, "shop": 1, "web": 1}
+    assert not [w for w in planned["backup"]["warnings"] if "no objects were selected" in w]
+    # Named, an empty namespace is still worth a warning: the one who named it expected something in it.
+    named = backups.run_backup(fake, store, options(namespaces=["empty", "shop"]), check_mode=True)
+    assert named["backup"]["items_per_namespace"] == {"empty": 0, "shop": 1}
+    assert [w for w in named["backup"]["warnings"] if w.startswith("namespace empty: no objects were selected")]
+
+
 def test_a_namespace_created_between_two_runs_is_in_the_second(tmp_path):
     store = FileStore(str(tmp_path / "store"))
     fake = cluster()
