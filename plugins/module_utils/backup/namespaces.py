@@ -2,7 +2,8 @@
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which namespaces a backup takes: the ones named, or every namespace (['*']) or those a namespace_selector
-matches, as the cluster lists them when the backup starts, less exclude_namespaces.
+matches, as the cluster lists them when the backup starts, less exclude_namespaces; and, listed again once the
+objects are, those that appeared meanwhile and match.
 
 The cluster's own namespaces (SYSTEM_NAMESPACES) are left out of ['*'] and of a selector's match unless named:
 a restore into another cluster must not carry one cluster's kube-system into another's.
@@ -13,7 +14,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 from dataclasses import dataclass, field
-from typing import List, Optional, TYPE_CHECKING
+from typing import Callable, List, Optional, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -32,6 +33,8 @@ class NamespaceChoice:
     names: List[str]  # sorted
     warnings: List[str] = field(default_factory=list)
     in_cluster: Optional[int] = None  # how many namespaces the cluster has, when they were listed
+    # appeared(taken): the namespaces matching the selection now that are not in taken (None: named ones only)
+    appeared: Optional[Callable[[List[str]], List[str]]] = None
 
     @property
     def cluster_wide(self) -> bool:
@@ -66,6 +69,21 @@ def chosen_namespaces(k8s, options: BackupOptions) -> NamespaceChoice:
     if not chosen:
         raise InvalidInputError(_nothing_chosen(options, candidates))
     return NamespaceChoice(chosen, warnings, len(listed))
+
+
+def appeared_namespaces(k8s, options: BackupOptions) -> Optional[Callable[[List[str]], List[str]]]:
+    """For ['*'] or a selector: a function listing the namespaces again and returning those that match the
+    selection and are not yet taken. A namespace created during a backup is then in it, as Velero's would be."""
+    if not options.selects_namespaces:
+        return None
+
+    def appeared(taken: List[str]) -> List[str]:
+        try:
+            now = chosen_namespaces(k8s, options).names
+        except (ApiError, InvalidInputError):
+            return []  # every namespace gone meanwhile, or listing refused now: what was taken stands
+        return sorted(set(now) - set(taken))
+    return appeared
 
 
 def _listed(k8s, selector):

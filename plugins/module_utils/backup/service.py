@@ -26,7 +26,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
     list_concurrently,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
-from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import NamespaceChoice, chosen_namespaces
+from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import (
+    NamespaceChoice, appeared_namespaces, chosen_namespaces)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -83,7 +84,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
     prefix = "backups/%s/" % name
     if existing is None:
         check_ours(store, name, store.list_objects(prefix), "replace")
-    choice = chosen_namespaces(k8s, options)
+    choice = replace(chosen_namespaces(k8s, options), appeared=appeared_namespaces(k8s, options))
     options = replace(options, namespaces=choice.names)
     for ns in options.namespaces:
         _check_namespace(k8s, ns)
@@ -180,7 +181,7 @@ class BackupRun:
 def _write_local(k8s, options: BackupOptions, workdir, choice: NamespaceChoice):
     """Every file of the backup written into workdir; its Manifest (signed when a signing key is given)."""
     started = now()
-    writer = _LocalBackup(k8s, options, workdir, choice.cluster_wide)
+    writer = _LocalBackup(k8s, options, workdir, choice)
     writer.problems.warnings.extend(choice.warnings)
     writer.collect()
     stored = writer.manifest(started)
@@ -198,9 +199,9 @@ class _LocalBackup:
     """One backup being written into the run's private directory: objects listed, passed through the
     item actions, and appended to the archive as they stream in (memory does not grow with the backup)."""
 
-    def __init__(self, k8s, options: BackupOptions, workdir, cluster_wide=False):
+    def __init__(self, k8s, options: BackupOptions, workdir, choice: NamespaceChoice):
         self.k8s, self.options, self.workdir = k8s, options, workdir
-        self.cluster_wide = cluster_wide  # list each namespaced type once across the cluster
+        self.choice = choice  # cluster_wide: list each namespaced type once across the cluster
         self.problems = Problems()
         self.names = files_of(options.name, options.encryption.enabled, for_velero=True)
         self.counts: Dict[str, int] = {}
@@ -228,8 +229,7 @@ class _LocalBackup:
             with encryption.writer(local_path(self.workdir, self.names["archive"])) as archive:
                 self.writer = ArchiveWriter(archive)
                 try:
-                    _collect(k8s, options, chosen, resources, self.emit, self.additional, problems,
-                             self.cluster_wide)
+                    _collect(k8s, options, chosen, resources, self.emit, self.additional, problems, self.choice)
                     _collect_snapshot_objects(k8s, resources, self.csi_records, self.emitted_snapshot_objects,
                                               self.emit, problems)
                 finally:
@@ -339,12 +339,12 @@ def _collect_snapshot_objects(k8s, resources, csi_records, emitted, emit, proble
                 emit(contents, content)
 
 
-def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, problems, cluster_wide=False):
+def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, problems, choice: NamespaceChoice):
     """List what the filters select, then get the additional items the actions named (and what those
     name in turn) that the listing did not already take."""
     namespaces, keep, mode = options.namespaces, options.keep, options.include_cluster_resources
     namespaced = [r for r in chosen if r.namespaced]
-    if cluster_wide:
+    if choice.cluster_wide:
         # One LIST per type across the cluster instead of one per (type, namespace); a type this identity
         # may not list cluster-wide (403) is listed per namespace.
         selected = set(namespaces)
@@ -355,6 +355,14 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
         namespaced = refused
     jobs = [(r, ns) for r in namespaced for ns in namespaces]
     list_concurrently(k8s, jobs, options.label_selector, keep, emit, problems)
+    # The listing decides: a namespace that appeared meanwhile and matches the selection is taken too. The
+    # run's list grows in place: the actions' view of the run, the checks below and the manifest read it.
+    late = choice.appeared(namespaces) if choice.appeared else []
+    if late:
+        problems.warn("namespaces %s appeared during the backup and match its selection: backed up" % ", ".join(late))
+        list_concurrently(k8s, [(r, ns) for r in chosen if r.namespaced for ns in late], options.label_selector,
+                          keep, emit, problems)
+        namespaces[:] = sorted(namespaces + late)
     if mode == "true":
         cluster_jobs = [(r, None) for r in chosen if not r.namespaced and r.dir != "namespaces"]
         list_concurrently(k8s, cluster_jobs, options.label_selector, keep, emit, problems)

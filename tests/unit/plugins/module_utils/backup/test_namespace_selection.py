@@ -163,6 +163,36 @@ def test_a_type_refused_across_the_cluster_is_listed_per_namespace(tmp_path):
     assert result["backup"]["counts"]["configmaps"] == 15 and result["backup"]["phase"] == "Completed"
 
 
+@pytest.mark.parametrize("teams", [0, 12], ids=["listed per namespace", "listed across the cluster"])
+def test_a_namespace_that_appears_during_the_backup_is_taken_when_it_matches(tmp_path, monkeypatch, teams):
+    fake = crowd(teams)
+    chosen = backups.chosen_namespaces
+
+    def then_created(k8s, opts):
+        choice = chosen(k8s, opts)
+        for name, labels in (("newcomer", {"backup": "nightly"}), ("stranger", {})):
+            fake.add("", "namespaces", {"metadata": {"name": name, "labels": labels}})
+            fake.add("", "configmaps", {"metadata": {"name": "settings", "namespace": name}, "data": {"a": name}})
+        return choice
+    monkeypatch.setattr(backups, "chosen_namespaces", then_created)
+    selected = options(namespace_selector="backup=nightly") if not teams else options(namespaces=["*"],
+                                                                                       exclude_namespaces=["str*"])
+    result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), selected)
+    backup = result["backup"]
+    assert "newcomer" in backup["namespaces"] and "stranger" not in backup["namespaces"]
+    assert backup["items_per_namespace"]["newcomer"] == 1
+    assert "namespaces newcomer appeared during the backup and match its selection: backed up" in backup["warnings"]
+    target = FakeCluster()
+    restore.run_restore(target, FileStore(str(tmp_path / "store")), restore_options(name="all"))
+    assert "newcomer" in target.named("", "namespaces") and "stranger" not in target.named("", "namespaces")
+
+
+def test_named_namespaces_are_not_listed_again(tmp_path):
+    fake = cluster()
+    backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespaces=["shop"]))
+    assert not [p for m, p in fake.requests if m == "GET" and p.split("?")[0] == "/api/v1/namespaces"]
+
+
 def test_a_whole_cluster_backup_restores_what_the_exclusions_leave(tmp_path):
     store = FileStore(str(tmp_path / "store"))
     source = crowd(3)

@@ -264,14 +264,14 @@ def test_requests_failing_for_one_cause_share_one_window(api):
             k8s.create("/api/v1/namespaces/a/secrets", {"metadata": {"name": "s%d" % i}})
         except ApiError as e:
             errors.append(e.message)
-    started = time.monotonic()
     for wave in range(4):  # four waves of eight workers: a window each, without the shared budget
         threads = [threading.Thread(target=create, args=(wave * 8 + i,)) for i in range(8)]
         [t.start() for t in threads]
         [t.join() for t in threads]
-    assert time.monotonic() - started < 1.2  # one window (0.5 s) and the last waves' single attempts
     assert len(errors) == 32 and all('failed calling webhook "deny.example.com"' in e for e in errors)
-    assert sum("not retried: " in e for e in errors) >= 16  # the later waves fail at once
+    # The first wave spends the window; every request of the later waves fails at once, saying so (counted, not
+    # timed: a loaded machine must not decide this test).
+    assert sum("not retried: " in e for e in errors) >= 24, errors
 
 
 def test_another_cause_has_a_window_of_its_own(api):
@@ -326,11 +326,10 @@ def tls_api(tmp_path):
 
 def test_a_certificate_the_runtime_refuses_fails_at_once_naming_the_option(tls_api):
     k8s = K8sClient({"host": tls_api.url, "api_key": "t", "ca_cert": tls_api.other_ca}, retry=fast_policy(30))
-    started = time.monotonic()
     with pytest.raises(InvalidInputError, match=r"^ca_cert or kubeconfig: Python 3\.\d+ .*refused the API server's "
                                                 r"certificate at https://127\.0\.0\.1:\d+: .*not retried\. Give ca_cert"):
         k8s.get("/version")
-    assert k8s.retries == 0 and time.monotonic() - started < 5
+    assert k8s.retries == 0  # not one retry inside the 30 s window
 
 
 # ---------------------------------------------------------------- warnings
