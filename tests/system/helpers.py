@@ -17,6 +17,12 @@ NEEDS_BED = pytest.mark.skipif(
     reason="needs the test bed and the built collection: make system")
 
 
+# -vvv output as AWX keeps it, with each task's invocation (its module_args): ansible-core 2.21 leaves the invocation
+# out of results unless ANSIBLE_INJECT_INVOCATION is on, earlier releases put it in always. The checks that no
+# credential shows look at the worst case.
+VVV_WITH_INVOCATION = {"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_INJECT_INVOCATION": "true"}
+
+
 def ansible_env(extra=None):
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="result_json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),

@@ -15,6 +15,7 @@ import pytest
 
 from helpers import (
     NEEDS_BED,
+    VVV_WITH_INVOCATION,
     ansible_env,
     app_objects,
     count,
@@ -161,7 +162,7 @@ def test_inline_kubeconfig_secrets_never_show_at_vvv(app, tmp_path):
     config["users"][0]["user"]["token"] = token
     args = {"name": "vvv", "namespaces": [app], "storage": "file://%s" % (tmp_path / "store"), "kubeconfig": config}
     res = subprocess.run(module_command("object_backup", args, check=True, verbosity=3), capture_output=True,
-                         text=True, timeout=300, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), check=False)
+                         text=True, timeout=300, env=ansible_env(VVV_WITH_INVOCATION), check=False)
     assert res.returncode == 0, res.stdout[-2000:]
     assert "module_args" in res.stdout  # -vvv shows the invocation, so the check below means something
     assert token not in res.stdout and token not in res.stderr
@@ -170,7 +171,7 @@ def test_inline_kubeconfig_secrets_never_show_at_vvv(app, tmp_path):
     # kubeconfig: the failure's invocation must not show the token either (AWX keeps -vvv output).
     typo = dict(args, nme="vvv")
     res = subprocess.run(module_command("object_backup", typo, verbosity=3), capture_output=True,
-                         text=True, timeout=300, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), check=False)
+                         text=True, timeout=300, env=ansible_env(VVV_WITH_INVOCATION), check=False)
     assert res.returncode != 0 and "nme" in res.stdout, res.stdout[-2000:]
     assert "module_args" in res.stdout, res.stdout[-2000:]
     assert token not in res.stdout and token not in res.stderr and token[:40] not in res.stdout

@@ -15,6 +15,7 @@ import pytest
 from test_auth import apply_documented_role, delete_documented_role, token_kubeconfig
 from helpers import (
     NEEDS_BED,
+    VVV_WITH_INVOCATION,
     ansible_env,
     create_namespace_with,
     delete_namespaces,
@@ -207,7 +208,7 @@ def test_no_credential_shows_at_vvv(filled):
     prefix = unique("mover-vvv")
     args = {"name": "vvv", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix)}
     res = subprocess.run(module_command("volume_snapshot", args, verbosity=3), capture_output=True, text=True,
-                         timeout=600, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), check=False)
+                         timeout=600, env=ansible_env(VVV_WITH_INVOCATION), check=False)
     assert res.returncode == 0, res.stdout[-2000:]
     assert "module_args" in res.stdout
     for secret in (PASSWORD, os.environ["AWS_SECRET_ACCESS_KEY"]):
