@@ -9,7 +9,10 @@ made with a label of their own, then:
 - floor LIST: every namespaced type the cluster serves (discovery), each listed once across the cluster (paginated,
   500 per page, 8 types at a time) and what is in the shape's namespaces written as JSON into a tar.gz;
 - object_backup of the namespaces by that label (namespace_selector), the module process itself (its own peak RSS);
-- velero backup create --include-namespaces <every one> --wait (the bed's Velero server);
+- velero backup create --include-namespaces <every one> --wait (the bed's Velero server), for shapes of at most
+  --velero-up-to namespaces: Velero 1.18 lists each type once per namespace (pkg/backup/item_collector.go,
+  getNamespacesToList: even '*' is expanded to every namespace), at its client's 100 requests/s, so 2,500 namespaces
+  of 60 types would take it 150,000 LISTs and some 25 minutes; a smaller shape measures the same growth;
 - floor CREATE: the floor's archive read back, each namespace created, then every ConfigMap and Secret by 16
   threads into the mapped namespaces;
 - object_restore of the backup into other names (namespace_mapping), the module process;
@@ -22,7 +25,7 @@ they are the server's count, not ours; they include what the cluster's controlle
 usage: make testbed-up collection   # testbed-up also starts the Velero peer
        eval "$(tests/testbed/testbed env)"
        cd benchmarks && ANSIBLE_COLLECTIONS_PATH=~/.cache/lifeboat/build-<key> $(../hack/venv.sh)/bin/python \
-           namespaces.py --shapes 2500x4,100x100
+           namespaces.py --shapes 2500x4,250x4,100x100 --velero-up-to 300
 """
 
 from __future__ import absolute_import, division, print_function
@@ -169,7 +172,7 @@ def counted(core, step):
     return elapsed, requests_made(before, requests_by_verb(core)), result
 
 
-def run_shape(core, label, namespaces, per_namespace, workdir, startup):
+def run_shape(core, label, namespaces, per_namespace, workdir, startup, with_velero):
     names = ["%s-%04d" % (label, i) for i in range(namespaces)]
     print("creating %d namespaces of %d objects ..." % (namespaces, per_namespace), file=sys.stderr)
     make_shape(core, names, per_namespace, label)
@@ -182,14 +185,15 @@ def run_shape(core, label, namespaces, per_namespace, workdir, startup):
 
     row["floor_list_s"], row["floor_list_requests"], row["floor_items"] = counted(
         core, lambda: floor_list(core, names, archive))
+    backup_args = dict(module_args, namespace_selector="lifeboat-bench=" + label)
     row["backup_s"], row["backup_requests"], (backup_rss, backup) = counted(core, lambda: scale.measured(
-        scale.wrapped(common.module_command("object_backup", dict(module_args, namespace_selector="lifeboat-bench=" +
-                                                                   label), workdir, "backup-" + label)))[1:])
+        scale.wrapped(common.module_command("object_backup", backup_args, workdir, "backup-" + label)))[1:])
     assert backup["backup"]["phase"] == "Completed", backup["backup"]
     assert sorted(backup["backup"]["namespaces"]) == names
     row["backup_rss_mb"], row["backup_items"] = backup_rss, backup["backup"]["total_items"]
-    row["velero_backup_s"], row["velero_backup_requests"], _done = counted(core, lambda: velero(
-        "backup", "create", label + "-velero", "--include-namespaces", ",".join(names), "--wait"))
+    if with_velero:
+        row["velero_backup_s"], row["velero_backup_requests"], _done = counted(core, lambda: velero(
+            "backup", "create", label + "-velero", "--include-namespaces", ",".join(names), "--wait"))
 
     floor_map = {n: "f" + n for n in names}
     row["floor_create_s"], row["floor_create_requests"], row["floor_created"] = counted(
@@ -200,17 +204,19 @@ def run_shape(core, label, namespaces, per_namespace, workdir, startup):
                                             workdir, "restore-" + label)))[1:])
     row["restore_rss_mb"], row["restored"] = restore_rss, restored["totals"]["created"]
     assert row["restored"] >= namespaces * (per_namespace + 1), restored["totals"]
-    theirs_map = ",".join("%s:v%s" % (n, n) for n in names)
-    row["velero_restore_s"], row["velero_restore_requests"], _done = counted(core, lambda: velero(
-        "restore", "create", label + "-velero", "--from-backup", label + "-velero", "--namespace-mappings",
-        theirs_map, "--wait"))
+    if with_velero:
+        theirs_map = ",".join("%s:v%s" % (n, n) for n in names)
+        row["velero_restore_s"], row["velero_restore_requests"], _done = counted(core, lambda: velero(
+            "restore", "create", label + "-velero", "--from-backup", label + "-velero", "--namespace-mappings",
+            theirs_map, "--wait"))
 
     row["backup_vs_floor"] = round(row["backup_s"] / row["floor_list_s"], 2)
     row["restore_vs_floor"] = round(row["restore_s"] / row["floor_create_s"], 2)
     row["ansible_startup_s"] = round(startup, 2)
-    row["velero_over_ours_backup"] = round(row["velero_backup_s"] / (row["backup_s"] + startup), 2)
-    row["velero_over_ours_restore"] = round(row["velero_restore_s"] / (row["restore_s"] + startup), 2)
-    row["velero_server_peak_rss_mb"] = velero_peak_mb()
+    if with_velero:
+        row["velero_over_ours_backup"] = round(row["velero_backup_s"] / (row["backup_s"] + startup), 2)
+        row["velero_over_ours_restore"] = round(row["velero_restore_s"] / (row["restore_s"] + startup), 2)
+        row["velero_server_peak_rss_mb"] = velero_peak_mb()
     for key in list(row):
         if isinstance(row[key], float):
             row[key] = round(row[key], 2)
@@ -224,8 +230,8 @@ def clean_up(core, labels, workdir):
     for label in labels:
         subprocess.run(["kubectl", "delete", "namespace", "-l", "lifeboat-bench=" + label, "--wait=false"],
                        capture_output=True, check=False)
-        velero("restore", "delete", label + "-velero", "--confirm")
-        velero("backup", "delete", label + "-velero", "--confirm")
+        subprocess.run([os.environ["LIFEBOAT_VELERO"], "--kubeconfig", os.environ["KUBECONFIG"], "-n", "velero",
+                        "backup", "delete", label + "-velero", "--confirm"], capture_output=True, check=False)
         scale.measured(scale.wrapped(common.module_command("object_backup", {
             "kubeconfig": os.environ["KUBECONFIG"], "name": label, "state": "absent",
             "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], os.environ["LIFEBOAT_VELERO_PREFIX"]),
@@ -234,7 +240,9 @@ def clean_up(core, labels, workdir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", default="2500x4,100x100", help="namespaces x objects per namespace, ...")
+    parser.add_argument("--shapes", default="2500x4,250x4,100x100", help="namespaces x objects per namespace, ...")
+    parser.add_argument("--velero-up-to", type=int, default=300, help="run Velero on shapes of this many namespaces "
+                        "or fewer")
     args = parser.parse_args()
     if "LIFEBOAT_VELERO" not in os.environ:
         sys.exit("needs the bed's Velero peer: tests/testbed/testbed velero, then eval \"$(tests/testbed/testbed env)\"")
@@ -246,7 +254,8 @@ def main():
         for shape in args.shapes.split(","):
             namespaces, per_namespace = (int(n) for n in shape.split("x"))
             labels.append("s%dx%d-%d" % (namespaces, per_namespace, time.time()))
-            rows.append(run_shape(core, labels[-1], namespaces, per_namespace, workdir, startup))
+            rows.append(run_shape(core, labels[-1], namespaces, per_namespace, workdir, startup,
+                                  namespaces <= args.velero_up_to))
     finally:
         clean_up(core, labels, workdir)
         shutil.rmtree(workdir, ignore_errors=True)

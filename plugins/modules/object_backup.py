@@ -59,7 +59,7 @@ options:
   namespaces:
     description:
       - The namespaces to back up, or C(['*']) for every namespace the cluster has. With C(['*']) or
-        I(namespace_selector), the namespaces are listed when the backup starts and again once their objects are:
+        I(namespace_selector), the namespaces are listed when the backup starts and again once their objects are;
         one that appeared meanwhile and matches is backed up too (a warning says so).
       - C(kube-system), C(kube-public) and C(kube-node-lease) are the cluster's own and are left out of C(['*'])
         (and of what I(namespace_selector) matches) unless named; C('*') cannot be given with names.

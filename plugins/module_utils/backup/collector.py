@@ -17,6 +17,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import
 
 
 PAGE_SIZE = 500  # objects per hand-over from a listing thread (the client lists 500 per page too)
+# Aggregated discovery (apidiscovery.k8s.io/v2), else the plain document of servers older than 1.30.
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
 # Never worth backing up: they describe this cluster's machinery, not the application.
 NEVER = frozenset((
@@ -56,6 +58,9 @@ class Problems:
 def discover(k8s):
     """Every listable resource at its preferred version, and the group versions that could not
     be discovered (after the client's retries) as [(group, version, message)]."""
+    aggregated = _aggregated_discovery(k8s)
+    if aggregated is not None:
+        return aggregated
     group_versions = [("", "v1")]
     for group in (k8s.get("/apis").get("groups") or []):
         preferred = group.get("preferredVersion") or group["versions"][0]
@@ -72,13 +77,41 @@ def discover(k8s):
                 raise error
             failed.append((group, version, error.message))
             continue
-        for api in listing.get("resources") or []:
-            if "/" in api["name"] or "list" not in (api.get("verbs") or []):
-                continue
-            resource = Resource(group, version, api)
-            if resource.dir not in NEVER:
-                resources.append(resource)
+        resources.extend(_listable(group, version, listing.get("resources") or []))
     return resources, failed
+
+
+def _aggregated_discovery(k8s):
+    """(resources, failed) from the two aggregated discovery documents (Kubernetes 1.30 and later: /api and /apis
+    describe every group's resources, two requests instead of one per group version, which counts on clusters
+    with many CRDs), or None when the server answers the old way. An aggregated API whose server does not answer
+    is marked Stale: it is a group that could not be discovered."""
+    documents = [k8s.get(path, accept=AGGREGATED_DISCOVERY) for path in ("/api", "/apis")]
+    if any((d or {}).get("kind") != "APIGroupDiscoveryList" for d in documents):
+        return None
+    resources, failed = [], []
+    for document in documents:
+        for group in document.get("items") or []:
+            name = (group.get("metadata") or {}).get("name") or ""
+            versions = group.get("versions") or []
+            if not versions:
+                continue
+            preferred = versions[0]  # versions come in the server's order of preference
+            if preferred.get("freshness") == "Stale":
+                failed.append((name, preferred["version"], "discovery of %s/%s is stale: its API server does not "
+                               "answer" % (name or "core", preferred["version"])))
+                continue
+            resources.extend(_listable(name, preferred["version"], [
+                {"name": r["resource"], "kind": (r.get("responseKind") or {}).get("kind"),
+                 "namespaced": r.get("scope") == "Namespaced", "verbs": r.get("verbs")}
+                for r in preferred.get("resources") or []]))
+    return resources, failed
+
+
+def _listable(group, version, apis):
+    return [Resource(group, version, api) for api in apis
+            if "/" not in api["name"] and "list" in (api.get("verbs") or []) and
+            resource_dir(api["name"], group) not in NEVER]
 
 
 def select(resources, include, exclude, failed, problems):

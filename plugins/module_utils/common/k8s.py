@@ -202,9 +202,10 @@ class K8sClient:
         for connections this client does not make itself (pod exec)."""
         return [(k, v) for k in self.headers for v in self.headers.getlist(k)] + list(self._auth_headers().items())
 
-    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None):
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None,
+                accept=None):
         """Send one request, retried by the policy (this client's, unless retry gives another) within its cause's
-        shared window; return the decoded JSON body (or None), or the bytes with raw."""
+        shared window; return the decoded JSON body (or None), or the bytes with raw. accept: another Accept."""
         url = self.host + path
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
@@ -215,6 +216,8 @@ class K8sClient:
             headers = HTTPHeaderDict(self.headers)
             headers.update(self._auth_headers())
             headers["Content-Type"] = content_type
+            if accept:
+                headers["Accept"] = accept
             retry_after = None
             try:
                 resp = self.rest.pool_manager.request(method, url, body=data, headers=headers,
@@ -252,8 +255,8 @@ class K8sClient:
             self.retries += 1
             time.sleep(wait)
 
-    def get(self, path, query=None):
-        return self.request("GET", path, query=query)
+    def get(self, path, query=None, accept=None):
+        return self.request("GET", path, query=query, accept=accept)
 
     def get_or_none(self, path):
         try:

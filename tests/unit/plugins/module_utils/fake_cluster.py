@@ -42,12 +42,15 @@ CATALOG = (
 
 
 class FakeCluster(K8sClient):
-    def __init__(self, catalog=CATALOG, forbidden=(), broken_groups=()):  # pylint: disable=super-init-not-called
+    def __init__(self, catalog=CATALOG, forbidden=(), broken_groups=(),  # pylint: disable=super-init-not-called
+                 aggregated_discovery=False):
         self.catalog = dict(((g, p), (v, k, n)) for g, v, p, k, n in catalog)
         self.objects = {}  # (group, plural, namespace, name) -> object
         self.forbidden = set(forbidden)  # plurals whose list is refused (403)
         self.forbidden_cluster_wide = set()  # plurals whose list across all namespaces is refused (403)
-        self.broken_groups = set(broken_groups)  # groups whose discovery fails (503)
+        self.broken_groups = set(broken_groups)  # groups whose discovery fails (503, or Stale when aggregated)
+        # Serve apidiscovery.k8s.io/v2 when asked (Kubernetes 1.30+); else answer as older servers do.
+        self.aggregated_discovery = aggregated_discovery
         self.requests = []
         self.host = "https://fake.invalid:6443"
         self.retries = 0
@@ -71,12 +74,17 @@ class FakeCluster(K8sClient):
         return sorted(name for g, p, ns, name in self.objects if (g, p, ns) == (group, plural, namespace))
 
     # The client's get/create/merge_patch/delete/list/server_version are K8sClient's own, over this request().
-    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None):
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, retry=None,
+                accept=None):
         with self._lock:
             self.requests.append((method, path))
             dry_run = bool(query and query.get("dryRun"))
             if path == "/version":
                 return {"major": "1", "minor": "36", "gitVersion": "v1.36.3-fake"}
+            if path in ("/api", "/apis") and self.aggregated_discovery and "apidiscovery.k8s.io" in (accept or ""):
+                return self._aggregated(path)
+            if path == "/api":
+                return {"kind": "APIVersions", "versions": ["v1"]}
             if path == "/apis":
                 return {"groups": [{"name": g, "versions": [{"version": v}], "preferredVersion": {"version": v}}
                                    for g, v in sorted(set((g, v) for (g, _p), (v, _k, _n) in self.catalog.items()
@@ -112,6 +120,20 @@ class FakeCluster(K8sClient):
                         del self.objects[k]
                 return {}
             raise AssertionError("the fake does not serve %s %s" % (method, path))
+
+    def _aggregated(self, path):
+        """apidiscovery.k8s.io/v2 as Kubernetes 1.30+ serves it; broken groups are Stale."""
+        groups = sorted(set(g for (g, _p) in self.catalog if bool(g) == (path == "/apis")))
+        items = []
+        for group in groups:
+            version = next(v for (g, _p), (v, _k, _n) in self.catalog.items() if g == group)
+            resources = [{"resource": p, "responseKind": {"group": "", "version": "", "kind": k},
+                          "scope": "Namespaced" if n else "Cluster", "verbs": ["list", "get", "create"]}
+                         for (g, p), (_v, k, n) in sorted(self.catalog.items()) if g == group]
+            items.append({"metadata": {"name": group} if group else {}, "versions": [
+                {"version": version, "resources": [] if group in self.broken_groups else resources,
+                 "freshness": "Stale" if group in self.broken_groups else "Current"}]})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "items": items}
 
     def _parse(self, path):
         segments = path.split("/")  # ['', 'api', 'v1', ...] or ['', 'apis', group, version, ...]

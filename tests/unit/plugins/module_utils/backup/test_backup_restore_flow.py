@@ -134,9 +134,10 @@ def test_a_forbidden_resource_type_makes_the_backup_partially_failed_and_the_tas
     assert any("PartiallyFailed (allow_partial)" in w for w in accepted["warnings"])
 
 
-def test_an_undiscoverable_group_is_an_error_unless_excluded(tmp_path):
+@pytest.mark.parametrize("aggregated", [False, True], ids=["per group", "aggregated"])
+def test_an_undiscoverable_group_is_an_error_unless_excluded(tmp_path, aggregated):
     store = FileStore(str(tmp_path / "store"))
-    cluster = shop(FakeCluster(broken_groups={"example.com"}))
+    cluster = shop(FakeCluster(broken_groups={"example.com"}, aggregated_discovery=aggregated))
     with pytest.raises(LifeboatError, match="example.com/v1: cannot discover"):
         backups.run_backup(cluster, store, backup_params())
     done = backups.run_backup(cluster, store, backup_params(name="narrow", exclude_resources=["*.example.com"]))

@@ -5,6 +5,8 @@ import pytest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup import collector
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 
+from ..fake_cluster import FakeCluster
+
 
 def resource(plural, kind, group="", namespaced=True):
     return collector.Resource(group, "v1", {"name": plural, "kind": kind, "namespaced": namespaced})
@@ -68,3 +70,19 @@ def test_forbidden_list_is_an_error_naming_the_resource_and_the_fix():
     assert [(e["resource"], e["namespace"]) for e in problems.errors] == [("secrets", "ns")]
     assert "exclude_resources: [secrets]" in problems.errors[0]["message"]
     assert len(problems.warnings) == 1 and "deployments.apps" in problems.warnings[0]
+
+
+def test_aggregated_discovery_finds_what_per_group_discovery_finds_in_two_requests():
+    old, new = FakeCluster(), FakeCluster(aggregated_discovery=True)
+    found_old, found_new = collector.discover(old), collector.discover(new)
+    assert sorted((r.dir, r.api_version, r.kind, r.namespaced) for r in found_new[0]) == \
+        sorted((r.dir, r.api_version, r.kind, r.namespaced) for r in found_old[0])
+    assert found_new[1] == [] and found_new[0]
+    assert [p for m, p in new.requests] == ["/api", "/apis"]
+    assert len(old.requests) > 2  # the server that ignores the aggregated Accept is asked group by group
+
+
+def test_a_stale_aggregated_group_is_an_undiscovered_group():
+    resources, failed = collector.discover(FakeCluster(aggregated_discovery=True, broken_groups={"apps"}))
+    assert [(g, v) for g, v, _m in failed] == [("apps", "v1")] and "stale" in failed[0][2]
+    assert "deployments.apps" not in [r.dir for r in resources]

@@ -175,8 +175,10 @@ def test_a_namespace_that_appears_during_the_backup_is_taken_when_it_matches(tmp
             fake.add("", "configmaps", {"metadata": {"name": "settings", "namespace": name}, "data": {"a": name}})
         return choice
     monkeypatch.setattr(backups, "chosen_namespaces", then_created)
-    selected = options(namespace_selector="backup=nightly") if not teams else options(namespaces=["*"],
-                                                                                       exclude_namespaces=["str*"])
+    if teams:
+        selected = options(namespaces=["*"], exclude_namespaces=["str*"])
+    else:
+        selected = options(namespace_selector="backup=nightly")
     result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), selected)
     backup = result["backup"]
     assert "newcomer" in backup["namespaces"] and "stranger" not in backup["namespaces"]

@@ -131,13 +131,13 @@ class SlowBinding(FakeCluster):
         if plural == "volumesnapshots" and obj["spec"]["source"].get("volumeSnapshotContentName"):
             obj["status"] = {}
 
-    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False, **kwargs):
         if method == "GET" and "/volumesnapshots/lifeboat-restore-" in path:
             self.looks += 1
             if self.looks == self.looks_until_ready:
                 key = ("snapshot.storage.k8s.io", "volumesnapshots", "copy", path.rsplit("/", 1)[1])
                 self.objects[key]["status"] = {"readyToUse": True}
-        return super(SlowBinding, self).request(method, path, body, query, content_type, raw)
+        return super(SlowBinding, self).request(method, path, body, query, content_type, raw, **kwargs)
 
 
 def restore_on(cluster):
