@@ -27,7 +27,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import (
-    NamespaceChoice, appeared_namespaces, chosen_namespaces)
+    CLUSTER_WIDE_FROM, NamespaceChoice, appeared_namespaces, chosen_namespaces)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -86,7 +86,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
         check_ours(store, name, store.list_objects(prefix), "replace")
     choice = replace(chosen_namespaces(k8s, options), appeared=appeared_namespaces(k8s, options))
     options = replace(options, namespaces=choice.names)
-    for ns in options.namespaces:
+    for ns in options.namespaces if not options.selects_namespaces else ():  # listed ones exist
         _check_namespace(k8s, ns)
     if check_mode:
         with PrivateWorkdir("backup") as workdir:
@@ -373,7 +373,7 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
         additional.setdefault(ItemRef("namespaces", None, ns), "namespaces")
     builtin = set(builtin_names("backup") + ["namespaces"])
     listed = _listed_check(options)
-    done: Set[Any] = set()
+    done: Set[Any] = _listed_namespace_objects(k8s, lookup["namespaces"], namespaces, choice, emit, problems)
     while True:
         wanted: Dict[Any, Any] = {}  # (resource, namespace, name) -> the ref that asked for it
         for ref in sorted(set(additional) - done):
@@ -394,6 +394,16 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
         for (resource, namespace, name), ref in wanted.items():
             if (resource.dir, namespace, name) not in got and additional[ref] not in builtin:
                 problems.warn("%s: %s is not backed up: it does not exist" % (additional[ref], ref.describe()))
+
+
+def _listed_namespace_objects(k8s, resource, namespaces, choice: NamespaceChoice, emit, problems) -> Set[Any]:
+    """Many namespaces that came from a listing: their Namespace objects by one LIST rather than a GET each
+    (2,500 GETs at 2,500 namespaces). Returns the refs so taken; the others are got one by one."""
+    if choice.in_cluster is None or len(namespaces) < CLUSTER_WIDE_FROM:
+        return set()
+    wanted = set(namespaces)
+    list_concurrently(k8s, [(resource, None)], None, lambda obj: obj["metadata"]["name"] in wanted, emit, problems)
+    return set(ItemRef("namespaces", None, ns) for ns in namespaces)
 
 
 def _additional_job(ref, lookup, namespaces, mode):

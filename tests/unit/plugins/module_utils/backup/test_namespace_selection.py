@@ -147,6 +147,11 @@ def test_many_namespaces_are_listed_once_per_type_across_the_cluster(tmp_path):
     assert lists(fake, "configmaps") == ["/api/v1/configmaps"], "one LIST, not one per namespace"
     assert result["backup"]["counts"]["configmaps"] == 13  # 12 teams and shop; not web, web-test or kube-system
     assert result["backup"]["phase"] == "Completed"
+    # The Namespace objects too: listed, not got one by one (neither to check they exist nor to back them up);
+    # kube-system is read once, for the cluster's identity.
+    assert [p for m, p in fake.requests if m == "GET" and p.startswith("/api/v1/namespaces/") and
+            p.count("/") == 4] == ["/api/v1/namespaces/kube-system"], "a GET per namespace"
+    assert result["backup"]["counts"]["namespaces"] == 13
 
 
 def test_few_namespaces_are_listed_one_by_one(tmp_path):
