@@ -79,6 +79,9 @@ class HttpFaultProxy:
         self.rules = []
         self.log = []  # (method, path, what happened)
         self.down_until = 0.0
+        # As a server before Kubernetes 1.30 answers: no aggregated discovery, so clients ask group by group (and
+        # faults on /apis/<group>/<version> reach them).
+        self.plain_discovery = False
         self.lock = threading.Lock()
         self.cafile = "%s/ca.crt" % pki
         self.client_ctx = ssl.create_default_context(cafile=self.cafile)
@@ -168,6 +171,9 @@ class HttpFaultProxy:
             try:
                 forwarded = dict((k, v) for k, v in headers.items()
                                  if k.lower() not in HOP_BY_HOP and k.lower() != "host")
+                if self.plain_discovery and path.split("?")[0] in ("/api", "/apis"):
+                    forwarded = dict((k, v) for k, v in forwarded.items() if k.lower() != "accept")
+                    forwarded["Accept"] = "application/json"
                 conn.request(method, path, body=body, headers=forwarded)
                 resp = conn.getresponse()
                 return resp.status, resp.getheaders(), resp.read()

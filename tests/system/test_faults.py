@@ -94,7 +94,8 @@ def info(store, name):
 
 # ---------------------------------------------------------------- discovery and LIST
 
-def test_discovery_503_is_retried_and_the_backup_is_complete(faults, app, tmp_path):
+def test_discovery_503_is_retried_and_the_backup_is_complete(faults, app, tmp_path, monkeypatch):
+    monkeypatch.setattr(faults, "plain_discovery", True)  # group by group, as before aggregated discovery
     rule = faults.add(r"^/apis/apps/v1$", status=503, count=2)
     store = "file://%s" % (tmp_path / "store")
     result = run_module("object_backup", backup(faults, store, "retried", app))
@@ -105,8 +106,19 @@ def test_discovery_503_is_retried_and_the_backup_is_complete(faults, app, tmp_pa
     assert info(store, "retried")["verified"]
 
 
-def test_discovery_that_keeps_failing_gives_partially_failed_and_a_rerun_completes(faults, app, tmp_path, tmpdir_env):
+def test_aggregated_discovery_503_is_retried_and_the_backup_is_complete(faults, app, tmp_path):
+    rule = faults.add(r"^/apis$", status=503, count=2)
+    store = "file://%s" % (tmp_path / "store")
+    result = run_module("object_backup", backup(faults, store, "aggregated", app))
+    assert rule.fired == 2, "the fault never happened"
+    assert result["changed"] and result["backup"]["phase"] == "Completed", result
+    assert result["api_retries"] >= 2 and result["backup"]["counts"]["deployments.apps"] == 1
+
+
+def test_discovery_that_keeps_failing_gives_partially_failed_and_a_rerun_completes(faults, app, tmp_path, tmpdir_env,
+                                                                                   monkeypatch):
     env, tmp = tmpdir_env
+    monkeypatch.setattr(faults, "plain_discovery", True)  # group by group, as before aggregated discovery
     faults.add(r"^/apis/apps/v1$", status=503, count=None)
     store = "file://%s" % (tmp_path / "store")
     args = backup(faults, store, "partial", app)
