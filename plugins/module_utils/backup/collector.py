@@ -58,11 +58,12 @@ class Problems:
 def discover(k8s):
     """Every listable resource at its preferred version, and the group versions that could not
     be discovered (after the client's retries) as [(group, version, message)]."""
-    aggregated = _aggregated_discovery(k8s)
-    if aggregated is not None:
-        return aggregated
+    documents = [k8s.get(path, accept=AGGREGATED_DISCOVERY) for path in ("/api", "/apis")]
+    if all((d or {}).get("kind") == "APIGroupDiscoveryList" for d in documents):
+        return _aggregated_discovery(documents)
+    # A server before 1.30 answered /apis with its plain group list: ask each group's preferred version.
     group_versions = [("", "v1")]
-    for group in (k8s.get("/apis").get("groups") or []):
+    for group in (documents[1].get("groups") or []):
         preferred = group.get("preferredVersion") or group["versions"][0]
         group_versions.append((group["name"], preferred["version"]))
 
@@ -81,14 +82,11 @@ def discover(k8s):
     return resources, failed
 
 
-def _aggregated_discovery(k8s):
+def _aggregated_discovery(documents):
     """(resources, failed) from the two aggregated discovery documents (Kubernetes 1.30 and later: /api and /apis
     describe every group's resources, two requests instead of one per group version, which counts on clusters
-    with many CRDs), or None when the server answers the old way. An aggregated API whose server does not answer
-    is marked Stale: it is a group that could not be discovered."""
-    documents = [k8s.get(path, accept=AGGREGATED_DISCOVERY) for path in ("/api", "/apis")]
-    if any((d or {}).get("kind") != "APIGroupDiscoveryList" for d in documents):
-        return None
+    with many CRDs). An aggregated API whose server does not answer is marked Stale: it is a group that could not
+    be discovered."""
     resources, failed = [], []
     for document in documents:
         for group in document.get("items") or []:
