@@ -18,14 +18,12 @@ from typing import Callable, List, Optional, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.listing import lists_across_cluster
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
     from ansible_collections.lifeboat.k8s.plugins.module_utils.options.backup import BackupOptions
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
-# From this many namespaces, and at least half of the cluster's, one LIST per type across the cluster costs
-# fewer requests than one per namespace (2,500 namespaces x 60 types: 60 requests instead of 150,000).
-CLUSTER_WIDE_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,7 @@ class NamespaceChoice:
     @property
     def cluster_wide(self) -> bool:
         """Whether to list each type across the cluster and keep what is in the chosen namespaces."""
-        return self.in_cluster is not None and len(self.names) >= CLUSTER_WIDE_FROM and \
-            2 * len(self.names) >= self.in_cluster
+        return lists_across_cluster(len(self.names), self.in_cluster)
 
 
 def chosen_namespaces(k8s, options: BackupOptions) -> NamespaceChoice:

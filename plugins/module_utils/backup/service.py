@@ -27,7 +27,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import (
-    CLUSTER_WIDE_FROM, NamespaceChoice, appeared_namespaces, chosen_namespaces)
+    NamespaceChoice, appeared_namespaces, chosen_namespaces)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -60,6 +60,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest impor
     data_copies,
     describe_error,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.listing import CLUSTER_WIDE_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options

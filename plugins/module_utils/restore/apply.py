@@ -11,7 +11,7 @@ __metaclass__ = type
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
+from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Set, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency import (
@@ -20,12 +20,13 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.concurrency im
     batches_concurrently,
     parallel_map,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, LifeboatError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, ConflictError, LifeboatError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import copy_identity
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable, is_subset
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.listing import CLUSTER_WIDE_FROM, lists_across_cluster
 from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK, tier_key
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
@@ -59,15 +60,27 @@ class Item:
         return (self.target or self.source)["metadata"]["name"]
 
     def path(self, name=None):
+        return self.type_path(self.namespace, name)
+
+    def type_path(self, namespace=None, name=None):
+        """Its type's path (across every namespace, unless given one)."""
         plural, group = split_resource_dir(self.res_dir)
         version = (self.target or self.source)["apiVersion"].rpartition("/")[2]  # actions keep apiVersion
-        return resource_path(group, version, plural, self.namespace, name)
+        return resource_path(group, version, plural, namespace, name)
 
     def report(self):
         entry = {"resource": self.res_dir, "namespace": self.namespace, "name": self.name}
         if self.message:
             entry["message"] = self.message
         return entry
+
+
+class Listing(NamedTuple):
+    """A LIST of what exists: one collection, or a type across the cluster kept to the target namespaces."""
+    res_dir: str
+    namespace: Optional[str]  # the collection's (None: cluster-scoped, or across)
+    across: Optional[FrozenSet[str]]  # the target namespaces kept from a LIST across the cluster
+    path: str
 
 
 class Restorer:
@@ -89,7 +102,8 @@ class Restorer:
         self.warnings: List[str] = []
         self.volumes: List[Dict[str, Any]] = []
         self.blocks = blocks
-        self.unlisted: Set[str] = set()  # collections LIST refused: their objects are compared after a GET
+        self.unlisted: Set[Any] = set()  # (res_dir, namespace) LIST refused: their objects are compared after a GET
+        self.namespaces_in_cluster: Optional[int] = None  # when the target namespaces came from one LIST
         self.counts: Dict[str, Dict[str, int]] = {}  # resource -> outcome -> count
         self.total = 0
         self.failures: List[Dict[str, Any]] = []
@@ -122,17 +136,16 @@ class Restorer:
         """Objects that exist are compared a LIST page at a time (no GET per object, no map of the
         namespace); the rest are created a chunk at a time. Returns the CRDs' items (few), else []."""
         kept: List[Any] = []
-        collections = [(res_dir, namespace, spill.any_of(Item, res_dir, namespace).path())
-                       for res_dir, namespace in spill.collections(tier)]
-        for (res_dir, namespace, path), objects, error, _last in batches_concurrently(
-                lambda collection: self.k8s.list(collection[2], page_size=CHUNK), collections, CHUNK):
-            if error is not None:
-                if not isinstance(error, LifeboatError):
-                    raise error
-                self.unlisted.add(path)  # what was not listed is compared after a GET
-            page = dict((obj["metadata"]["name"], obj) for obj in objects)
-            items = spill.named(Item, res_dir, namespace, page)
-            self._apply_chunk(spill, [(item, page[item.name]) for item in items], kept)
+        for listing, objects in self._existing(spill, tier):
+            by_namespace: Dict[Optional[str], Dict[str, Any]] = {}
+            for obj in objects:
+                namespace = obj["metadata"].get("namespace")
+                if listing.across is None or namespace in listing.across:
+                    by_namespace.setdefault(namespace, {})[obj["metadata"]["name"]] = obj
+            pairs = []
+            for namespace, page in by_namespace.items():
+                pairs.extend((item, page[item.name]) for item in spill.named(Item, listing.res_dir, namespace, page))
+            self._apply_chunk(spill, pairs, kept)
         # The rest are created with the next chunk read while this one is applied: workers never wait
         # for a chunk's slowest object before the next begins.
         with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
@@ -148,6 +161,46 @@ class Restorer:
                 if not items:
                     return kept
                 in_flight = started
+
+    def _existing(self, spill, tier):
+        """(listing, a page of what exists) for the tier's collections: one LIST per type across the cluster
+        when it writes into many of the cluster's namespaces, else one per (type, namespace). A type refused
+        across the cluster (403) is listed per namespace; what could not be listed is compared after a GET."""
+        listings = self._listings(spill, tier)
+        while listings:
+            refused, answered = [], set()
+            for listing, objects, error, _last in batches_concurrently(
+                    lambda listing: self.k8s.list(listing.path, page_size=CHUNK), listings, CHUNK):
+                if objects:
+                    answered.add(listing)
+                if error is not None:
+                    if not isinstance(error, LifeboatError):
+                        raise error
+                    if listing.across is not None and getattr(error, "status", None) == 403 and \
+                            listing not in answered:
+                        refused.append(listing)
+                        continue
+                    self.unlisted.update((listing.res_dir, ns) for ns in listing.across or [listing.namespace])
+                yield listing, objects
+            listings = [self._listing(spill, listing.res_dir, ns)
+                        for listing in refused for ns in sorted(listing.across)]
+
+    def _listings(self, spill, tier):
+        by_type: Dict[str, List[Optional[str]]] = {}
+        for res_dir, namespace in spill.collections(tier):
+            by_type.setdefault(res_dir, []).append(namespace)
+        listings = []
+        for res_dir, namespaces in by_type.items():
+            if None not in namespaces and lists_across_cluster(len(namespaces), self.namespaces_in_cluster):
+                any_item = spill.any_of(Item, res_dir, namespaces[0])
+                listings.append(Listing(res_dir, None, frozenset(namespaces), any_item.type_path()))
+            else:
+                listings.extend(self._listing(spill, res_dir, ns) for ns in namespaces)
+        return listings
+
+    @staticmethod
+    def _listing(spill, res_dir, namespace):
+        return Listing(res_dir, namespace, None, spill.any_of(Item, res_dir, namespace).path())
 
     def _apply_chunk(self, spill, pairs, kept):
         _record_crashes((item, result, error) for (item, _existing), result, error
@@ -250,9 +303,11 @@ class Restorer:
 
     def _ensure_target_namespaces(self, targets, backed_up):
         """Wait out Terminating namespaces; create target namespaces the backup has no object for."""
-        for ns in sorted(targets | backed_up):
+        wanted = targets | backed_up
+        listed = self._listed_namespaces(wanted)
+        for ns in sorted(wanted):
             path = resource_path("", "v1", "namespaces", None, ns)
-            current = self.k8s.get_or_none(path)
+            current = listed.get(ns) if listed is not None else self.k8s.get_or_none(path)
             if current and current.get("status", {}).get("phase") == "Terminating":
                 self._wait_terminating(ns, path, current)
                 if self.check_mode:
@@ -262,6 +317,26 @@ class Restorer:
                 self.k8s.create(resource_path("", "v1", "namespaces"), {
                     "apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
+            if listed is not None and current is None:
+                self.namespaces_in_cluster += 1  # created here, or by the Namespace the backup holds
+
+    def _listed_namespaces(self, wanted):
+        """Many target namespaces: the cluster's Namespaces by one LIST rather than a GET each, keeping the
+        wanted ones (name -> object) and counting all of them; None when a GET each is cheaper or LIST is refused."""
+        if len(wanted) < CLUSTER_WIDE_FROM:
+            return None
+        listed, count = {}, 0
+        try:
+            for namespace in self.k8s.list(resource_path("", "v1", "namespaces"), page_size=CHUNK):
+                count += 1
+                if namespace["metadata"]["name"] in wanted:
+                    listed[namespace["metadata"]["name"]] = namespace
+        except ApiError as e:
+            if e.status != 403:
+                raise
+            return None  # may get each namespace, not list them: the restore lists per namespace too
+        self.namespaces_in_cluster = count
+        return listed
 
     def _wait_terminating(self, ns, path, current):
         """A namespace being deleted cannot take new objects: wait until it is gone, saying why it took long."""
@@ -289,7 +364,7 @@ class Restorer:
 
     def _apply_one(self, item, existing):
         collection = item.path()
-        if existing is None and collection in self.unlisted:
+        if existing is None and (item.res_dir, item.namespace) in self.unlisted:
             existing = self.k8s.get_or_none(item.path(item.name))
         if existing is not None:
             self._compare(item, existing, dry_run=self.check_mode)

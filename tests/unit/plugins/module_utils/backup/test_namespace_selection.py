@@ -227,3 +227,66 @@ def test_a_backup_holding_kube_system_restores_its_other_namespaces_when_they_ar
     target = FakeCluster()
     restore.run_restore(target, store, restore_options(name="with-system", exclude_namespaces=["kube-*"]))
     assert target.named("", "configmaps", "shop") == ["settings"] and not target.named("", "configmaps", "kube-system")
+
+
+# ------------------------------------------------------------ restoring many namespaces
+
+def backed_up_crowd(tmp_path, teams=12):
+    store = FileStore(str(tmp_path / "store"))
+    backups.run_backup(crowd(teams), store, options(namespaces=["*"]))
+    return store
+
+
+def namespace_gets(fake):
+    return [p for m, p in fake.requests if m == "GET" and p.startswith("/api/v1/namespaces/") and p.count("/") == 4]
+
+
+def test_a_restore_into_many_namespaces_lists_each_type_once_across_the_cluster(tmp_path):
+    store = backed_up_crowd(tmp_path)
+    target = FakeCluster()
+    target.add("", "namespaces", {"metadata": {"name": "bystander"}})
+    target.add("", "configmaps", {"metadata": {"name": "settings", "namespace": "bystander"}, "data": {"x": "y"}})
+    result = restore.run_restore(target, FileStore(str(tmp_path / "store")), restore_options(name="all"))
+    assert result["changed"] and not result["failures"]
+    assert lists(target, "configmaps") == ["/api/v1/configmaps"], "one LIST, not one per namespace"
+    assert lists(target, "namespaces") == ["/api/v1/namespaces", "/api/v1/namespaces"]  # the check, the tier
+    assert not namespace_gets(target), "a GET per namespace"
+    assert len(target.named("", "configmaps", "team-07")) == 1
+    assert target.objects[("", "configmaps", "bystander", "settings")]["data"] == {"x": "y"}, "another's object"
+    # The rerun compares from the same LISTs: nothing to do, nothing got one by one.
+    target.requests.clear()
+    again = restore.run_restore(target, FileStore(str(tmp_path / "store")), restore_options(name="all"))
+    assert not again["changed"], again
+    assert lists(target, "configmaps") == ["/api/v1/configmaps"] and not namespace_gets(target)
+    assert not [m for m, _p in target.requests if m in ("POST", "PATCH")]
+
+
+def test_a_restore_into_a_few_of_a_crowded_cluster_s_namespaces_lists_them_one_by_one(tmp_path):
+    store = backed_up_crowd(tmp_path)
+    target = FakeCluster()
+    for i in range(40):  # the DR cluster's own: more than the restore writes into
+        target.add("", "namespaces", {"metadata": {"name": "other-%02d" % i}})
+    result = restore.run_restore(target, store, restore_options(name="all"))
+    assert not result["failures"]
+    assert "/api/v1/configmaps" not in lists(target, "configmaps") and len(lists(target, "configmaps")) == 15
+
+
+def test_a_type_refused_across_the_cluster_is_compared_per_namespace_at_restore(tmp_path):
+    store = backed_up_crowd(tmp_path)
+    target = FakeCluster()
+    target.forbidden_cluster_wide.add("configmaps")
+    restore.run_restore(target, store, restore_options(name="all"))
+    target.requests.clear()
+    again = restore.run_restore(target, store, restore_options(name="all"))
+    assert not again["changed"] and not again["failures"], again
+    assert "/api/v1/configmaps" in lists(target, "configmaps") and len(lists(target, "configmaps")) == 1 + 15
+    assert not [m for m, _p in target.requests if m in ("POST", "PATCH")], "compared, not created again"
+
+
+def test_namespaces_that_cannot_be_listed_are_got_one_by_one_at_restore(tmp_path):
+    store = backed_up_crowd(tmp_path)
+    target = FakeCluster(forbidden=["namespaces"])
+    result = restore.run_restore(target, store, restore_options(name="all"))
+    assert not result["failures"] and len(target.named("", "namespaces")) == 15
+    assert len(namespace_gets(target)) >= 15
+    assert "/api/v1/configmaps" not in lists(target, "configmaps"), "nothing says it writes into most namespaces"
