@@ -47,6 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import objects as common
+from profile_objects import profiled
 import scale
 from velero import velero, velero_peak_mb
 
@@ -172,7 +173,7 @@ def counted(core, step):
     return elapsed, requests_made(before, requests_by_verb(core)), result
 
 
-def run_shape(core, label, namespaces, per_namespace, workdir, startup, with_velero):
+def run_shape(core, label, namespaces, per_namespace, workdir, startup, with_velero, profile_top=0):
     names = ["%s-%04d" % (label, i) for i in range(namespaces)]
     print("creating %d namespaces of %d objects ..." % (namespaces, per_namespace), file=sys.stderr)
     make_shape(core, names, per_namespace, label)
@@ -191,6 +192,8 @@ def run_shape(core, label, namespaces, per_namespace, workdir, startup, with_vel
     assert backup["backup"]["phase"] == "Completed", backup["backup"]
     assert sorted(backup["backup"]["namespaces"]) == names
     row["backup_rss_mb"], row["backup_items"] = backup_rss, backup["backup"]["total_items"]
+    if profile_top:  # once more under cProfile, into another backup; not timed
+        profiled("object_backup", dict(backup_args, name=label + "-profile"), workdir, "backup-profile", profile_top)
     if with_velero:
         row["velero_backup_s"], row["velero_backup_requests"], _done = counted(core, lambda: velero(
             "backup", "create", label + "-velero", "--include-namespaces", ",".join(names), "--wait"))
@@ -204,6 +207,10 @@ def run_shape(core, label, namespaces, per_namespace, workdir, startup, with_vel
                                             workdir, "restore-" + label)))[1:])
     row["restore_rss_mb"], row["restored"] = restore_rss, restored["totals"]["created"]
     assert row["restored"] >= namespaces * (per_namespace + 1), restored["totals"]
+    if profile_top:
+        profiled("object_restore", dict(module_args, name=label + "-profile",
+                                        namespace_mapping={n: "p" + n for n in names}), workdir, "restore-profile",
+                 profile_top)
     if with_velero:
         theirs_map = ",".join("%s:v%s" % (n, n) for n in names)
         row["velero_restore_s"], row["velero_restore_requests"], _done = counted(core, lambda: velero(
@@ -232,10 +239,14 @@ def clean_up(core, labels, workdir):
                        capture_output=True, check=False)
         subprocess.run([os.environ["LIFEBOAT_VELERO"], "--kubeconfig", os.environ["KUBECONFIG"], "-n", "velero",
                         "backup", "delete", label + "-velero", "--confirm"], capture_output=True, check=False)
-        scale.measured(scale.wrapped(common.module_command("object_backup", {
-            "kubeconfig": os.environ["KUBECONFIG"], "name": label, "state": "absent",
-            "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], os.environ["LIFEBOAT_VELERO_PREFIX"]),
-            "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}, workdir, "delete-" + label)))
+        for name in (label, label + "-profile"):  # the second is there after --profile
+            deleted = subprocess.run(common.module_command("object_backup", {
+                "kubeconfig": os.environ["KUBECONFIG"], "name": name, "state": "absent",
+                "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], os.environ["LIFEBOAT_VELERO_PREFIX"]),
+                "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}, workdir, "delete-" + name),
+                env=common.module_env(), capture_output=True, text=True, check=False)
+            if deleted.returncode != 0:
+                print("deleting backup %s failed: %s" % (name, deleted.stdout[-2000:]), file=sys.stderr)
 
 
 def main():
@@ -243,6 +254,8 @@ def main():
     parser.add_argument("--shapes", default="2500x4,250x4,100x100", help="namespaces x objects per namespace, ...")
     parser.add_argument("--velero-up-to", type=int, default=300, help="run Velero on shapes of this many namespaces "
                         "or fewer")
+    parser.add_argument("--profile", type=int, default=0, metavar="TOP", help="also run the backup and the restore "
+                        "once more under cProfile (not timed) and print their TOP functions")
     args = parser.parse_args()
     if "LIFEBOAT_VELERO" not in os.environ:
         sys.exit("needs the bed's Velero peer: tests/testbed/testbed velero, then eval \"$(tests/testbed/testbed env)\"")
@@ -255,7 +268,7 @@ def main():
             namespaces, per_namespace = (int(n) for n in shape.split("x"))
             labels.append("s%dx%d-%d" % (namespaces, per_namespace, time.time()))
             rows.append(run_shape(core, labels[-1], namespaces, per_namespace, workdir, startup,
-                                  namespaces <= args.velero_up_to))
+                                  namespaces <= args.velero_up_to, args.profile))
     finally:
         clean_up(core, labels, workdir)
         shutil.rmtree(workdir, ignore_errors=True)

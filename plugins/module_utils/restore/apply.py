@@ -104,6 +104,9 @@ class Restorer:
         self.blocks = blocks
         self.unlisted: Set[Any] = set()  # (res_dir, namespace) LIST refused: their objects are compared after a GET
         self.namespaces_in_cluster: Optional[int] = None  # when the target namespaces came from one LIST
+        # Target namespaces that did not exist when the restore began: nothing of the backup's can be in them
+        # yet, so they are not listed; what a controller put there meanwhile is a CREATE conflict, then compared.
+        self.fresh_namespaces: Set[str] = set()
         self.counts: Dict[str, Dict[str, int]] = {}  # resource -> outcome -> count
         self.total = 0
         self.failures: List[Dict[str, Any]] = []
@@ -164,8 +167,9 @@ class Restorer:
 
     def _existing(self, spill, tier):
         """(listing, a page of what exists) for the tier's collections: one LIST per type across the cluster
-        when it writes into many of the cluster's namespaces, else one per (type, namespace). A type refused
-        across the cluster (403) is listed per namespace; what could not be listed is compared after a GET."""
+        when it writes into many of the cluster's namespaces, else one per (type, namespace that existed
+        before the restore). A type refused across the cluster (403) is listed per namespace; what could not
+        be listed is compared after a GET."""
         listings = self._listings(spill, tier)
         while listings:
             refused, answered = [], set()
@@ -183,7 +187,7 @@ class Restorer:
                     self.unlisted.update((listing.res_dir, ns) for ns in listing.across or [listing.namespace])
                 yield listing, objects
             listings = [self._listing(spill, listing.res_dir, ns)
-                        for listing in refused for ns in sorted(listing.across)]
+                        for listing in refused for ns in sorted(listing.across) if ns not in self.fresh_namespaces]
 
     def _listings(self, spill, tier):
         by_type: Dict[str, List[Optional[str]]] = {}
@@ -195,7 +199,8 @@ class Restorer:
                 any_item = spill.any_of(Item, res_dir, namespaces[0])
                 listings.append(Listing(res_dir, None, frozenset(namespaces), any_item.type_path()))
             else:
-                listings.extend(self._listing(spill, res_dir, ns) for ns in namespaces)
+                listings.extend(self._listing(spill, res_dir, ns) for ns in namespaces
+                                if ns not in self.fresh_namespaces)
         return listings
 
     @staticmethod
@@ -317,8 +322,10 @@ class Restorer:
                 self.k8s.create(resource_path("", "v1", "namespaces"), {
                     "apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
-            if listed is not None and current is None:
-                self.namespaces_in_cluster += 1  # created here, or by the Namespace the backup holds
+            if current is None:
+                self.fresh_namespaces.add(ns)
+                if listed is not None:
+                    self.namespaces_in_cluster += 1  # created here, or by the Namespace the backup holds
 
     def _listed_namespaces(self, wanted):
         """Many target namespaces: the cluster's Namespaces by one LIST rather than a GET each, keeping the

@@ -52,6 +52,7 @@ class FakeCluster(K8sClient):
         # Serve apidiscovery.k8s.io/v2 when asked (Kubernetes 1.30+); else answer as older servers do.
         self.aggregated_discovery = aggregated_discovery
         self.requests = []
+        self.namespace_controller = None  # called with each Namespace created, to add what a controller would
         self.host = "https://fake.invalid:6443"
         self.retries = 0
         self.warnings = ApiWarnings()
@@ -203,6 +204,8 @@ class FakeCluster(K8sClient):
             obj["status"] = {"readyToUse": True, "boundVolumeSnapshotContentName": content,
                              "creationTime": "2026-11-23T00:00:01Z",
                              "restoreSize": ((pvc or {}).get("status", {}).get("capacity") or {}).get("storage", "1Gi")}
+        elif plural == "namespaces" and not obj.get("apiVersion", "v1").count("/") and self.namespace_controller:
+            self.namespace_controller(meta["name"])
         elif plural == "persistentvolumeclaims":
             obj["status"] = {"phase": "Bound", "capacity": {
                 "storage": obj["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")}}

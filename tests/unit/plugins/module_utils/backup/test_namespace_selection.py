@@ -268,7 +268,27 @@ def test_a_restore_into_a_few_of_a_crowded_cluster_s_namespaces_lists_them_one_b
         target.add("", "namespaces", {"metadata": {"name": "other-%02d" % i}})
     result = restore.run_restore(target, store, restore_options(name="all"))
     assert not result["failures"]
+    assert not lists(target, "configmaps"), "namespaces the restore created hold nothing to compare with"
+    target.requests.clear()
+    again = restore.run_restore(target, store, restore_options(name="all"))
+    assert not again["changed"], again
     assert "/api/v1/configmaps" not in lists(target, "configmaps") and len(lists(target, "configmaps")) == 15
+
+
+def test_what_a_controller_puts_into_a_namespace_the_restore_created_is_compared_after_the_conflict(tmp_path):
+    store = backed_up_crowd(tmp_path)
+    target = FakeCluster()
+    for i in range(40):
+        target.add("", "namespaces", {"metadata": {"name": "other-%02d" % i}})
+    target.namespace_controller = lambda ns: target.add("", "configmaps", {
+        "metadata": {"name": "settings", "namespace": ns}, "data": {"made": "by a controller"}})
+    kept = restore.run_restore(target, store, restore_options(name="all"))
+    assert not kept["failures"] and not lists(target, "configmaps")
+    assert [s["message"] for s in kept["skipped_objects"] if s["resource"] == "configmaps"] == [
+        "exists and differs from the backup (existing: keep)"] * 15
+    updated = restore.run_restore(target, store, restore_options(name="all", existing="update"))
+    assert updated["totals"]["updated"] == 15, updated["totals"]
+    assert target.objects[("", "configmaps", "team-03", "settings")]["data"]["i"] == "3"
 
 
 def test_a_type_refused_across_the_cluster_is_compared_per_namespace_at_restore(tmp_path):
