@@ -6,7 +6,8 @@
 For each size, one namespace of ConfigMaps and Secrets (1 KiB each) is backed up by Velero
 (`velero backup create --wait`, the bed's Velero server at its defaults) and by object_backup
 (through ansible-playbook, Ansible's start-up included), then restored by each into a new
-namespace. The order of the two contenders alternates from one size to the next. Memory:
+namespace; what ansible-playbook costs for any task (a playbook of one debug task, one of ping) is
+measured beside them. The order of the two contenders alternates from one size to the next. Memory:
 the Velero server's peak resident set (VmHWM, the process lives through the whole run) and
 the peak of the largest ansible-playbook descendant (ru_maxrss of reaped children).
 
@@ -86,6 +87,10 @@ def measure(core, size, workdir, lifeboat_first):
     for step in ((ours_backup, theirs_backup), (ours_restore, theirs_restore)):
         for run in (step if lifeboat_first else reversed(step)):
             run()
+    # What any task costs through ansible-playbook, whatever it does: a playbook of one debug task (no module
+    # runs) and one of ansible.builtin.ping (the smallest module).
+    times["ansible_empty_s"] = playbook({"ansible.builtin.debug": {"msg": "start-up"}}, workdir, "empty")[0]
+    times["ansible_ping_s"] = playbook({"ansible.builtin.ping": {}}, workdir, "ping")[0]
     try:
         delete_namespaces(core, [src, vcopy, lcopy])
     finally:
@@ -96,6 +101,8 @@ def measure(core, size, workdir, lifeboat_first):
     return {
         "objects": size, "items_in_backup": times["items"], "lifeboat_first": lifeboat_first,
         "velero": {"backup_s": round(times["velero_backup_s"], 2), "restore_s": round(times["velero_restore_s"], 2)},
+        "ansible_playbook_of": {"debug_s": round(times["ansible_empty_s"], 2),
+                                "ping_s": round(times["ansible_ping_s"], 2)},
         "lifeboat": {"backup_s": round(times["lifeboat_backup_s"], 2),
                      "restore_s": round(times["lifeboat_restore_s"], 2), "restored": times["lifeboat_restored"]},
         "ratios_velero_over_lifeboat": {

@@ -150,7 +150,7 @@ def _names_group(pattern, group):
     return bool(group) and (p == "*." + group or p.endswith("." + group) or p == group)
 
 
-def _clean(resource, obj):
+def cleaned(resource, obj):
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
     obj.get("metadata", {}).pop("managedFields", None)
@@ -174,7 +174,7 @@ def list_concurrently(k8s, jobs, label_selector, keep, emit, problems, refused=N
         if objects:
             answered.add((resource.dir, namespace))
         for obj in objects:
-            obj = _clean(resource, obj)
+            obj = cleaned(resource, obj)
             if keep(obj):
                 emit(resource, obj)
         if error is not None:
@@ -214,5 +214,5 @@ def get_items(k8s, jobs, problems):
                     resource.dir, name) if namespace is None else "; grant get on %s to this identity" % resource.dir
             problems.error(resource.dir, namespace, "%s: %s%s" % (name, error.message, hint))
         elif obj is not None:
-            found.append((resource, _clean(resource, obj)))
+            found.append((resource, cleaned(resource, obj)))
     return found

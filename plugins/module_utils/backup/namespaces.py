@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which namespaces a backup takes: the ones named, or every namespace (['*']) or those a namespace_selector
 matches, as the cluster lists them when the backup starts, less exclude_namespaces; and, listed again once the
-objects are, those that appeared meanwhile and match.
+objects are (that LIST also gives the Namespace objects), those that appeared meanwhile and match.
 
 The cluster's own namespaces (SYSTEM_NAMESPACES) are left out of ['*'] and of a selector's match unless named:
 a restore into another cluster must not carry one cluster's kube-system into another's.
@@ -14,7 +14,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, TYPE_CHECKING
+from typing import Any, Dict, List, Optional, Tuple, TYPE_CHECKING
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
@@ -31,8 +31,7 @@ class NamespaceChoice:
     names: List[str]  # sorted
     warnings: List[str] = field(default_factory=list)
     in_cluster: Optional[int] = None  # how many namespaces the cluster has, when they were listed
-    # appeared(taken): the namespaces matching the selection now that are not in taken (None: named ones only)
-    appeared: Optional[Callable[[List[str]], List[str]]] = None
+    named: Tuple[str, ...] = ()  # the namespaces given with a selector (only these, if it matches them)
 
     @property
     def cluster_wide(self) -> bool:
@@ -44,43 +43,53 @@ def chosen_namespaces(k8s, options: BackupOptions) -> NamespaceChoice:
     """The namespaces to back up. Refuses, naming the option, a selection that leaves none."""
     if not options.selects_namespaces:
         return NamespaceChoice(sorted(set(n for n in options.namespaces if not options.excluded(n))))
-    listed = _listed(k8s, options.namespace_selector)
+    return _choose(_listed(k8s, options.namespace_selector), options, tuple(options.namespaces))
+
+
+def _choose(listed, options: BackupOptions, named) -> NamespaceChoice:
     warnings = []
     candidates = []
     for namespace in listed:
         name = namespace["metadata"]["name"]
         if (namespace.get("status") or {}).get("phase") == "Terminating":
             warnings.append("namespace %s is being deleted: not backed up" % name)
-        elif options.namespaces and name not in options.namespaces:
+        elif named and name not in named:
             continue
-        elif name in SYSTEM_NAMESPACES and name not in options.namespaces:
+        elif name in SYSTEM_NAMESPACES and name not in named:
             continue
         else:
             candidates.append(name)
     listed_names = set(n["metadata"]["name"] for n in listed)
-    for name in options.namespaces:
+    for name in named:
         if name not in candidates and name not in listed_names:
             warnings.append("namespace %s does not match namespace_selector %r: not backed up" % (
                 name, options.namespace_selector))
     chosen = sorted(n for n in candidates if not options.excluded(n))
     if not chosen:
         raise InvalidInputError(_nothing_chosen(options, candidates))
-    return NamespaceChoice(chosen, warnings, len(listed))
+    return NamespaceChoice(chosen, warnings, len(listed), named)
 
 
-def appeared_namespaces(k8s, options: BackupOptions) -> Optional[Callable[[List[str]], List[str]]]:
-    """For ['*'] or a selector: a function listing the namespaces again and returning those that match the
-    selection and are not yet taken. A namespace created during a backup is then in it, as Velero's would be."""
+def listed_again(k8s, options: BackupOptions) -> Optional[List[Dict[str, Any]]]:
+    """For ['*'] or a selector, once the objects are listed: the Namespace objects the selection lists now
+    (None when it cannot be listed now: what was taken stands). One LIST serves both what appeared meanwhile
+    and the Namespace objects the backup holds."""
     if not options.selects_namespaces:
         return None
+    try:
+        return _listed(k8s, options.namespace_selector)
+    except ApiError:
+        return None
 
-    def appeared(taken: List[str]) -> List[str]:
-        try:
-            now = chosen_namespaces(k8s, options).names
-        except (ApiError, InvalidInputError):
-            return []  # every namespace gone meanwhile, or listing refused now: what was taken stands
-        return sorted(set(now) - set(taken))
-    return appeared
+
+def appeared(listed, options: BackupOptions, choice: NamespaceChoice, taken: List[str]) -> List[str]:
+    """The namespaces of a listing that match the selection and are not yet taken: a namespace created during a
+    backup is in it, as Velero's would be."""
+    try:
+        now = _choose(listed, options, choice.named).names
+    except InvalidInputError:
+        return []  # every namespace gone meanwhile: what was taken stands
+    return sorted(set(now) - set(taken))
 
 
 def _listed(k8s, selector):

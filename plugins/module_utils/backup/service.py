@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Set, TYPE_CHECKING
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext, ItemRef
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.pipeline import Pipeline, builtin_names
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector import (
+    cleaned,
     select,
     Problems,
     discover,
@@ -27,7 +28,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.collector impo
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.lock import BackupLock
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.namespaces import (
-    NamespaceChoice, appeared_namespaces, chosen_namespaces)
+    NamespaceChoice, appeared, chosen_namespaces, listed_again)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.backup.stored import (
     check_ours,
     check_same_sealing,
@@ -60,7 +61,6 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest impor
     data_copies,
     describe_error,
 )
-from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.listing import CLUSTER_WIDE_FROM
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import parse_selector, selector_matches
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
@@ -85,7 +85,7 @@ def run_backup(k8s, store: ObjectStore, options: BackupOptions, check_mode=False
     prefix = "backups/%s/" % name
     if existing is None:
         check_ours(store, name, store.list_objects(prefix), "replace")
-    choice = replace(chosen_namespaces(k8s, options), appeared=appeared_namespaces(k8s, options))
+    choice = chosen_namespaces(k8s, options)
     options = replace(options, namespaces=choice.names)
     for ns in options.namespaces if not options.selects_namespaces else ():  # listed ones exist
         _check_namespace(k8s, ns)
@@ -358,7 +358,8 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
     list_concurrently(k8s, jobs, options.label_selector, keep, emit, problems)
     # The listing decides: a namespace that appeared meanwhile and matches the selection is taken too. The
     # run's list grows in place: the actions' view of the run, the checks below and the manifest read it.
-    late = choice.appeared(namespaces) if choice.appeared else []
+    namespaces_now = listed_again(k8s, options)
+    late = appeared(namespaces_now, options, choice, namespaces) if namespaces_now is not None else []
     if late:
         problems.warn("namespaces %s appeared during the backup and match its selection: backed up" % ", ".join(late))
         list_concurrently(k8s, [(r, ns) for r in chosen if r.namespaced for ns in late], options.label_selector,
@@ -374,7 +375,7 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
         additional.setdefault(ItemRef("namespaces", None, ns), "namespaces")
     builtin = set(builtin_names("backup") + ["namespaces"])
     listed = _listed_check(options)
-    done: Set[Any] = _listed_namespace_objects(k8s, lookup["namespaces"], namespaces, choice, emit, problems)
+    done = _listed_namespace_objects(lookup["namespaces"], namespaces_now, namespaces, emit)
     while True:
         wanted: Dict[Any, Any] = {}  # (resource, namespace, name) -> the ref that asked for it
         for ref in sorted(set(additional) - done):
@@ -397,14 +398,16 @@ def _collect(k8s, options: BackupOptions, chosen, resources, emit, additional, p
                 problems.warn("%s: %s is not backed up: it does not exist" % (additional[ref], ref.describe()))
 
 
-def _listed_namespace_objects(k8s, resource, namespaces, choice: NamespaceChoice, emit, problems) -> Set[Any]:
-    """Many namespaces that came from a listing: their Namespace objects by one LIST rather than a GET each
-    (2,500 GETs at 2,500 namespaces). Returns the refs so taken; the others are got one by one."""
-    if choice.in_cluster is None or len(namespaces) < CLUSTER_WIDE_FROM:
-        return set()
-    wanted = set(namespaces)
-    list_concurrently(k8s, [(resource, None)], None, lambda obj: obj["metadata"]["name"] in wanted, emit, problems)
-    return set(ItemRef("namespaces", None, ns) for ns in namespaces)
+def _listed_namespace_objects(resource, listed, namespaces, emit) -> Set[Any]:
+    """The Namespace objects of the backup's namespaces from the listing that looked for late ones, rather than a GET
+    each (2,500 GETs at 2,500 namespaces). Returns the refs so taken; the others are got one by one."""
+    wanted, taken = set(namespaces), set()
+    for namespace in listed or ():
+        name = namespace["metadata"]["name"]
+        if name in wanted:
+            emit(resource, cleaned(resource, namespace))
+            taken.add(ItemRef("namespaces", None, name))
+    return taken
 
 
 def _additional_job(ref, lookup, namespaces, mode):

@@ -194,6 +194,15 @@ def test_a_namespace_that_appears_during_the_backup_is_taken_when_it_matches(tmp
     assert "newcomer" in target.named("", "namespaces") and "stranger" not in target.named("", "namespaces")
 
 
+def test_chosen_namespaces_are_listed_twice_and_their_namespace_objects_come_from_the_second_listing(tmp_path):
+    fake = cluster()
+    result = backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespace_selector="backup=nightly"))
+    assert [p for m, p in fake.requests if m == "GET" and p.split("?")[0] == "/api/v1/namespaces"] == [
+        "/api/v1/namespaces"] * 2, "once to choose, once for what appeared and the Namespace objects"
+    assert namespace_gets(fake) == ["/api/v1/namespaces/kube-system"]  # the cluster's identity, nothing else
+    assert result["backup"]["counts"]["namespaces"] == 2
+
+
 def test_named_namespaces_are_not_listed_again(tmp_path):
     fake = cluster()
     backups.run_backup(fake, FileStore(str(tmp_path / "store")), options(namespaces=["shop"]))
