@@ -7,16 +7,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import time
+import threading
 from typing import List
 
 try:
     import boto3
     import botocore.exceptions
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
+    from s3transfer.subscribers import BaseSubscriber
 
     BOTO3_IMPORT_ERROR = None
 except ImportError as e:
+    BaseSubscriber = object  # type: ignore[assignment,misc]  # boto3 is missing: said when a store is opened
     BOTO3_IMPORT_ERROR = e
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
@@ -41,6 +43,16 @@ CREDENTIALS = {
     "ExpiredToken": "session_token: the session token has expired",
 }
 DEFAULT_TIMEOUT = 600
+
+
+class _Done(BaseSubscriber):
+    """Told by s3transfer when a transfer is done, whether it succeeded or not."""
+
+    def __init__(self):
+        self.finished = threading.Event()
+
+    def on_done(self, future, **kwargs):
+        self.finished.set()
 
 
 class S3Store(ObjectStore):
@@ -130,18 +142,17 @@ class S3Store(ObjectStore):
             raise self._error(what, key, e)
 
     def _transfer(self, what, key, start):
-        """Run one managed transfer (multipart, concurrent) and wait for it until the deadline."""
+        """Run one managed transfer (multipart, concurrent) and wait for it until the deadline. The wait ends when
+        s3transfer says the transfer is done (a small file's upload takes milliseconds: no polling interval)."""
         manager = create_transfer_manager(self.client, self.transfer)
-        deadline = time.monotonic() + self.timeout
+        done = _Done()
         future = None
         try:
-            future = start(manager)
-            while not future.done():
-                if time.monotonic() > deadline:
-                    future.cancel()  # s3transfer aborts the multipart upload it started
-                    raise ApiError("S3 %s of %s did not finish within %ss (storage_timeout): the server at %s is "
-                                   "not answering" % (what, key, self.timeout, self.client.meta.endpoint_url))
-                time.sleep(0.05)
+            future = start(manager, [done])
+            if not done.finished.wait(self.timeout):
+                future.cancel()  # s3transfer aborts the multipart upload it started
+                raise ApiError("S3 %s of %s did not finish within %ss (storage_timeout): the server at %s is "
+                               "not answering" % (what, key, self.timeout, self.client.meta.endpoint_url))
             future.result()
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise self._error(what, key, e)
@@ -150,7 +161,8 @@ class S3Store(ObjectStore):
 
     def put_file(self, key, path, retention=None):
         extra = self._write_args(retention)
-        self._transfer("upload", key, lambda m: m.upload(path, self.bucket, self._key(key), extra_args=extra))
+        self._transfer("upload", key, lambda m, subscribers: m.upload(
+            path, self.bucket, self._key(key), extra_args=extra, subscribers=subscribers))
 
     def put_bytes(self, key, data, if_absent=False, retention=None):
         extra = self._write_args(retention)
@@ -193,7 +205,8 @@ class S3Store(ObjectStore):
 
     def get_file(self, key, path):
         self._head(key)  # a clear NotFoundError instead of a bare 404 from the transfer manager
-        self._transfer("download", key, lambda m: m.download(self.bucket, self._key(key), path))
+        self._transfer("download", key, lambda m, subscribers: m.download(
+            self.bucket, self._key(key), path, subscribers=subscribers))
 
     def get_bytes(self, key, max_bytes=None):
         extra = {"Range": "bytes=0-%d" % max_bytes} if max_bytes is not None else {}
