@@ -176,6 +176,10 @@ def test_a_wrong_password_fails_clearly_and_leaves_nothing(filled):
     wrong = run_module("volume_snapshot", dict(args, name="pw2", data_mover=mover(prefix, repository_password="nope")))
     assert wrong.get("failed")
     assert "data_mover.repository_password: restic cannot open the repository with this password" in wrong["msg"]
+    # What explains it was read before the Job went: restic's own words, the container's end, the events.
+    told = wrong["mover_job"]
+    assert "wrong password" in told["log_tail"] and told["termination"]["exit_code"] == 1, told
+    assert told["pod"].startswith(told["job"].split("/")[1]) and any(" Scheduled: " in e for e in told["events"]), told
     assert not leftovers(filled)
     assert "volumes/copies/%s/pw2.json" % filled not in keys(prefix)
     # The password from a Secret of the namespace instead: it opens the same repository.

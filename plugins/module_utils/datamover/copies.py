@@ -219,7 +219,9 @@ class VolumeCopies:
             log = getattr(e, "log", None)
             if log is None:
                 raise
-            raise LifeboatError("%s failed: %s (%s)" % (what, self.mover.failure(log), e.message))
+            if not log.strip():  # it never ran, or said nothing: the Job's own story (events, termination) is all
+                raise LifeboatError("%s failed: %s" % (what, e.message), **e.details)
+            raise LifeboatError("%s failed: %s (%s)" % (what, self.mover.failure(log), e.message), **e.details)
         try:
             return parse(log)
         except (ValueError, KeyError, TypeError) as e:

@@ -158,14 +158,44 @@ class MoverJob:
         try:
             wait_until(done, self.timeout, pending, max_interval=1.0)
         except WaitTimeoutError as e:
-            raise LifeboatError(e.message + "; last lines of its log: " + self._log(20)[-800:])
+            raise self._failed(e.message)
         self.finished = self.clock()
         return self._log()
 
     def _failed(self, why):
-        error = LifeboatError(why)
-        setattr(error, "log", self._log())
+        """The error of a Job that failed or timed out, with what explains it, read before the Job is deleted:
+        the container's termination (OOMKilled, a signal, its message), the events of the Job and its pod
+        (FailedMount, FailedScheduling, quota refusals...), and the tail of its log (also in `log`, for the mover
+        to name the cause). The message carries the first two; the result carries all of it (mover_job)."""
+        pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        pod = pods[-1]["metadata"]["name"] if pods else None
+        termination = _termination(pods)
+        events = self._events([self.name] + ([pod] if pod else []))
+        log = self._log()
+        told = []
+        if termination and termination.get("reason") not in (None, "Error", "Completed"):
+            told.append("terminated: %s" % ", ".join("%s=%s" % (k, v) for k, v in sorted(termination.items())))
+        warnings = [e for e in events if e.startswith("Warning ")]
+        if warnings:
+            told.append("events: " + "; ".join(warnings[-3:]))
+        error = LifeboatError(why + "".join(" (%s)" % t for t in told), mover_job={
+            "job": "%s/%s" % (self.namespace, self.name), "pod": pod, "termination": termination,
+            "events": events, "log_tail": log[-4000:]})
+        setattr(error, "log", log)
         return error
+
+    def _events(self, names):
+        """'<type> <reason>: <message>' of the events about these objects, oldest first; [] if they cannot be read
+        (the data mover's Role may not grant list on events: the diagnosis is a help, not a need)."""
+        found = []
+        for name in names:
+            try:
+                found.extend(self.k8s.list(resource_path("", "v1", "events", self.namespace),
+                                           field_selector="involvedObject.name=" + name))
+            except LifeboatError:
+                return []
+        found.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return ["%s %s: %s" % (e.get("type"), e.get("reason"), (e.get("message") or "").strip()) for e in found[-20:]]
 
     def _log(self, lines=LOG_LINES):
         pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
@@ -209,6 +239,18 @@ def _stuck(pods, image):
             waiting = (status.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in STUCK:
                 return "image %s: %s: %s" % (image, waiting["reason"], waiting.get("message", ""))
+    return None
+
+
+def _termination(pods):
+    """The mover container's termination (reason, exit_code, signal, message), or None while it runs."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated")
+            if status.get("name") == "mover" and terminated:
+                found = {"reason": terminated.get("reason"), "exit_code": terminated.get("exitCode"),
+                         "signal": terminated.get("signal"), "message": (terminated.get("message") or "").strip()}
+                return dict((k, v) for k, v in found.items() if v not in (None, ""))
     return None
 
 

@@ -137,8 +137,13 @@ class ResticMover(DataMover):
         for needle, message in KNOWN_FAILURES:
             if needle in log:
                 return message
-        lines = [line for line in log.splitlines() if line.strip() and not line.startswith('{"message_type":"status"')]
-        return "restic failed: " + (" / ".join(lines[-5:])[-800:] or "no output (see the Job's events)")
+        lines = [line.strip() for line in log.splitlines()
+                 if line.strip() and not line.startswith('{"message_type":"status"')]
+        # restic's own error lines wherever they are in the tail (a Fatal line may be followed by a usage text or
+        # a shell's), else its last lines.
+        errors = [line for line in lines if line.startswith("Fatal") or "error" in line.lower()]
+        told = errors[-8:] if errors else lines[-5:]
+        return "restic failed: " + (" / ".join(told)[-1200:] or "no output")
 
     def check_snapshot_id(self, snapshot_id):
         if not isinstance(snapshot_id, str) or not _SNAPSHOT_ID.match(snapshot_id):

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import MANIFEST_FORMAT, Manifest, verify_copies
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ConflictError, InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, ConflictError, InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, _empty_claim
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MoverJob, object_name
@@ -76,7 +76,52 @@ def test_restic_logs_and_the_bucket_name_the_snapshot_and_failures_name_the_opti
         "data_mover.repository_password: restic cannot open the repository")
     assert mover.failure("Fatal: unable to open config file: Stat: The AWS Access Key Id you provided does not "
                          "exist in our records.").startswith("data_mover.access_key: ")
-    assert mover.failure("a\nb\nFatal: something else\n") == "restic failed: a / b / Fatal: something else"
+    assert mover.failure("a\nb\nFatal: something else\n") == "restic failed: Fatal: something else"
+    # restic's error lines wherever they are in the tail, not only its last lines
+    assert mover.failure("Load(<lock/1>) returned error, retrying after 552ms: EOF\nFatal: unable to create lock: "
+                         "EOF\nusage: restic ...\n  -h, --help\n  -q\n  -v\n  -r\n") == (
+        "restic failed: Load(<lock/1>) returned error, retrying after 552ms: EOF / Fatal: unable to create lock: EOF")
+    assert mover.failure("a\nb\n") == "restic failed: a / b"
+
+
+class JobCluster:
+    """A Job whose pod was OOMKilled, as the API server and the kubelet report it: pure logic, no cluster."""
+
+    def __init__(self, events=True):
+        self.events = events
+
+    def list(self, path, label_selector=None, field_selector=None, page_size=500):
+        if path.endswith("/pods"):
+            return [{"metadata": {"name": "lb-copy-1-abcde", "creationTimestamp": "2026-12-07T03:00:00Z"},
+                     "status": {"containerStatuses": [{"name": "mover", "state": {"terminated": {
+                         "reason": "OOMKilled", "exitCode": 137, "message": ""}}}]}}]
+        if path.endswith("/events"):
+            if not self.events:
+                raise ApiError("GET %s: 403 forbidden" % path, status=403)
+            name = field_selector.split("=", 1)[1]
+            return [{"type": "Normal", "reason": "Scheduled", "message": "assigned to node",
+                     "lastTimestamp": "2026-12-07T03:00:01Z", "involvedObject": {"name": name}},
+                    {"type": "Warning", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified "
+                     "backoff limit", "lastTimestamp": "2026-12-07T03:00:09Z"}] if name == "lb-copy-1" else []
+        raise AssertionError(path)
+
+    def request(self, method, path, query=None, raw=False, **_kw):
+        assert path.endswith("/log") and raw
+        return b"open repository\nFatal: unable to save snapshot: context canceled\n"
+
+
+def test_a_failed_job_says_why_from_its_termination_its_events_and_its_log():
+    job = MoverJob(JobCluster(), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True, "img")
+    error = job._failed("its container exited with code 137")
+    assert error.message == ("its container exited with code 137 (terminated: exit_code=137, reason=OOMKilled) "
+                             "(events: Warning BackoffLimitExceeded: Job has reached the specified backoff limit)")
+    told = error.details["mover_job"]
+    assert told["pod"] == "lb-copy-1-abcde" and told["termination"] == {"reason": "OOMKilled", "exit_code": 137}
+    assert told["events"][0] == "Normal Scheduled: assigned to node"
+    assert "Fatal: unable to save snapshot" in told["log_tail"] and "Fatal" in error.log
+    # Events the data mover's Role may not read leave the rest of the explanation.
+    quiet = MoverJob(JobCluster(events=False), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True, "img")
+    assert quiet._failed("x").details["mover_job"]["events"] == []
 
 
 @pytest.mark.parametrize("snapshot_id", ["cdea1f78", "--help", "../../x", SNAPSHOT_ID.upper(), None, 7])
