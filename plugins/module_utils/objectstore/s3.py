@@ -18,7 +18,7 @@ try:
 
     BOTO3_IMPORT_ERROR = None
 except ImportError as e:
-    BaseSubscriber = object  # type: ignore[assignment,misc]  # boto3 is missing: said when a store is opened
+    BaseSubscriber = object  # boto3 is missing: said when a store is opened
     BOTO3_IMPORT_ERROR = e
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (

@@ -145,7 +145,7 @@ class Restorer:
                 namespace = obj["metadata"].get("namespace")
                 if listing.across is None or namespace in listing.across:
                     by_namespace.setdefault(namespace, {})[obj["metadata"]["name"]] = obj
-            pairs = []
+            pairs: List[Any] = []
             for namespace, page in by_namespace.items():
                 pairs.extend((item, page[item.name]) for item in spill.named(Item, listing.res_dir, namespace, page))
             self._apply_chunk(spill, pairs, kept)
@@ -197,7 +197,8 @@ class Restorer:
         for res_dir, namespaces in by_type.items():
             if None not in namespaces and lists_across_cluster(len(namespaces), self.namespaces_in_cluster):
                 any_item = spill.any_of(Item, res_dir, namespaces[0])
-                listings.append(Listing(res_dir, None, frozenset(namespaces), any_item.type_path()))
+                listings.append(Listing(res_dir, None, frozenset(ns for ns in namespaces if ns is not None),
+                                        any_item.type_path()))
             else:
                 listings.extend(self._listing(spill, res_dir, ns) for ns in namespaces
                                 if ns not in self.fresh_namespaces)
@@ -309,7 +310,7 @@ class Restorer:
     def _ensure_target_namespaces(self, targets, backed_up):
         """Wait out Terminating namespaces; create target namespaces the backup has no object for."""
         wanted = targets | backed_up
-        listed = self._listed_namespaces(wanted)
+        listed, in_cluster = self._listed_namespaces(wanted)
         for ns in sorted(wanted):
             path = resource_path("", "v1", "namespaces", None, ns)
             current = listed.get(ns) if listed is not None else self.k8s.get_or_none(path)
@@ -324,14 +325,15 @@ class Restorer:
                     "metadata": {"name": ns, "labels": {RESTORED_BY: self.backup_name}}})
             if current is None:
                 self.fresh_namespaces.add(ns)
-                if listed is not None:
-                    self.namespaces_in_cluster += 1  # created here, or by the Namespace the backup holds
+        if listed is not None:  # and those created here, or by the Namespaces the backup holds
+            self.namespaces_in_cluster = in_cluster + len(self.fresh_namespaces)
 
     def _listed_namespaces(self, wanted):
         """Many target namespaces: the cluster's Namespaces by one LIST rather than a GET each, keeping the
-        wanted ones (name -> object) and counting all of them; None when a GET each is cheaper or LIST is refused."""
+        wanted ones (name -> object) and counting all of them; (None, None) when a GET each is cheaper or LIST is
+        refused."""
         if len(wanted) < CLUSTER_WIDE_FROM:
-            return None
+            return None, None
         listed, count = {}, 0
         try:
             for namespace in self.k8s.list(resource_path("", "v1", "namespaces"), page_size=CHUNK):
@@ -341,9 +343,8 @@ class Restorer:
         except ApiError as e:
             if e.status != 403:
                 raise
-            return None  # may get each namespace, not list them: the restore lists per namespace too
-        self.namespaces_in_cluster = count
-        return listed
+            return None, None  # may get each namespace, not list them: the restore lists per namespace too
+        return listed, count
 
     def _wait_terminating(self, ns, path, current):
         """A namespace being deleted cannot take new objects: wait until it is gone, saying why it took long."""
