@@ -125,3 +125,39 @@ def test_each_clusters_ca_is_made_as_kubeadm_makes_it_and_strict_verification_ac
                  "        print(t.version())\n" % (ca, host, port, host))
     res = subprocess.run([python, "-c", handshake], capture_output=True, text=True, timeout=30, check=False)
     assert res.returncode == 0 and res.stdout.startswith("TLS"), res.stderr[-1000:]
+
+
+def test_no_bed_process_takes_its_cluster_from_the_callers_kubeconfig():
+    """client-go's sidecars prefer $KUBECONFIG to their --kubeconfig: a bed started from a shell pointed at the primary
+    cluster once had the DR cluster's provisioner watching the primary's claims. The bed's processes never inherit
+    it, and a claim in the DR cluster binds."""
+    pids = os.path.join(os.environ["LIFEBOAT_TESTBED_DIR"], "pids")
+    checked = 0
+    for name in sorted(os.listdir(pids)):
+        with open(os.path.join(pids, name)) as f:
+            pid = json.load(f)["pid"]
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                environ = f.read().split(b"\0")
+        except FileNotFoundError:
+            continue
+        assert not [v for v in environ if v.startswith(b"KUBECONFIG=")], "%s inherited KUBECONFIG" % name
+        checked += 1
+    assert checked >= 10
+    dr = dict(os.environ, KUBECONFIG=os.environ["LIFEBOAT_DR_KUBECONFIG"])
+    namespace = "bed-dr-" + uuid.uuid4().hex[:6]
+
+    def dr_kubectl(*args, stdin=None):
+        res = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True, timeout=120,
+                             env=dr, check=False)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+    dr_kubectl("create", "namespace", namespace)
+    try:
+        dr_kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "claim"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}))
+        wait(lambda: json.loads(dr_kubectl("get", "pvc", "claim", "-n", namespace, "-o", "json"))["status"].get(
+            "phase") == "Bound", "a claim in the DR cluster to bind")
+    finally:
+        dr_kubectl("delete", "namespace", namespace, "--wait=false")

@@ -160,6 +160,9 @@ def start_time(pid):
     return int(fields[19])
 
 
+FOREIGN_ENV = ("KUBECONFIG",)
+
+
 def start(name, argv, env=None):
     os.makedirs(path("logs"), exist_ok=True)
     os.makedirs(path("pids"), exist_ok=True)
@@ -167,9 +170,13 @@ def start(name, argv, env=None):
     with open(path("argv", name + ".json"), "w") as f:  # start-cluster starts it again the same way
         json.dump({"argv": argv, "env": env or {}}, f)
     log = open(path("logs", name + ".log"), "ab")
+    # Not the caller's KUBECONFIG: client-go's sidecars (csi-provisioner, csi-snapshotter) prefer it to their own
+    # --kubeconfig, so a bed started from a shell pointed at one cluster had the DR cluster's provisioner watching
+    # the primary's claims, and DR claims never bound.
+    inherited = dict((k, v) for k, v in os.environ.items() if k not in FOREIGN_ENV)
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=RUN, env=dict(os.environ, **(env or {})))
+        start_new_session=True, cwd=RUN, env=dict(inherited, **(env or {})))
     with open(path("pids", name + ".json"), "w") as f:
         json.dump({"pid": proc.pid, "started": start_time(proc.pid), "argv": argv}, f)
     PROCS[name] = proc
