@@ -365,26 +365,10 @@ EXAMPLES = r"""
 RETURN = r"""
 mover_job:
   description:
-    - What explains a data mover Job that failed or timed out, read before the Job and its pod were deleted.
+    - What explains a data mover Job (a restore from a copy) that failed or timed out, read before the Job was
+      deleted; the same fields as M(lifeboat.k8s.volume_snapshot)'s RV(lifeboat.k8s.volume_snapshot#module:mover_job).
   returned: when a data mover Job failed (the task failed)
   type: dict
-  contains:
-    job:
-      description: The Job, as C(namespace/name).
-      type: str
-    pod:
-      description: Its pod's name, if it had one.
-      type: str
-    termination:
-      description: How the mover container ended (reason such as C(OOMKilled), exit_code, signal, message).
-      type: dict
-    events:
-      description: "The events of the Job and its pod, oldest first, as C(<type> <reason>: <message>) lines."
-      type: list
-      elements: str
-    log_tail:
-      description: The last lines of the mover's log (at most 4,000 characters).
-      type: str
 deleted_namespaces:
   description: Namespaces deleted (with I(state=absent)).
   returned: when state=absent

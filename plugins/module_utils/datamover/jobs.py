@@ -171,7 +171,7 @@ class MoverJob:
         pod = pods[-1]["metadata"]["name"] if pods else None
         termination = _termination(pods)
         events = self._events([self.name] + ([pod] if pod else []))
-        log = self._log()
+        log = self._log(pods=pods)
         told = []
         if termination and termination.get("reason") not in (None, "Error", "Completed"):
             told.append("terminated: %s" % ", ".join("%s=%s" % (k, v) for k, v in sorted(termination.items())))
@@ -197,8 +197,10 @@ class MoverJob:
         found.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         return ["%s %s: %s" % (e.get("type"), e.get("reason"), (e.get("message") or "").strip()) for e in found[-20:]]
 
-    def _log(self, lines=LOG_LINES):
-        pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    def _log(self, lines=LOG_LINES, pods=None):
+        """The tail of the newest pod's log (pods: the Job's, oldest first, when the caller has them)."""
+        if pods is None:
+            pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
         if not pods:
             return ""
         path = resource_path("", "v1", "pods", self.namespace, pods[-1]["metadata"]["name"], "log")
