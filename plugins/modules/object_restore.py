@@ -163,7 +163,13 @@ options:
         C(system:*), C(cluster-admin), C(admin), C(edit), C(view); system PriorityClasses; APIServices of
         built-in groups; API Priority and Fairness defaults),
         C(source-cluster-snapshots) (VolumeSnapshots and their contents are skipped),
-        C(owned-by-restored-controller), C(service-account-tokens), C(cluster-root-ca) (the
+        then one C(convert-<group>-<version>) action per API version Kubernetes no longer serves (see below),
+        C(owned-by-restored-controller) (what a restored owner's Kubernetes controller makes again - a
+        Deployment's ReplicaSets, any restored controller's Pods, a CronJob's Jobs, revisions, a Service's
+        EndpointSlices - is skipped),
+        C(owner-references) (ownerReferences to owners the restore holds are kept and point at the owners' new
+        UIDs; see below),
+        C(service-account-tokens), C(cluster-root-ca) (the
         C(kube-root-ca.crt) ConfigMap), C(service-endpoints), C(finished-pods), C(service-cluster-ip),
         C(service-node-ports) (also kept by I(preserve_node_ports)), C(pvc-bookkeeping) (binding, provisioner
         and Velero annotations), C(storage-class-mapping) (I(storage_class_mapping)), C(pvc-from-snapshot),
@@ -171,15 +177,42 @@ options:
         C(binding-subjects) (subjects follow the namespace mapping), C(pod-node-and-token),
         C(job-controller-uid).
       - For example C([service-cluster-ip]) keeps each Service's cluster IP (the create fails if the IP is
-        taken), C([finished-pods]) restores Succeeded and Failed pods.
-      - Stripping server-owned metadata and status and mapping the object's own namespace are not actions;
-        every restore does them.
+        taken), C([finished-pods]) restores Succeeded and Failed pods, C([owner-references]) restores every
+        object without its owner references (as earlier versions did).
+      - Owner references. Objects are created owners first (by their depth in the backup's ownership graph,
+        then by kind), and each reference names the owner's UID in the target; an owner that already exists
+        lends its own. A reference to an owner the restore does not create or find (filtered out, skipped,
+        refused, failed) is dropped, with a warning naming the object and the owner. C(controller) and
+        C(blockOwnerDeletion) are kept, so deleting the restored owner garbage-collects what it owns, as in
+        the source.
+      - Removed API versions. A backup of an older cluster may hold objects at versions the target no longer
+        serves (C(batch/v1beta1) CronJobs, C(policy/v1beta1) PodDisruptionBudgets, C(networking.k8s.io/v1beta1)
+        and C(extensions/v1beta1) Ingresses, C(autoscaling/v2beta1) and C(v2beta2) HorizontalPodAutoscalers,
+        C(discovery.k8s.io/v1beta1) EndpointSlices, C(apiextensions.k8s.io/v1beta1) CRDs,
+        C(admissionregistration.k8s.io/v1beta1) webhooks, RBAC, storage, scheduling, node, coordination,
+        flow control betas and the C(apps/v1beta1), C(apps/v1beta2) workloads). When the target cluster's
+        discovery does not serve the archived version, the C(convert-*) action of that version converts the
+        object to its successor as the Kubernetes deprecated API migration guide says (for example an Ingress's
+        C(serviceName)/C(servicePort) become C(service.name)/C(service.port), a missing C(pathType) becomes
+        C(ImplementationSpecific); defaults that changed are written out as the old version had them).
+        PodSecurityPolicies and v1beta1 CertificateSigningRequests have no successor - skipped, with a warning.
+        An object with no faithful equivalent (a webhook whose C(sideEffects) are C(Unknown)) refuses the whole
+        restore before any change, naming it. Events are never restored, so they are not converted.
     type: list
     elements: str
-    choices: [non-restorable-kinds, cluster-bootstrap-objects, source-cluster-snapshots, owned-by-restored-controller, service-account-tokens,
-              cluster-root-ca, service-endpoints, finished-pods, service-cluster-ip, service-node-ports,
-              pvc-bookkeeping, storage-class-mapping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref,
-              binding-subjects, pod-node-and-token, job-controller-uid]
+    choices: [non-restorable-kinds, cluster-bootstrap-objects, source-cluster-snapshots, convert-extensions-v1beta1,
+              convert-apps-v1beta1, convert-apps-v1beta2, convert-networking.k8s.io-v1beta1, convert-batch-v1beta1,
+              convert-policy-v1beta1, convert-autoscaling-v2beta1, convert-autoscaling-v2beta2,
+              convert-discovery.k8s.io-v1beta1, convert-node.k8s.io-v1beta1, convert-scheduling.k8s.io-v1beta1,
+              convert-storage.k8s.io-v1beta1, convert-rbac.authorization.k8s.io-v1beta1,
+              convert-apiextensions.k8s.io-v1beta1, convert-admissionregistration.k8s.io-v1beta1,
+              convert-apiregistration.k8s.io-v1beta1, convert-coordination.k8s.io-v1beta1,
+              convert-certificates.k8s.io-v1beta1, convert-flowcontrol.apiserver.k8s.io-v1beta1,
+              convert-flowcontrol.apiserver.k8s.io-v1beta2, convert-flowcontrol.apiserver.k8s.io-v1beta3,
+              owned-by-restored-controller, owner-references, service-account-tokens, cluster-root-ca,
+              service-endpoints, finished-pods, service-cluster-ip, service-node-ports, pvc-bookkeeping,
+              storage-class-mapping, pvc-from-snapshot, pvc-volume-binding, pv-claim-ref, binding-subjects,
+              pod-node-and-token, job-controller-uid]
   restore_volumes:
     description:
       - Recreate PVCs that have a snapshot record from their snapshots (or their data copies).

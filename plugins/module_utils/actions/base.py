@@ -38,6 +38,7 @@ class ActionResult:
     skip: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
     volume_record: Optional[Dict[str, Any]] = None
+    refuse: Optional[str] = None  # (restore) why the item cannot be restored at all: the restore refuses to start
 
     def __post_init__(self):
         self.additional, self.warnings = list(self.additional), list(self.warnings)
@@ -84,6 +85,7 @@ class ItemAction:
     name: Optional[str] = None  # kebab-case, unique per kind: what disable_actions and results say
     description = ""
     applies_to = ResourceSelector()
+    converts_versions = False  # may change an item's apiVersion (to a version of the same kind the target serves)
 
     def execute(self, item, context):
         """Return an ActionResult. item is the pipeline's own copy: change it in place or return another."""

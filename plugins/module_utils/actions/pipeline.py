@@ -68,6 +68,7 @@ class Outcome:
     additional: List[Any] = field(default_factory=list)  # (action name, ItemRef)
     warnings: List[str] = field(default_factory=list)
     volume_record: Optional[Dict[str, Any]] = None
+    refuse: Optional[str] = None
 
 
 class Pipeline:
@@ -75,6 +76,7 @@ class Pipeline:
         self.actions = list(actions)
         self.skipped = {}  # action name -> items it skipped
         self.added = {}  # action name -> additional items it named
+        self.converted = {}  # action name -> items whose apiVersion it changed
 
     @staticmethod
     def check(options: ActionOptions) -> None:
@@ -119,10 +121,17 @@ class Pipeline:
             if result.additional:
                 outcome.additional.extend((action.name, ref) for ref in result.additional)
                 self.added[action.name] = self.added.get(action.name, 0) + len(result.additional)
+            if result.refuse:
+                outcome.refuse = "%s: %s" % (action.name, result.refuse)
+                return outcome
             if result.skip:
                 outcome.skip = "%s: %s" % (action.name, result.skip)
                 self.skipped[action.name] = self.skipped.get(action.name, 0) + 1
                 return outcome
+            if action.converts_versions and _identity(context.resource, outcome.item)[1:] == identity[1:] and \
+                    outcome.item.get("apiVersion") != identity[0]:
+                self.converted[action.name] = self.converted.get(action.name, 0) + 1
+                identity = _identity(context.resource, outcome.item)
             if _identity(context.resource, outcome.item) != identity:
                 raise InvalidInputError("%s: changed the apiVersion, kind or namespace of %s (or the name of a "
                                         "Namespace); an action may change an object, not where it goes" % (
@@ -130,9 +139,15 @@ class Pipeline:
         return outcome
 
     def summary(self):
-        """Per action, what it skipped and added (attribution in results and the backup's record)."""
-        return dict((name, dict(skipped=self.skipped.get(name, 0), added=self.added.get(name, 0)))
-                    for name in self.names() if self.skipped.get(name) or self.added.get(name))
+        """Per action, what it skipped, added and converted (attribution in results and the backup's record)."""
+        summary = {}
+        for action in self.actions:
+            name = action.name
+            if self.skipped.get(name) or self.added.get(name) or self.converted.get(name):
+                summary[name] = dict(skipped=self.skipped.get(name, 0), added=self.added.get(name, 0))
+                if action.converts_versions:
+                    summary[name]["converted"] = self.converted.get(name, 0)
+        return summary
 
 
 def _identity(res_dir, item):

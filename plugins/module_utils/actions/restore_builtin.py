@@ -18,7 +18,9 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import (
     ResourceSelector,
     RestoreItemAction,
 )
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import conversions
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.bootstrap import BOOTSTRAP_RESOURCES, bootstrap_reason
+from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.ownership import describe, recreated_by
 
 
 def _meta(item):
@@ -63,15 +65,70 @@ class SourceClusterSnapshots(RestoreItemAction):
                                        "snapshot records")
 
 
+class RemovedApiVersion(RestoreItemAction):
+    """One per group/version Kubernetes stopped serving (kube/conversions.py): an object archived at it is converted
+    to its successor when the target cluster does not serve it; one without a successor is skipped, one without a
+    faithful equivalent refuses the restore before any change."""
+    converts_versions = True
+    removed = conversions.REMOVED_VERSIONS[0]
+
+    def execute(self, item, context):
+        if item.get("apiVersion") != self.removed.group_version or context.run.serves(self.removed.group_version):
+            return ActionResult(item)
+        try:
+            warnings, why_not = conversions.convert(self.removed, item)
+        except conversions.NotConvertible as e:
+            return ActionResult(item, refuse="%s of %s cannot be converted (the target does not serve %s): %s" % (
+                item.get("kind"), context.ref.describe(), self.removed.group_version, e))
+        if why_not:
+            return ActionResult(item, skip=why_not, warnings=["%s is not restored: %s" % (
+                context.ref.describe(), why_not)])
+        return ActionResult(item, warnings=["%s (%s, converted to %s): %s" % (
+            context.ref.describe(), self.removed.group_version, item["apiVersion"], w) for w in warnings])
+
+
+def _conversion_action(removed):
+    name = "convert-%s" % removed.group_version.replace("/", "-")
+    kinds = ", ".join(sorted(removed.kinds))
+    return type("Convert" + "".join(p.capitalize() for p in name.replace(".", "-").split("-")), (RemovedApiVersion,), {
+        "name": name, "removed": removed, "applies_to": ResourceSelector(resources=removed.resource_dirs()),
+        "description": "%s (%s; not served since Kubernetes %s) becomes its successor's version when the target does "
+                       "not serve it." % (removed.group_version, kinds, removed.removed_in)})
+
+
+CONVERSIONS = tuple(_conversion_action(removed) for removed in conversions.REMOVED_VERSIONS)
+
+
 class OwnedByRestoredController(RestoreItemAction):
     name = "owned-by-restored-controller"
-    description = "Skips objects whose controller owner is in the backup (ReplicaSets, Pods of Jobs...): it recreates them."
+    description = ("Skips what a restored owner's Kubernetes controller makes again itself: a Deployment's ReplicaSets, "
+                   "the Pods of any restored controller, a CronJob's Jobs, StatefulSets' and DaemonSets' revisions, a "
+                   "Service's EndpointSlices.")
 
     def execute(self, item, context):
         for ref in context.source.get("metadata", {}).get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("uid") in context.run.uids:
-                return ActionResult(item, skip="owned by %s %s, which recreates it" % (ref.get("kind"), ref.get("name")))
+            if isinstance(ref, dict) and ref.get("uid") in context.run.uids and recreated_by(context.resource, ref):
+                return ActionResult(item, skip="owned by %s, which recreates it" % describe(ref))
         return ActionResult(item)
+
+
+class OwnerReferences(RestoreItemAction):
+    name = "owner-references"
+    description = ("Keeps an object's ownerReferences to owners the restore holds: owners are created first and each "
+                   "reference then names its owner's new UID (an owner that exists lends its own). A reference to an "
+                   "owner outside the restore is dropped, with a warning.")
+
+    def execute(self, item, context):
+        references = [r for r in context.source.get("metadata", {}).get("ownerReferences") or [] if isinstance(r, dict)]
+        kept = [dict(r) for r in references if r.get("uid") in context.run.uids]
+        if kept:
+            _meta(item)["ownerReferences"] = kept
+        dropped = [r for r in references if r.get("uid") not in context.run.uids]
+        if not dropped:
+            return ActionResult(item)
+        return ActionResult(item, warnings=["%s is restored without its owner reference to %s: the owner is not in "
+                                            "this restore" % (context.ref.describe(), ", ".join(
+                                                describe(r) for r in dropped))])
 
 
 class ServiceAccountTokens(RestoreItemAction):
@@ -311,8 +368,9 @@ class JobControllerUid(RestoreItemAction):
 
 
 # The order they run in.
-RESTORE_ACTIONS = (
-    NonRestorableKinds, ClusterBootstrapObjects, SourceClusterSnapshots, OwnedByRestoredController, ServiceAccountTokens, ClusterRootCA,
+RESTORE_ACTIONS = (NonRestorableKinds, ClusterBootstrapObjects, SourceClusterSnapshots) + CONVERSIONS + (
+    OwnedByRestoredController, OwnerReferences,
+    ServiceAccountTokens, ClusterRootCA,
     ServiceEndpoints, FinishedPods, ServiceClusterIP, ServiceNodePorts, PvcBookkeeping, StorageClassMapping,
     PvcFromSnapshot,
     PvcVolumeBinding, PvClaimRef, BindingSubjects, PodNodeAndToken, JobControllerUid,

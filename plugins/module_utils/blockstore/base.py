@@ -107,7 +107,7 @@ class BlockStore(Protocol):
 
     def plan_restore(self, record: Record, target: Dict[str, Any]) -> Any:
         """Raise if a volume cannot be restored from this snapshot record at target ({namespace, pvc,
-        storage_class, size, access_modes, labels, annotations}); return the plan for restore_volume."""
+        storage_class, size, access_modes, labels, annotations, owner_references}); return the plan for restore_volume."""
 
     def restore_volume(self, record: Record, target: Dict[str, Any], plan: Any) -> Volume:
         """SnapshotRestore: create the volume (and the PVC that claims it) as planned; return the
@@ -196,6 +196,12 @@ def check_tags(tags, option="tags"):
             raise InvalidInputError("%s: value %r of %r is not a valid Kubernetes label value "
                                     "(63 characters at most: letters, digits, '-', '_', '.')" % (option, value, key))
     return dict(tags or {})
+
+
+def owned_by(target):
+    """The restored claim's metadata part that names its owners (target["owner_references"], already relinked)."""
+    references = target.get("owner_references")
+    return {"ownerReferences": references} if references else {}
 
 
 def pvc_path(namespace, name=None):

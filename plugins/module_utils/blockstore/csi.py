@@ -29,6 +29,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base impor
     RESTORE_DRIVER,
     RESTORED_FROM,
     DriverBase,
+    owned_by,
     pvc_path,
     pvc_warning,
 )
@@ -258,7 +259,8 @@ class CsiBlockStore(DriverBase):
             pvc_spec["storageClassName"] = storage_class
         objects.append((pvc_path(namespace), {
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations},
+            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations,
+                         **owned_by(target)},
             "spec": pvc_spec}))
         return objects
 

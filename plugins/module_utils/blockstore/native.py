@@ -29,6 +29,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.base impor
     RESTORE_DRIVER,
     RESTORED_FROM,
     DriverBase,
+    owned_by,
     pvc_path,
     pvc_warning,
 )
@@ -318,7 +319,8 @@ class NativeBlockStore(DriverBase):
             annotations[RESTORE_REGION] = region
         pvc = self._create_owned(pvc_path(namespace), {
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations},
+            "metadata": {"name": pvc_name, "namespace": namespace, "labels": labels, "annotations": annotations,
+                         **owned_by(target)},
             "spec": {"accessModes": plan["access_modes"], "resources": {"requests": {"storage": plan["size"]}},
                      "volumeMode": plan["volume_mode"], "storageClassName": plan["storage_class"],
                      "volumeName": plan["pv_name"]}}, record)

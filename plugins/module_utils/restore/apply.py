@@ -27,7 +27,8 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies impo
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.compare import comparable, is_subset
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.listing import CLUSTER_WIDE_FROM, lists_across_cluster
-from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK, tier_key
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.owners import OwnerLinks
+from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.spill import CHUNK
 
 if TYPE_CHECKING:  # the types only: at run time the services do not import their callers' options
     from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.registry import BlockStores
@@ -50,6 +51,10 @@ class Item:
     record: Optional[Dict[str, Any]] = None  # the snapshot record its volume comes back from (a PVC)
     outcome: Optional[str] = None
     message: Optional[str] = None
+    seq: int = 0
+    tier: str = ""  # spill.tier_key: ownership depth, then restore order
+    source_uid: Optional[str] = None  # the backed-up object's
+    live_uid: Optional[str] = None  # the target's object's, once created or found ('' when check mode would create it)
 
     @property
     def namespace(self):
@@ -64,8 +69,9 @@ class Item:
 
     def type_path(self, namespace=None, name=None):
         """Its type's path (across every namespace, unless given one)."""
-        plural, group = split_resource_dir(self.res_dir)
-        version = (self.target or self.source)["apiVersion"].rpartition("/")[2]  # actions keep apiVersion
+        plural, _group = split_resource_dir(self.res_dir)
+        # The apiVersion's own group: a conversion may move the kind to another group (extensions -> networking.k8s.io)
+        group, _slash, version = (self.target or self.source)["apiVersion"].rpartition("/")
         return resource_path(group, version, plural, namespace, name)
 
     def report(self):
@@ -112,6 +118,7 @@ class Restorer:
         self.failures: List[Dict[str, Any]] = []
         self.skipped: List[Dict[str, Any]] = []
         self.refused: List[Dict[str, Any]] = []
+        self.owners: Any = None  # OwnerLinks, over the spill run() is given
 
     def _block(self, record):
         """The block store that took a snapshot record (one per driver, shared by the restore's threads)."""
@@ -119,16 +126,15 @@ class Restorer:
 
     def run(self, spill, manifest):
         self.backup_name = manifest.name
+        self.owners = OwnerLinks(spill)
         for chunk in spill.skipped(Item):
             for item in chunk:
                 item.outcome, item.message = "skipped", item.skip
             self._tally(chunk)
         self.volume_items = spill.with_volumes(Item)
         self._ensure_target_namespaces(*spill.target_namespaces())
-        pvc_rank = tier_key("persistentvolumeclaims")
         for tier, res_dir in spill.tiers():
-            if tier > pvc_rank:
-                self._restore_volumes()  # right after PVs and PVCs, before what mounts them
+            self._restore_volumes(before=tier)  # right after their claims' tier, before what mounts them
             done = self._apply_tier(spill, tier)
             if res_dir == CRDS:
                 self._wait_crds(done)
@@ -148,6 +154,7 @@ class Restorer:
             pairs: List[Any] = []
             for namespace, page in by_namespace.items():
                 pairs.extend((item, page[item.name]) for item in spill.named(Item, listing.res_dir, namespace, page))
+            self.owners.relink([item for item, _existing in pairs])
             self._apply_chunk(spill, pairs, kept)
         # The rest are created with the next chunk read while this one is applied: workers never wait
         # for a chunk's slowest object before the next begins.
@@ -158,6 +165,7 @@ class Restorer:
                 items = spill.next_chunk(Item, tier, after)
                 if items:
                     after = items[-1].seq
+                    self.owners.relink(items)
                     started = [(item, pool.submit(self._apply, (item, None))) for item in items]
                 if in_flight:
                     self._finish_chunk(spill, in_flight, kept)
@@ -218,6 +226,7 @@ class Restorer:
         self._done(spill, [item for item, _future in started], kept)
 
     def _done(self, spill, items, kept):
+        self.owners.lend(items)
         spill.mark_done(items)
         self._tally(items)
         kept.extend(i for i in items if i.res_dir == CRDS)
@@ -237,10 +246,13 @@ class Restorer:
 
     # ------------------------------------------------------------ volumes
 
-    def _restore_volumes(self):
-        if not self.volume_items:
+    def _restore_volumes(self, before=None):
+        """The volumes of the claims in tiers before `before` (all when None)."""
+        items = [i for i in self.volume_items if before is None or i.tier < before]
+        if not items:
             return
-        items, self.volume_items = self.volume_items, []
+        self.volume_items = [i for i in self.volume_items if i not in items]
+        self.owners.relink(items)
         _record_crashes(parallel_map(self._restore_volume, items))
         if self.wait.wait:
             pending = [i for i in items if i.outcome in ("created", "unchanged")]
@@ -267,7 +279,8 @@ class Restorer:
         target = {"namespace": item.namespace, "pvc": item.name, "storage_class": spec.get("storageClassName"),
                   "size": ((spec.get("resources") or {}).get("requests") or {}).get("storage"),
                   "access_modes": spec.get("accessModes"), "labels": item.target["metadata"].get("labels"),
-                  "annotations": item.target["metadata"].get("annotations")}
+                  "annotations": item.target["metadata"].get("annotations"),
+                  "owner_references": item.target["metadata"].get("ownerReferences")}
         try:
             if claim_of(record) in self.from_copy:
                 self._restore_from_copy(item)
@@ -378,14 +391,14 @@ class Restorer:
             self._compare(item, existing, dry_run=self.check_mode)
             return
         if self.check_mode:
-            item.outcome = "created"
+            item.outcome, item.live_uid = "created", ""
             return
         if item.res_dir == "namespaces":
             # Marks the namespace as this restore's, so state=absent may delete it and nothing else.
             item.target["metadata"].setdefault("labels", {})[RESTORED_BY] = self.backup_name
         try:
             created = self.k8s.create(collection, item.target)
-            item.outcome = "created"
+            item.outcome, item.live_uid = "created", created["metadata"].get("uid")
             if self.hooks is not None:
                 self.hooks.watch(item.res_dir, created)
         except ConflictError as e:
@@ -400,6 +413,7 @@ class Restorer:
             self.k8s.request("PUT", item.path(item.name) + "/status", body)
 
     def _compare(self, item, existing, dry_run=False):
+        item.live_uid = existing["metadata"].get("uid")  # an owner that exists lends its UID, kept or not
         desired = comparable(item.target)
         desired["metadata"]["labels"].pop(RESTORED_BY, None)
         if is_subset(desired, existing):
@@ -439,6 +453,7 @@ class Restorer:
             self.warnings.append("%d cluster-scoped object(s) of the backup were not restored (see refused_objects; "
                                  "cluster_resources allows more): %s" % (len(refused), ", ".join(
                                      "%s/%s" % (r["resource"], r["name"]) for r in refused[:10])))
+        self.warnings.extend(self.owners.warnings())
         totals = dict((o, sum(r[o] for r in counts.values())) for o in OUTCOMES)
         result = {
             "changed": totals["created"] + totals["updated"] > 0,

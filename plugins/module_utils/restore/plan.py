@@ -14,6 +14,7 @@ import copy
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.actions.base import ItemContext
 from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records import claim_of
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.k8s import resource_path
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import split_resource_dir
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube import ordering
@@ -101,6 +102,7 @@ class RestoreRun:
         self.k8s = k8s
         self.planned = set()
         self._exists = {}
+        self._served = {}  # API group -> the versions the target cluster serves
 
     def mapped(self, namespace):
         return self.mapping.get(namespace, namespace)
@@ -119,6 +121,19 @@ class RestoreRun:
     def restored(self, res_dir, name):
         """Is this cluster-scoped object restored? Known for what comes earlier in restore order."""
         return (res_dir, name) in self.planned
+
+    def serves(self, group_version):
+        """Does the target cluster serve this group/version (discovery, once per group)? Planning without a cluster
+        assumes a current one, which serves no removed version."""
+        if self.k8s is None:
+            return False
+        group, _slash, version = group_version.rpartition("/")
+        if group not in self._served:
+            answer = self.k8s.get_or_none("/apis/" + group if group else "/api") or {}
+            versions = answer.get("versions") or []
+            self._served[group] = set(v if isinstance(v, str) else v.get("version") for v in versions
+                                      if isinstance(v, (str, dict)))
+        return version in self._served[group]
 
     def exists(self, res_dir, name, version="v1"):
         """Does the target cluster hold this cluster-scoped object? (False when planning without a cluster.)"""
@@ -142,6 +157,7 @@ class Planner:
         self.restore_status = restore_status
         self.refusal = refusal
         self.warnings = []
+        self.refusals = []  # what an action says cannot be restored at all: the restore refuses before any change
         self.needed = {}  # ItemRef -> the action that named it: at restore, items that must be restored too
 
     def plan(self, res_dir, namespace, obj, fresh_copy=None):
@@ -151,6 +167,12 @@ class Planner:
                               fresh=fresh_copy is not None)
         outcome = self.pipeline.run(ItemContext(res_dir, self.run, source=obj), target)
         self.warnings.extend(outcome.warnings)
+        if outcome.refuse:
+            # An object the restore would not take anyway (cluster_resources) is refused as such, not refused to start.
+            confined = self.refusal(res_dir, obj) if self.refusal and namespace is None else None
+            if not confined:
+                self.refusals.append(outcome.refuse)
+            return None, confined or outcome.refuse, True, None
         for action_name, ref in outcome.additional:
             self.needed.setdefault(ref, action_name)
         if outcome.skip:
@@ -163,6 +185,10 @@ class Planner:
         return outcome.item, None, False, outcome.volume_record
 
     def finish(self, holds):
+        if self.refusals:
+            raise InvalidInputError("name: %d object(s) of the backup cannot be restored into this cluster, so nothing "
+                                    "was restored (exclude_resources or disable_actions can leave them out): %s" % (
+                                        len(self.refusals), "; ".join(self.refusals[:10])))
         # Restore order already puts what objects need first; a needed item the restore does not hold is said.
         for ref, action_name in sorted(self.needed.items()):
             if not holds(tuple(ref)):

@@ -309,7 +309,7 @@ def plan(k8s, spill, facts, options: RestoreOptions, mapping, records, pipeline,
         refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, run.claims))
     plans = []
     for seq, res_dir, namespace, obj, fresh_copy in spill.unplanned():
-        plans.append((seq, res_dir) + planner.plan(res_dir, namespace, obj, fresh_copy))
+        plans.append((seq, res_dir) + planner.plan(res_dir, namespace, obj, fresh_copy) + (obj["metadata"].get("uid"),))
         if len(plans) >= CHUNK:
             spill.add_plans(plans)
             plans = []

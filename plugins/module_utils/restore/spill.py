@@ -48,7 +48,8 @@ CREATE TABLE items (
 );
 CREATE TABLE plans (
     seq INTEGER PRIMARY KEY,     -- the item's
-    tier TEXT NOT NULL,
+    tier TEXT NOT NULL,          -- its depth in the ownership graph, then ordering.tier (tier_key)
+    source_uid TEXT,             -- the backed-up object's UID: an owner lends the new one to its dependents
     res_dir TEXT NOT NULL,
     target BLOB,                 -- NULL when skipped or refused
     target_namespace TEXT,
@@ -59,10 +60,18 @@ CREATE TABLE plans (
 );
 CREATE TABLE done (seq INTEGER PRIMARY KEY);
 CREATE TABLE uids (uid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE owner_refs (uid TEXT NOT NULL, owner_uid TEXT NOT NULL);  -- the selection's ownerReferences
+CREATE TABLE live_owners (            -- an owner as the target cluster has it: what its dependents now name
+    uid TEXT PRIMARY KEY,             -- the backed-up owner's
+    live_uid TEXT NOT NULL,           -- '' in check mode, for an owner that would be created
+    api_version TEXT NOT NULL
+) WITHOUT ROWID;
 """
 READ_INDEXES = """
 CREATE INDEX items_in_order ON items (tier, seq);
 CREATE INDEX items_by_name ON items (res_dir, namespace, name);
+CREATE INDEX owner_refs_by_uid ON owner_refs (uid);
+CREATE INDEX owner_refs_by_owner ON owner_refs (owner_uid);
 """
 PLAN_INDEXES = """
 CREATE INDEX plans_by_tier ON plans (tier, seq);
@@ -70,14 +79,27 @@ CREATE INDEX plans_by_target ON plans (res_dir, target_namespace, target_name);
 """
 # What applying reads: the source only where there is no target (a skipped item's report).
 ROW = ("SELECT p.seq, p.res_dir, CASE WHEN p.target IS NULL THEN i.source END, p.target, p.skip, p.refused, "
-       "p.record FROM plans p JOIN items i ON i.seq = p.seq WHERE ")
+       "p.record, p.tier, p.source_uid FROM plans p JOIN items i ON i.seq = p.seq WHERE ")
 TO_APPLY = "p.target IS NOT NULL AND p.record IS NULL AND p.seq NOT IN (SELECT seq FROM done)"
 
 
-def tier_key(res_dir):
-    """ordering.tier as text that sorts the same way."""
+# How deep ownership chains are followed: owners first, their dependents a tier later, and so on. A longer
+# chain (or a cycle, which a backup could hold) shares the last depth; relinking then names what it could not do.
+MAX_DEPTH = 8
+DEPTH = """
+WITH RECURSIVE chain (uid, depth) AS (
+    SELECT ?, 0
+    UNION SELECT r.owner_uid, chain.depth + 1 FROM owner_refs r JOIN chain ON r.uid = chain.uid
+          WHERE chain.depth < %d AND r.owner_uid IN (SELECT uid FROM uids)
+) SELECT max(depth) FROM chain
+""" % MAX_DEPTH
+
+
+def tier_key(res_dir, depth=0):
+    """The ownership depth, then ordering.tier, as text that sorts the same way: owners come before what they
+    own, whatever their kinds."""
     group, index, name = ordering.tier(res_dir)
-    return "%d:%04d:%s" % (group, index, name)
+    return "%02d:%d:%04d:%s" % (depth, group, index, name)
 
 
 class SpilledUids:
@@ -102,6 +124,7 @@ class Spill:
         self._aead = AESGCM(AESGCM.generate_key(bit_length=128))
         self._pending = []
         self._pending_uids = []
+        self._pending_refs = []
         self.uids = None
 
     def __enter__(self):
@@ -143,6 +166,8 @@ class Spill:
         self._pending.append((tier_key(res_dir), res_dir, namespace, meta["name"], self._seal(obj)))
         if meta.get("uid"):
             self._pending_uids.append((meta["uid"],))
+            self._pending_refs.extend((meta["uid"], ref["uid"]) for ref in meta.get("ownerReferences") or []
+                                      if isinstance(ref, dict) and isinstance(ref.get("uid"), str))
         if len(self._pending) >= CHUNK:
             self._flush()
 
@@ -151,7 +176,8 @@ class Spill:
             self.db.executemany("INSERT INTO items (tier, res_dir, namespace, name, source) VALUES (?, ?, ?, ?, ?)",
                                 self._pending)
             self.db.executemany("INSERT OR IGNORE INTO uids (uid) VALUES (?)", self._pending_uids)
-        self._pending, self._pending_uids = [], []
+            self.db.executemany("INSERT INTO owner_refs (uid, owner_uid) VALUES (?, ?)", self._pending_refs)
+        self._pending, self._pending_uids, self._pending_refs = [], [], []
 
     def finish_reading(self):
         self._flush()
@@ -187,16 +213,23 @@ class Spill:
                 yield seq, res_dir, namespace, json.loads(data), json.loads(data)
 
     def add_plans(self, plans):
-        """plans: [(seq, res_dir, target, skip, refused, record)]."""
+        """plans: [(seq, res_dir, target, skip, refused, record, source uid)]. A target that names owners (the
+        owner-references action kept them) is created a tier after the deepest of them."""
         rows = []
-        for seq, res_dir, target, skip, refused, record in plans:
+        for seq, res_dir, target, skip, refused, record, source_uid in plans:
             meta = (target or {}).get("metadata") or {}
-            rows.append((seq, tier_key(res_dir), res_dir, self._seal(target) if target is not None else None,
+            depth = self.depth(source_uid) if meta.get("ownerReferences") and source_uid else 0
+            rows.append((seq, tier_key(res_dir, depth), source_uid, res_dir,
+                         self._seal(target) if target is not None else None,
                          meta.get("namespace"), meta.get("name"), skip, int(bool(refused)),
                          json.dumps(record) if record is not None else None))
         with self.db:
-            self.db.executemany("INSERT INTO plans (seq, tier, res_dir, target, target_namespace, target_name, skip, "
-                                "refused, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT INTO plans (seq, tier, source_uid, res_dir, target, target_namespace, "
+                                "target_name, skip, refused, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def depth(self, uid):
+        """How many owners of the selection stand above this object (0: none)."""
+        return self.db.execute(DEPTH, (uid,)).fetchone()[0] or 0
 
     def finish_planning(self):
         self.db.executescript(PLAN_INDEXES)
@@ -207,11 +240,11 @@ class Spill:
         return self.db.execute(ROW + where + " ORDER BY p.seq LIMIT %d" % limit, args).fetchall()
 
     def _item(self, make_item, row):
-        seq, res_dir, source, target, skip, refused, record = row
+        seq, res_dir, source, target, skip, refused, record, tier, source_uid = row
         item = make_item(res_dir, self._open(source) if source is not None else None,
                          self._open(target) if target is not None else None, skip, bool(refused),
                          json.loads(record) if record is not None else None)
-        item.seq = seq
+        item.seq, item.tier, item.source_uid = seq, tier, source_uid
         return item
 
     def skipped(self, make_item):
@@ -266,6 +299,25 @@ class Spill:
         """The next items not yet applied of a tier, after seq `after` (those in flight are not done yet)."""
         rows = self._rows("p.tier = ? AND p.seq > ? AND " + TO_APPLY, (tier, after), CHUNK)
         return [self._item(make_item, row) for row in rows]
+
+    def add_live_owners(self, owners):
+        """owners: [(backed-up UID, the live object's UID, its apiVersion)]; kept only for UIDs that some object of
+        the selection names as its owner."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO live_owners (uid, live_uid, api_version) SELECT ?, ?, ? "
+                                "WHERE EXISTS (SELECT 1 FROM owner_refs WHERE owner_uid = ?)",
+                                [(uid, live, version, uid) for uid, live, version in owners])
+
+    def live_owners(self, uids):
+        """backed-up UID -> (live UID, apiVersion) of the owners among these that the restore has created or found."""
+        uids = sorted(set(uids))
+        found = {}
+        for start in range(0, len(uids), CHUNK):
+            part = uids[start:start + CHUNK]
+            found.update((uid, (live, version)) for uid, live, version in self.db.execute(
+                "SELECT uid, live_uid, api_version FROM live_owners WHERE uid IN (%s)" % ", ".join("?" * len(part)),
+                part))
+        return found
 
     def mark_done(self, items):
         with self.db:

@@ -90,6 +90,13 @@ class FakeCluster(K8sClient):
                 return {"groups": [{"name": g, "versions": [{"version": v}], "preferredVersion": {"version": v}}
                                    for g, v in sorted(set((g, v) for (g, _p), (v, _k, _n) in self.catalog.items()
                                                           if g))]}
+            if path.startswith("/apis/") and path.count("/") == 2:  # an API group: the versions it serves
+                versions = sorted(set(v for (g, _p), (v, _k, _n) in self.catalog.items() if g == path[6:]))
+                if not versions:
+                    raise NotFoundError("GET %s: 404 the server could not find the requested resource" % path,
+                                        status=404)
+                return {"kind": "APIGroup", "name": path[6:], "versions": [
+                    {"groupVersion": "%s/%s" % (path[6:], v), "version": v} for v in versions]}
             if path.startswith("/apis/") and path.count("/") == 3 or path == "/api/v1":
                 group = "" if path == "/api/v1" else path.split("/")[2]
                 if group in self.broken_groups:

@@ -44,7 +44,8 @@ def shop(cluster=None):
                                                      "spec": {"replicas": 2}, "status": {"readyReplicas": 2}})
     cluster.add("apps", "replicasets", {"metadata": {
         "name": "web-1", "namespace": SOURCE, "ownerReferences": [
-            {"kind": "Deployment", "name": "web", "uid": deployment["metadata"]["uid"], "controller": True}]}})
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": deployment["metadata"]["uid"],
+             "controller": True}]}})
     cluster.add("example.com", "widgets", {"metadata": {"name": "w", "namespace": SOURCE}, "spec": {"size": 3}})
     cluster.add("apiextensions.k8s.io", "customresourcedefinitions", {
         "metadata": {"name": "widgets.example.com"},
