@@ -159,8 +159,9 @@ def hpa_v2beta1(obj):
 # ------------------------------------------------------------------ discovery: EndpointSlice (1.25)
 
 def endpoint_slice(obj):
-    """An endpoint's topology becomes nodeName (kubernetes.io/hostname), zone (topology.kubernetes.io/zone) and
-    deprecatedTopology (the rest)."""
+    """An endpoint's topology becomes nodeName (kubernetes.io/hostname) and zone (topology.kubernetes.io/zone). The
+    rest has no place: v1's deprecatedTopology cannot be written (the API server drops it), so it is said."""
+    dropped = []
     for endpoint in _dicts(obj.get("endpoints")):
         topology = endpoint.pop("topology", None)
         if not isinstance(topology, dict):
@@ -170,14 +171,32 @@ def endpoint_slice(obj):
             endpoint.setdefault("nodeName", topology.pop("kubernetes.io/hostname"))
         if "topology.kubernetes.io/zone" in topology:
             endpoint.setdefault("zone", topology.pop("topology.kubernetes.io/zone"))
-        if topology:
-            endpoint["deprecatedTopology"] = topology
+        dropped.extend(sorted(topology))
+    if dropped:
+        return ["topology keys %s have no field in discovery.k8s.io/v1 (deprecatedTopology is not writable): "
+                "dropped" % ", ".join(sorted(set(dropped)))]
     return []
 
 
 # ------------------------------------------------------------------ apiextensions: CustomResourceDefinition (1.22)
 
 PRESERVE_UNKNOWN = "x-kubernetes-preserve-unknown-fields"
+
+
+def _preserving(schema):
+    """The schema with x-kubernetes-preserve-unknown-fields on every object in it: what v1beta1's
+    preserveUnknownFields (true by default) did for the whole tree, since v1 prunes per node."""
+    if not isinstance(schema, dict):
+        return schema
+    schema = dict(schema)
+    if schema.get("type", "object") == "object" and "x-kubernetes-int-or-string" not in schema:
+        schema[PRESERVE_UNKNOWN] = True
+    if isinstance(schema.get("properties"), dict):
+        schema["properties"] = dict((k, _preserving(v)) for k, v in schema["properties"].items())
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = _preserving(schema[key])
+    return schema
 
 
 def _column(column):
@@ -190,7 +209,7 @@ def _column(column):
 def custom_resource_definition(obj):
     """spec.version, validation, subresources and additionalPrinterColumns move into each of spec.versions (JSONPath
     -> jsonPath); every version needs a schema (none: any object); preserveUnknownFields (v1beta1's default was
-    true) becomes x-kubernetes-preserve-unknown-fields at the schema's root; the conversion webhook's
+    true) becomes x-kubernetes-preserve-unknown-fields on every object of the schema; the conversion webhook's
     clientConfig and review versions move under spec.conversion.webhook."""
     spec = _spec(obj)
     versions = _dicts(spec.get("versions")) or ([{"name": spec["version"], "served": True, "storage": True}]
@@ -206,7 +225,9 @@ def custom_resource_definition(obj):
         schema = (version.pop("schema", None) or {}).get("openAPIV3Schema") or shared_schema
         schema = dict(schema) if isinstance(schema, dict) else {"type": "object"}
         schema.setdefault("type", "object")
-        if preserve or not schema.get("properties"):
+        if preserve:
+            schema = _preserving(schema)
+        elif not schema.get("properties"):
             schema[PRESERVE_UNKNOWN] = True
         version["schema"] = {"openAPIV3Schema": schema}
         if shared_subresources and "subresources" not in version:
