@@ -166,7 +166,7 @@ options:
         then one C(convert-<group>-<version>) action per API version Kubernetes no longer serves (see below),
         C(owned-by-restored-controller) (what a restored owner's Kubernetes controller makes again - a
         Deployment's ReplicaSets, any restored controller's Pods, a CronJob's Jobs, revisions, a Service's
-        EndpointSlices - is skipped),
+        EndpointSlices, a Pod's ephemeral volume claims - is skipped),
         C(owner-references) (ownerReferences to owners the restore holds are kept and point at the owners' new
         UIDs; see below),
         C(service-account-tokens), C(cluster-root-ca) (the

@@ -103,7 +103,7 @@ class OwnedByRestoredController(RestoreItemAction):
     name = "owned-by-restored-controller"
     description = ("Skips what a restored owner's Kubernetes controller makes again itself: a Deployment's ReplicaSets, "
                    "the Pods of any restored controller, a CronJob's Jobs, StatefulSets' and DaemonSets' revisions, a "
-                   "Service's EndpointSlices.")
+                   "Service's EndpointSlices, a Pod's ephemeral volume claims.")
 
     def execute(self, item, context):
         for ref in context.source.get("metadata", {}).get("ownerReferences") or []:

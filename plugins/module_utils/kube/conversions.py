@@ -334,8 +334,8 @@ def stateful_set_beta(update_strategy):
 
 # ------------------------------------------------------------------ the table
 
-PSP = Successor("podsecuritypolicies", None, why_none="PodSecurityPolicy was removed in Kubernetes 1.25 without a "
-                                                       "successor (Pod Security Admission replaces it)")
+PSP = Successor("podsecuritypolicies", None, why_none=(
+    "PodSecurityPolicy was removed in Kubernetes 1.25 without a successor (Pod Security Admission replaces it)"))
 SAME = None  # the guide lists no field changes: only the apiVersion changes
 
 

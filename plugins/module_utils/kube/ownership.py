@@ -23,6 +23,8 @@ RECREATED_BY = {
     ("batch", "CronJob"): ("jobs.batch",),
     ("", "ReplicationController"): ("pods",),
     ("", "Service"): ("endpointslices.discovery.k8s.io",),
+    # A pod's generic ephemeral volumes and resource claims: made for each new pod, deleted with it.
+    ("", "Pod"): ("persistentvolumeclaims", "resourceclaims.resource.k8s.io"),
 }
 
 

@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import zlib
-from typing import Any
+from typing import Any, Dict
 
 try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -311,7 +311,7 @@ class Spill:
     def live_owners(self, uids):
         """backed-up UID -> (live UID, apiVersion) of the owners among these that the restore has created or found."""
         uids = sorted(set(uids))
-        found = {}
+        found: Dict[str, Any] = {}
         for start in range(0, len(uids), CHUNK):
             part = uids[start:start + CHUNK]
             found.update((uid, (live, version)) for uid, live, version in self.db.execute(

@@ -33,6 +33,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.verify.normalize impo
     field_digests,
     normalized,
     not_compared,
+    owners_of,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.volumes.snapshots import require_namespace
 
@@ -145,7 +146,7 @@ def describe_backup(store: ObjectStore, options: NamespaceInfoOptions):
 def summarize(objects, namespace, warnings, options: NamespaceInfoOptions, nodes):
     """Counts, digests, PVCs and workloads of a namespace's objects [(resource dir, object)]; the fields of those
     named in fields_of, and how they differ from compare_with's."""
-    owners = set(o["metadata"].get("uid") for _d, o in objects)
+    owners = owners_of(objects)
     services = set(o["metadata"]["name"] for d, o in objects if d == "services")
     counts: Dict[Any, Any] = {}
     compared: Dict[Any, Any] = {}
@@ -158,7 +159,7 @@ def summarize(objects, namespace, warnings, options: NamespaceInfoOptions, nodes
         counts[res_dir] = counts.get(res_dir, 0) + 1
         if not_compared(res_dir, obj, owners, services) is None:
             compared[res_dir] = compared.get(res_dir, 0) + 1
-            body = normalized(res_dir, obj, namespace, options.storage_class_mapping)
+            body = normalized(res_dir, obj, namespace, options.storage_class_mapping, owners)
             digests.setdefault(res_dir, {})[name] = digest(body)
             if "%s/%s" % (res_dir, name) in options.fields_of:
                 fields["%s/%s" % (res_dir, name)] = field_digests(body)

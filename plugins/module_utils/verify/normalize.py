@@ -33,7 +33,10 @@ PVC_BINDING_ANNOTATIONS = ("pv.kubernetes.io/", "volume.kubernetes.io/", "volume
 EXPECTED_DIFFERENCES = (
     "status (the target cluster's own observations)",
     "the namespace's name, wherever a value is exactly that name",
-    "ownerReferences (the owners are new objects with new UIDs) and generateName (the name is kept)",
+    "an ownerReference's uid and apiVersion (an owner is a new object): each reference is compared by the kind and "
+    "name it names, its controller and blockOwnerDeletion, and whether an object of that kind and name in the "
+    "namespace has its uid",
+    "generateName (the name is kept)",
     "a Service's cluster IPs, node ports and healthCheckNodePort (allocated by the target cluster)",
     "a PVC's volumeName, dataSource, dataSourceRef and binding annotations (pv.kubernetes.io/, volume.kubernetes.io/,"
     " velero.io/...): its volume is a new one in the target",
@@ -44,17 +47,34 @@ EXPECTED_DIFFERENCES = (
 )
 
 
+# What Kubernetes' own controllers make for the owner kinds named (None: for any controller), judged through them.
+# Written here from the controllers' documentation, not taken from the restore's rules.
+MADE_BY_CONTROLLERS = {
+    "pods": None, "replicasets.apps": ("Deployment",), "controllerrevisions.apps": ("StatefulSet", "DaemonSet"),
+    "jobs.batch": ("CronJob",), "persistentvolumeclaims": ("Pod",),  # a pod's generic ephemeral volume
+}
+
+
+def owners_of(objects):
+    """uid -> (kind, name) of a namespace's objects [(resource dir, object)]: what owner references resolve to."""
+    return dict((o["metadata"].get("uid"), (o.get("kind"), o["metadata"].get("name"))) for _d, o in objects)
+
+
 def not_compared(res_dir, obj, owners, services):
     """Why an object is not compared (it is the cluster's or a controller's), or None. `owners` are the UIDs of the
-    namespace's objects; `services` the names of its Services."""
+    namespace's objects (owners_of); `services` the names of its Services."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     if res_dir in ("events", "events.events.k8s.io"):
         return "a record of what happened, not an object"
     if res_dir in ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io"):
         return "a snapshot: volumes are compared by their data"
-    if any(ref.get("controller") and ref.get("uid") in owners for ref in meta.get("ownerReferences") or []):
-        return "made by its controller, which is compared"
+    if res_dir in MADE_BY_CONTROLLERS:
+        kinds = MADE_BY_CONTROLLERS[res_dir]
+        for ref in meta.get("ownerReferences") or []:
+            if isinstance(ref, dict) and ref.get("controller") and ref.get("uid") in owners and (
+                    kinds is None or ref.get("kind") in kinds):
+                return "made by its controller, which is compared"
     if res_dir == "endpoints" and meta.get("name") in services:
         return "endpoints of a Service, made by the cluster"
     if res_dir == "endpointslices.discovery.k8s.io" and labels.get("kubernetes.io/service-name") in services:
@@ -68,13 +88,16 @@ def not_compared(res_dir, obj, owners, services):
     return None
 
 
-def normalized(res_dir, obj, namespace, storage_class_mapping=None):
-    """The object with the server's fields and the expected differences taken out, the namespace a placeholder."""
+def normalized(res_dir, obj, namespace, storage_class_mapping=None, owners=None):
+    """The object with the server's fields and the expected differences taken out, the namespace a placeholder.
+    owners (owners_of the namespace): how its owner references resolve."""
     body = copy.deepcopy(obj)
     body.pop("status", None)
     meta = body.setdefault("metadata", {})
-    for field in NOT_OURS + ("ownerReferences", "generateName"):
+    for field in NOT_OURS + ("generateName",):
         meta.pop(field, None)
+    if meta.get("ownerReferences"):
+        meta["ownerReferences"] = [_reference(ref, owners or {}) for ref in meta["ownerReferences"]]
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
     for marks in (labels, annotations):
         for key in [k for k in marks if k.startswith("lifeboat.k8s/") or k in SERVER_ANNOTATIONS]:
@@ -100,6 +123,18 @@ def normalized(res_dir, obj, namespace, storage_class_mapping=None):
     if not body.get("secrets"):
         body.pop("secrets", None)
     return _placeholder(body, namespace)
+
+
+def _reference(ref, owners):
+    """An owner reference as the kind and name it names, and whether the namespace's object of that kind and name
+    has its uid (in the source and in a faithful copy, yes; a stale or dropped link shows)."""
+    if not isinstance(ref, dict):
+        return ref
+    named = (ref.get("kind"), ref.get("name"))
+    owner = owners.get(ref.get("uid"))
+    resolves = "the namespace's %s %s" % named if owner == named else "no object of the namespace"
+    return {"kind": ref.get("kind"), "name": ref.get("name"), "controller": bool(ref.get("controller")),
+            "blockOwnerDeletion": bool(ref.get("blockOwnerDeletion")), "uid": resolves}
 
 
 def _service(spec):

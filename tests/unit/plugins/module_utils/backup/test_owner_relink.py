@@ -161,6 +161,7 @@ def test_ownership_chains_are_ordered_by_depth_and_a_cycle_ends(tmp_path):
     ("jobs.batch", {"apiVersion": "batch/v1", "kind": "CronJob", "controller": True}, True),
     ("endpointslices.discovery.k8s.io", {"apiVersion": "v1", "kind": "Service", "controller": True}, True),
     ("persistentvolumeclaims", {"apiVersion": "apps/v1", "kind": "StatefulSet", "controller": True}, False),
+    ("persistentvolumeclaims", {"apiVersion": "v1", "kind": "Pod", "controller": True}, True),  # ephemeral
     ("statefulsets.apps", {"apiVersion": "example.com/v1", "kind": "Widget", "controller": True}, False),
     ("configmaps", {"apiVersion": "apps/v1", "kind": "Deployment", "controller": True}, False),
 ])

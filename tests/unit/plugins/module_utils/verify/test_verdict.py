@@ -136,3 +136,23 @@ def test_fields_of_and_compare_with_are_checked():
         ns_options(namespace="a", fields_of=["web"])
     with pytest.raises(InvalidInputError, match=r"^compare_with: configmaps/a: expected \{field path: digest\}"):
         ns_options(namespace="a", compare_with={"configmaps/a": ["x"]})
+
+
+def test_owner_references_are_compared_by_what_they_name_and_whether_it_resolves():
+    def namespace(owner_uid, ref_uid, refs=True):
+        owner = {"kind": "Database", "metadata": {"name": "db", "uid": owner_uid}}
+        config = {"kind": "ConfigMap", "metadata": {"name": "db-config", "uid": owner_uid + "-c"}, "data": {"a": "b"}}
+        if refs:
+            config["metadata"]["ownerReferences"] = [{"apiVersion": "example.com/v1", "kind": "Database",
+                                                      "name": "db", "uid": ref_uid, "controller": True}]
+        objects = [("databases.example.com", owner), ("configmaps", config)]
+        owners = normalize.owners_of(objects)
+        assert normalize.not_compared("configmaps", config, owners, set()) is None, "an operator's object is compared"
+        return normalize.digest(normalize.normalized("configmaps", config, "ns", owners=owners))
+    source = namespace("old", "old")
+    assert namespace("new", "new") == source, "relinked to the copy's owner: the same"
+    assert namespace("new", "old") != source, "a stale uid (the garbage collector would delete it) shows"
+    assert namespace("new", "new", refs=False) != source, "a dropped link shows"
+    replica_set = {"kind": "ReplicaSet", "metadata": {"name": "web-1", "ownerReferences": [
+        {"kind": "Deployment", "name": "web", "uid": "d", "controller": True}]}}
+    assert normalize.not_compared("replicasets.apps", replica_set, {"d": ("Deployment", "web")}, set())
