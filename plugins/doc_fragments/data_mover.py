@@ -64,4 +64,20 @@ options:
           - The image the Jobs run; it needs the tool and a POSIX shell.
           - Default C(docker.io/restic/restic:0.18.0), restic's official image.
         type: str
+      resources:
+        description:
+          - "CPU, memory and ephemeral storage the Jobs' container requests and is limited to, as in a pod's
+            C(resources) (for example C({requests: {cpu: 500m, memory: 256Mi}, limits: {memory: 1Gi}}))."
+          - A namespace with a ResourceQuota on C(limits.*) or C(requests.*) admits no pod that does not state
+            them, and a LimitRange may cap what it may state; the Jobs' pods must fit both. Checked before any Job
+            starts (resource names, quantities, each request within its limit). Default none (the namespace's
+            LimitRange defaults apply).
+        type: dict
+        suboptions:
+          requests:
+            description: C(cpu), C(memory), C(ephemeral-storage) quantities.
+            type: dict
+          limits:
+            description: C(cpu), C(memory), C(ephemeral-storage) quantities.
+            type: dict
 """

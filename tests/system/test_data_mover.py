@@ -5,9 +5,11 @@ Oracles: the files themselves (SHA-256 of every file, read in the pods), the buc
 copy records, listed with boto3), and the cluster (no Job, Secret or temporary PVC left behind).
 """
 
+import contextlib
 import json
 import os
 import subprocess
+import sys
 
 import ansible_runner
 import pytest
@@ -192,6 +194,28 @@ def test_a_wrong_password_fails_clearly_and_leaves_nothing(filled):
     assert kubectl("get", "secret", "restic-password", "-n", filled, "-o", "name").strip()  # the user's: kept
 
 
+def test_a_namespace_quota_admits_the_copy_jobs_only_with_resources_and_says_so_at_once(filled):
+    """A ResourceQuota on limits.* admits no pod that does not state them: the Job controller cannot make the copy's
+    pod. Without data_mover.resources the copy fails at once, naming the option and the quota's words (not after
+    wait_timeout); with them it is admitted."""
+    prefix = unique("mover-quota")
+    kubectl("apply", "-n", filled, "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "compute"},
+        "spec": {"hard": {"limits.cpu": "4", "limits.memory": "4Gi"}}}))
+    args = {"name": "quota", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix),
+            "wait_timeout": 240}
+    refused = run_module("volume_snapshot", args)
+    assert refused.get("failed")
+    assert "data_mover.resources: the namespace refuses the Job's pod: " in refused["msg"], refused["msg"]
+    assert "must specify limits.cpu" in refused["msg"] and "to finish" not in refused["msg"], refused["msg"]
+    assert not leftovers(filled)
+    resources = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+    admitted = run_module("volume_snapshot", dict(args, data_mover=mover(prefix, resources=resources)))
+    assert not admitted.get("failed"), admitted.get("msg")
+    assert admitted["snapshot"]["data_copy"]["files"] >= 500
+    assert not leftovers(filled)
+
+
 def test_an_interrupted_copy_is_finished_by_a_rerun(filled):
     prefix = unique("mover-kill")
     args = {"name": "killed", "namespace": filled, "pvc": "data", "volume_data": "copy", "data_mover": mover(prefix)}
@@ -247,6 +271,58 @@ def test_drill_with_copies_restores_a_few_hundred_mb_of_many_files_from_the_buck
         assert [c for c in report["checks"] if c["status"] != "passed"] == []
     finally:
         delete_namespaces(namespace, namespace + "-drill")
+
+
+def two_volume_app():
+    """app(), its pod mounting a second claim at /more."""
+    objects = app()
+    objects.insert(1, dict(objects[0], metadata={"name": "more"}))
+    pod = objects[2]["spec"]["template"]["spec"]
+    pod["containers"][0]["volumeMounts"].append({"name": "more", "mountPath": "/more"})
+    pod["volumes"].append({"name": "more", "persistentVolumeClaim": {"claimName": "more"}})
+    return objects
+
+
+@contextlib.contextmanager
+def every_cpu_busy():
+    """A spinning process per CPU beside the bed, as a busy machine (another control plane starting, a CI
+    neighbour) leaves it."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def test_two_volumes_come_back_from_their_copies_while_every_cpu_is_busy():
+    """Issue 34: on a loaded bed, a restore of two volumes from their copies failed for both. Both volumes, restored
+    at once while every CPU spins, must hold every file again (SHA-256 of each, read in the pod)."""
+    namespace, prefix = unique("mover-busy"), unique("mover-busy")
+    sums = SUMS + " && cd /more && find . -type f -exec sha256sum {} + | sort"
+    create_namespace_with(namespace, two_volume_app())
+    try:
+        in_app(namespace, FILL % {"dirs": 10, "files": 50, "size": 20000} +
+               "for f in $(seq 1 200); do head -c 5000 /dev/urandom > /more/m$f; done\n")
+        before = in_app(namespace, sums)
+        taken = run_module("volume_snapshot", {"name": "busy", "namespace": namespace, "pvc_selector": "",
+                                               "volume_data": "copy", "keep_snapshots": False,
+                                               "data_mover": mover(prefix)})
+        assert not taken.get("failed") and len(taken["snapshots"]) == 2, taken.get("msg")
+        backed = run_module("object_backup", dict(s3(prefix), name="busy", namespaces=[namespace],
+                                                  volume_snapshots=taken["snapshots"]))
+        assert not backed.get("failed"), backed.get("msg")
+        kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=180s")
+        with every_cpu_busy():
+            restored = run_module("object_restore", dict(s3(prefix), name="busy", data_mover=mover(prefix)))
+        assert not restored.get("failed"), json.dumps(restored)[-6000:]
+        assert sorted((v["pvc"], v["outcome"]) for v in restored["volumes"]) == [("data", "created"),
+                                                                                  ("more", "created")]
+        assert in_app(namespace, sums) == before
+        assert not leftovers(namespace)
+    finally:
+        delete_namespaces(namespace)
 
 
 def test_documented_roles_copy_out_and_restore_from_the_copy(filled):

@@ -19,6 +19,21 @@ except ImportError as e:
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
 
 
+def quantity(value, option):
+    """A Kubernetes quantity ('500m', '1Gi', 2) as the apiserver reads it (a Decimal); refuses anything else."""
+    if parse_quantity is None:
+        raise MissingLibraryError("kubernetes>=30", KUBERNETES_IMPORT_ERROR)
+    number = None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            number = parse_quantity(value)
+        except (ValueError, TypeError, ArithmeticError):
+            pass
+    if number is None or number < 0 or not number.is_finite():
+        raise InvalidInputError("%s: %r is not a Kubernetes quantity such as 500m, 1Gi or 2" % (option, value))
+    return number
+
+
 def quantity_bytes(value, option="size"):
     """Whole bytes from a quantity ('1Gi', '500M', '1e3', '+1Gi', 1073741824); a fraction of a byte rounds up,
     as the apiserver does for storage. None stays None."""

@@ -22,11 +22,36 @@ from typing import Optional
 from urllib.parse import urlparse
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity
 
 
 DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
 OPTION = "data_mover"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+
+
+def job_resources(option):
+    """data_mover.resources, checked as the apiserver would (names, quantities, each request within its limit):
+    the Jobs' container resources, so they pass a namespace's ResourceQuota and LimitRange."""
+    resources = {}
+    for part in ("requests", "limits"):
+        given = (option or {}).get(part) or {}
+        unknown = sorted(set(given) - set(RESOURCE_NAMES))
+        if unknown:
+            raise InvalidInputError("%s.resources.%s: %s %s not a resource the Jobs can ask for (%s)" % (
+                OPTION, part, ", ".join(repr(u) for u in unknown), "is" if len(unknown) == 1 else "are",
+                ", ".join(RESOURCE_NAMES)))
+        for name, value in given.items():
+            quantity(value, "%s.resources.%s.%s" % (OPTION, part, name))
+        if given:
+            resources[part] = dict((name, str(value)) for name, value in sorted(given.items()))
+    for name, request in (resources.get("requests") or {}).items():
+        limit = (resources.get("limits") or {}).get(name)
+        if limit is not None and quantity(request, name) > quantity(limit, name):
+            raise InvalidInputError("%s.resources.requests.%s: %s is more than its limit %s" % (
+                OPTION, name, request, limit))
+    return resources
 
 
 def environment_defaults():
@@ -75,6 +100,7 @@ class MoverConfig:
             raise InvalidInputError("%s.repository_password or %s.repository_password_secret: give exactly one; "
                                     "the repository is encrypted with it" % (OPTION, OPTION))
         self.image = given.get("image") or DEFAULT_IMAGE
+        self.resources = job_resources(given.get("resources"))
         self.storage_options = {"endpoint_url": self.endpoint_url, "region": self.region,
                                 "access_key": self.access_key, "secret_key": self.secret_key}
 

@@ -209,6 +209,8 @@ class VolumeCopies:
             container = dict(container, env=list(container.get("env") or []) + [{
                 "name": self.mover.password_variable,
                 "valueFrom": {"secretKeyRef": {"name": secret_name, "key": secret_key}}}])
+        if self.config.resources:
+            container = dict(container, resources=self.config.resources)
         return MoverJob(self.k8s, namespace, name, owner, container, secret, claim, read_only, self.config.image,
                         timeout=self.timeout)
 

@@ -30,6 +30,10 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "lifeboat"
 JOB_FOR = "lifeboat.k8s/data-mover-for"
 LOG_LINES = 200
+# What the Job controller's FailedCreate says when the namespace's ResourceQuota or LimitRange refuses the pod as
+# it is (the Job's resources must change), not for now (an exceeded quota may clear as other pods end).
+PERMANENT_REFUSALS = ("must specify", "maximum cpu usage", "maximum memory usage", "minimum cpu usage",
+                      "minimum memory usage", "limit to request ratio")
 # Waiting reasons that will not resolve by waiting: the image is wrong, or cannot be pulled.
 STUCK = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError")
 
@@ -150,6 +154,10 @@ class MoverJob:
             stuck = _stuck(pods, self.image)
             if stuck:
                 raise self._failed(stuck)
+            if not pods:
+                refused = self._pod_refused()
+                if refused:
+                    raise self._failed(refused)
             state["why"] = _progress(job)
             return False
 
@@ -183,6 +191,14 @@ class MoverJob:
             "events": events, "log_tail": log[-4000:]})
         setattr(error, "log", log)
         return error
+
+    def _pod_refused(self):
+        """Why the Job controller cannot create the pod, when waiting will not change it: a ResourceQuota that
+        requires resources the pod does not state, or a LimitRange it does not fit. (An exceeded quota may clear.)"""
+        for event in self._events([self.name]):
+            if event.startswith("Warning FailedCreate: ") and any(m in event for m in PERMANENT_REFUSALS):
+                return "data_mover.resources: the namespace refuses the Job's pod: %s" % event.split(": ", 1)[1]
+        return None
 
     def _events(self, names):
         """'<type> <reason>: <message>' of the events about these objects, oldest first; [] if they cannot be read

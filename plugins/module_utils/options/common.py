@@ -124,6 +124,7 @@ DATA_MOVER_ARG_SPEC = dict(
     repository_password=dict(type="str", no_log=True),
     repository_password_secret=dict(type="str", no_log=False),
     image=dict(type="str"),
+    resources=dict(type="dict", options=dict(requests=dict(type="dict"), limits=dict(type="dict"))),
 )
 
 # What every exec hook entry takes (volume_snapshot's hooks, object_restore's restore_hooks; doc fragment hooks).

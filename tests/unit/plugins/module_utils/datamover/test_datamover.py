@@ -6,7 +6,12 @@ import pytest
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import files_of
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.manifest import MANIFEST_FORMAT, Manifest, verify_copies
-from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import ApiError, ConflictError, InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    LifeboatError,
+)
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, _empty_claim
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MoverJob, object_name
@@ -43,6 +48,12 @@ class FakeStore:
     (dict(OPTIONS, repository_password=None, repository_password_secret="no-key"),
      r"^data_mover\.repository_password_secret: 'no-key' is not <secret name>/<key>"),
     (dict(OPTIONS, secret_key=None), r"^data_mover\.access_key and data_mover\.secret_key: give both"),
+    (dict(OPTIONS, resources={"limits": {"gpu": 1}}),
+     r"^data_mover\.resources\.limits: 'gpu' is not a resource the Jobs can ask for \(cpu, memory, ephemeral-storage\)"),
+    (dict(OPTIONS, resources={"requests": {"memory": "lots"}}),
+     r"^data_mover\.resources\.requests\.memory: 'lots' is not a Kubernetes quantity"),
+    (dict(OPTIONS, resources={"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}),
+     r"^data_mover\.resources\.requests\.cpu: 2 is more than its limit 500m"),
 ])
 def test_bad_mover_options_name_the_option(options, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -122,6 +133,39 @@ def test_a_failed_job_says_why_from_its_termination_its_events_and_its_log():
     # Events the data mover's Role may not read leave the rest of the explanation.
     quiet = MoverJob(JobCluster(events=False), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True, "img")
     assert quiet._failed("x").details["mover_job"]["events"] == []
+
+
+class RefusedCluster:
+    """A Job whose pod the namespace's ResourceQuota refuses, as the Job controller reports it (FailedCreate)."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def get_or_none(self, path):
+        return {"metadata": {"name": "lb-copy-1"}, "status": {}}
+
+    def list(self, path, label_selector=None, field_selector=None, page_size=500):
+        if path.endswith("/pods"):
+            return []
+        return [{"type": "Warning", "reason": "FailedCreate", "message": self.message,
+                 "lastTimestamp": "2026-12-07T03:00:01Z"}] if field_selector == "involvedObject.name=lb-copy-1" else []
+
+
+@pytest.mark.parametrize("message,permanent", [
+    ('Error creating: pods "lb-copy-1-x" is forbidden: failed quota: q: must specify limits.cpu for: mover', True),
+    ('Error creating: pods "lb-copy-1-x" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi',
+     True),
+    ('Error creating: pods "lb-copy-1-x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=5, '
+     'limited: pods=5', False),
+])
+def test_a_pod_the_namespace_refuses_as_it_is_fails_at_once_and_names_the_option(message, permanent):
+    job = MoverJob(RefusedCluster(message), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True, "img", timeout=0.3)
+    with pytest.raises(LifeboatError) as failed:
+        job._wait()
+    if permanent:
+        assert failed.value.message.startswith("data_mover.resources: the namespace refuses the Job's pod: " + message)
+    else:  # may clear as other pods end: waited for until the timeout
+        assert "Job shop/lb-copy-1 to finish" in failed.value.message
 
 
 @pytest.mark.parametrize("snapshot_id", ["cdea1f78", "--help", "../../x", SNAPSHOT_ID.upper(), None, 7])
@@ -209,6 +253,16 @@ def test_a_password_from_a_secret_is_read_by_the_container_and_never_copied_into
         job.container["env"]
     with_option = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
     assert with_option._job("shop", "j", "o", {"env": []}, None, True).secret_data["RESTIC_PASSWORD"] == "pw"
+
+
+def test_the_jobs_ask_for_the_resources_given_and_nothing_when_none_is():
+    given = {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"memory": "1Gi", "cpu": 1}}
+    copies = VolumeCopies(FakeCluster(), MoverConfig(dict(OPTIONS, resources=given)), 60, store=FakeStore())
+    job = copies._job("shop", "j", "o", copies.mover.backup_container("r", False, "t"), "tmp", True)
+    assert job.container["resources"] == {"requests": {"cpu": "250m", "memory": "128Mi"},
+                                          "limits": {"cpu": "1", "memory": "1Gi"}}
+    plain = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
+    assert "resources" not in plain._job("shop", "j", "o", {"env": []}, None, True).container
 
 
 def empty_record():
