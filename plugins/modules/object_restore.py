@@ -196,6 +196,8 @@ options:
         C(serviceName)/C(servicePort) become C(service.name)/C(service.port), a missing C(pathType) becomes
         C(ImplementationSpecific); defaults that changed are written out as the old version had them).
         PodSecurityPolicies and v1beta1 CertificateSigningRequests have no successor - skipped, with a warning.
+        An object the source served through two groups (an Ingress as C(extensions/v1beta1) and
+        C(networking.k8s.io), so the backup holds both copies) is restored once, from its current group's copy.
         An object with no faithful equivalent (a webhook whose C(sideEffects) are C(Unknown)) refuses the whole
         restore before any change, naming it. Events are never restored, so they are not converted.
     type: list

@@ -73,7 +73,14 @@ class RemovedApiVersion(RestoreItemAction):
     removed = conversions.REMOVED_VERSIONS[0]
 
     def execute(self, item, context):
-        if item.get("apiVersion") != self.removed.group_version or context.run.serves(self.removed.group_version):
+        if item.get("apiVersion") != self.removed.group_version:
+            return ActionResult(item)
+        # A cluster served the same object through two groups (an Ingress as extensions and networking.k8s.io):
+        # both copies are in the backup, and the current group's is the one to restore.
+        current = conversions.current_copy(self.removed, item)
+        if current and context.run.holds((current,) + tuple(context.ref)[1:]):
+            return ActionResult(item, skip="the same object is in the backup as %s, which is restored" % current)
+        if context.run.serves(self.removed.group_version):
             return ActionResult(item)
         try:
             warnings, why_not = conversions.convert(self.removed, item)

@@ -417,6 +417,16 @@ REMOVED_VERSIONS = (
 )
 
 
+def current_copy(removed, obj):
+    """The resource directory the same object has in its successor's group, when that group is another one (a
+    cluster serves an Ingress as extensions/v1beta1 and networking.k8s.io/v1 at once; backups hold both)."""
+    successor = removed.kinds.get(obj.get("kind"))
+    if successor is None or successor.api_version is None:
+        return None
+    group = successor.api_version.rpartition("/")[0]
+    return "%s.%s" % (successor.plural, group) if group != removed.group else None
+
+
 def convert(removed, obj):
     """Convert obj (in place) from a removed version to its successor: (warnings, None), or (None, why it cannot be
     restored at all). Raises NotConvertible when it has a successor but no faithful equivalent there."""

@@ -100,6 +100,9 @@ class RestoreRun:
         self.claims = facts.claims
         self.records = dict((claim_of(r), r) for r in records if claim_of(r) in self.claims)
         self.k8s = k8s
+        # holds((res_dir, source namespace, name)): is this object in the restore's selection? (the spill's, in a run)
+        held = set((d, n, o["metadata"]["name"]) for d, n, o in entries or ())
+        self.holds = held.__contains__
         self.planned = set()
         self._exists = {}
         self._served = {}  # API group -> the versions the target cluster serves

@@ -304,6 +304,7 @@ def plan(k8s, spill, facts, options: RestoreOptions, mapping, records, pipeline,
     run = restore_plan.RestoreRun(None, mapping, {"preserve_node_ports": options.preserve_node_ports,
                                                   "storage_class_mapping": options.storage_class_mapping},
                                   records if options.restore_volumes else (), k8s, facts=facts)
+    run.holds = spill.holds
     planner = restore_plan.Planner(
         run, pipeline, restore_status=options.restore_status,
         refusal=lambda res_dir, obj: confinement.cluster_refusal(res_dir, obj, run.claims))

@@ -232,3 +232,30 @@ def test_what_cannot_be_converted_refuses_the_restore_before_any_change(tmp_path
     assert {"resource": webhooks, "namespace": None, "name": "guard",
             "message": "refused: cluster-scoped %s is not in cluster_resources (%s)" % (
                 webhooks, ", ".join(restore_params().cluster_resources))} in result["refused_objects"]
+
+
+def test_an_object_served_through_two_groups_is_restored_from_its_current_groups_copy(tmp_path):
+    """A 1.21 cluster serves each Ingress as extensions/v1beta1 and networking.k8s.io/v1beta1: a backup of it holds
+    both copies; the extensions one is skipped, naming the copy that is restored."""
+    source = str(tmp_path / "source")
+    shutil.copytree(layout.KUBERNETES_1_21, source)
+    twin = os.path.join(source, "archive", "ingresses.extensions", "namespaces", "legacy-shop", "web.json")
+    with open(os.path.join(source, "archive", "ingresses.networking.k8s.io", "namespaces", "legacy-shop",
+                           "web.json")) as f:
+        obj = json.load(f)
+    obj["apiVersion"] = "extensions/v1beta1"
+    obj["spec"]["rules"][0]["http"]["paths"][0]["path"] = "/twin"  # would show if this copy were the one restored
+    with open(twin, "w") as f:
+        json.dump(obj, f)
+    store = FileStore(str(tmp_path / "store"))
+    for key, data in layout.velero_backup_files("k8s-121", source).items():
+        store.put_bytes(key, data)
+    target = FakeCluster(catalog=CURRENT)
+    result = restore.run_restore(target, store, legacy_params())
+    assert {"resource": "ingresses.extensions", "namespace": "legacy-shop", "name": "web",
+            "message": "convert-extensions-v1beta1: the same object is in the backup as ingresses.networking.k8s.io, "
+                       "which is restored"} in result["skipped_objects"]
+    live = target.get("/apis/networking.k8s.io/v1/namespaces/legacy-shop/ingresses/web")
+    assert live["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/"
+    assert target.get("/apis/networking.k8s.io/v1/namespaces/legacy-shop/ingresses/legacy")["apiVersion"] == \
+        "networking.k8s.io/v1", "an Ingress only the extensions group held is converted"
