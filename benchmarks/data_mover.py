@@ -2,26 +2,29 @@
 # Copyright: lifeboat.k8s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Volume data copies: lifeboat's data mover (a restic Job) against a plain `tar | upload` of the same
-files, in one run, in MB/s.
+files and against restic itself run on the host, in one run, in MB/s.
 
-For each shape (many small files; a few large ones), a namespace gets a PVC filled with random data
-through a pod. Then, in alternating order:
+For each shape (many small files of 100 kB; four large ones) and each row (one volume of --megabytes; and
+--volumes volumes of --megabytes / --volumes each, copied at once), a namespace gets PVCs filled with random
+data through a pod. Then, in alternating order:
 
-- baseline out: `tar -c` of the volume's directory on the bed's host (hostpath CSI keeps it there),
-  streamed into one S3 object with boto3's multipart upload;
-- lifeboat out: volume_snapshot with volume_data: copy (snapshot, temporary PVC, Job, restic backup into
-  a new repository), timed as the module process, with the Job's own seconds and restic's;
-- lifeboat out again: a second copy of the same volume (another snapshot) into the same repository,
-  as a nightly backup finds it: restic deduplicates, so it uploads almost nothing;
-- baseline in: that S3 object streamed back through `tar -x` into an empty directory;
-- lifeboat in: object_restore of the PVC from the copy into another namespace (empty PVC, Job, restic
-  restore --verify, the size and file count checked), timed as the module process.
+- floor out: `tar -c` of the volumes' directories on the bed's host (hostpath CSI keeps them there), streamed
+  into S3 objects with boto3's multipart upload, concurrently;
+- restic out: the restic binary of the mover's image, run on the host against the same bucket (a repository
+  per volume, concurrently): the tool without snapshot, clone, pod or relay;
+- lifeboat out: volume_snapshot with volume_data: copy of every PVC (snapshots, temporary PVCs, Jobs, restic
+  backups into new repositories), timed as the module process, with the Jobs' own seconds and restic's;
+- lifeboat incremental: --change-percent of the files rewritten (small) or of one file's bytes overwritten
+  (large), then a second copy into the same repositories, as a nightly backup finds them;
+- floor in: the S3 objects streamed back through `tar -x` into empty directories;
+- lifeboat in: object_restore of the PVCs from their copies into another namespace, timed as the module process.
 
-The baseline does less (no snapshot, no encryption, no deduplication, no pod) and runs on the host, not
-in a pod behind the bed's relay; the ratio says what those cost here.
+The floor does less (no snapshot, no encryption, no deduplication, no pod) and runs on the host, not in a pod
+behind the bed's relay; the ratios say what those cost here.
 
 usage: eval "$(tests/testbed/testbed env)"
-       ANSIBLE_COLLECTIONS_PATH=~/.cache/lifeboat/build-<key> $(hack/venv.sh)/bin/python benchmarks/data_mover.py
+       ANSIBLE_COLLECTIONS_PATH=~/.cache/lifeboat/build-<key> $(hack/venv.sh)/bin/python benchmarks/data_mover.py \
+         [--megabytes 2000] [--volumes 8] [--shapes small large]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -36,14 +40,16 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
 import objects as common
 
-SHAPES = {"small": (20, 100, 100_000), "large": (1, 4, 50_000_000)}  # dirs, files per dir, bytes per file
+FILE_BYTES = {"small": 100_000, "large": None}  # large: four files sharing the volume's bytes
 PASSWORD = "benchmark-repository-password"
 IMAGE = "docker.io/library/busybox:1.36"
+RESTIC = os.path.join(os.path.expanduser(os.environ.get("LIFEBOAT_CACHE", "~/.cache/lifeboat")), "testbed")
 
 
 def kubectl(*args, stdin=None):
@@ -64,48 +70,114 @@ def module(name, args, workdir):
     return elapsed, result
 
 
-def fill(namespace, shape):
-    dirs, files, size = SHAPES[shape]
+def layout(shape, volume_bytes):
+    """(files, bytes per file) of one volume."""
+    if FILE_BYTES[shape]:
+        return max(volume_bytes // FILE_BYTES[shape], 1), FILE_BYTES[shape]
+    return 4, volume_bytes // 4
+
+
+def in_filler(namespace, script):
+    kubectl("exec", "-n", namespace, "filler", "--", "sh", "-c", script)
+
+
+def fill_script(volume, files, size):
+    return ("cd /v/%s && i=0; while [ $i -lt %d ]; do d=d$((i / 100)); mkdir -p $d; "
+            "head -c %d /dev/urandom > $d/f$i; i=$((i + 1)); done" % (volume, files, size))
+
+
+def fill(namespace, volumes, shape, volume_bytes):
+    """PVCs data-0.. filled concurrently through one pod; their directories on the host."""
+    files, size = layout(shape, volume_bytes)
+    claim = "%dMi" % (volume_bytes * 1.2 // 2**20 + 64)
     kubectl("create", "namespace", namespace)
-    kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+    claims = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-%d" % i},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": claim}}}}
+              for i in range(volumes)]
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": claims + [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "filler"},
          "spec": {"terminationGracePeriodSeconds": 1, "containers": [
-             {"name": "f", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
-              "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
-             "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}]}))
-    kubectl("wait", "-n", namespace, "pod/filler", "--for=condition=Ready", "--timeout=120s")
-    kubectl("exec", "-n", namespace, "filler", "--", "sh", "-c",
-            "for d in $(seq 1 %d); do mkdir -p /data/d$d; for f in $(seq 1 %d); do head -c %d /dev/urandom "
-            "> /data/d$d/f$f; done; done" % (dirs, files, size))
-    kubectl("delete", "-n", namespace, "pod/filler", "--wait=true")
-    volume = kubectl("get", "pvc", "data", "-n", namespace, "-o", "jsonpath={.spec.volumeName}")
-    handle = kubectl("get", "pv", volume, "-o", "jsonpath={.spec.csi.volumeHandle}")
-    return os.path.join(os.environ["LIFEBOAT_CSI_STATE_DIR"], handle), dirs * files * size
+             {"name": "f", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "36000"],
+              "volumeMounts": [{"name": "d%d" % i, "mountPath": "/v/data-%d" % i} for i in range(volumes)]}],
+             "volumes": [{"name": "d%d" % i, "persistentVolumeClaim": {"claimName": "data-%d" % i}}
+                         for i in range(volumes)]}}]}))
+    kubectl("wait", "-n", namespace, "pod/filler", "--for=condition=Ready", "--timeout=300s")
+    in_filler(namespace, " & ".join("(%s)" % fill_script("data-%d" % i, files, size) for i in range(volumes)) +
+              " & wait")
+    directories = []
+    for i in range(volumes):
+        volume = kubectl("get", "pvc", "data-%d" % i, "-n", namespace, "-o", "jsonpath={.spec.volumeName}")
+        handle = kubectl("get", "pv", volume, "-o", "jsonpath={.spec.csi.volumeHandle}")
+        directories.append(os.path.join(os.environ["LIFEBOAT_CSI_STATE_DIR"], handle))
+    return directories, files
+
+
+def change(namespace, volumes, shape, volume_bytes, percent):
+    """Rewrite percent of each volume: whole files (small), or bytes inside one file (large)."""
+    files, size = layout(shape, volume_bytes)
+    for i in range(volumes):
+        if FILE_BYTES[shape]:
+            count = max(files * percent // 100, 1)
+            in_filler(namespace, "cd /v/data-%d && for i in $(seq 0 %d); do head -c %d /dev/urandom > "
+                                 "d$((i / 100))/f$i; done" % (i, count - 1, size))
+        else:
+            block = max(volume_bytes * percent // 100, 1)
+            in_filler(namespace, "dd if=/dev/urandom of=/v/data-%d/d0/f0 bs=%d count=1 seek=1 conv=notrunc "
+                                 "2>/dev/null" % (i, block))
 
 
 def s3():
     return boto3.client("s3", endpoint_url=os.environ["LIFEBOAT_S3_ENDPOINT"])
 
 
-def baseline_out(directory, key):
+def concurrently(function, arguments):
+    with ThreadPoolExecutor(max_workers=max(len(arguments), 1)) as pool:
+        return list(pool.map(function, arguments))
+
+
+def floor_out(directories, prefix):
+    def one(index):
+        read, write = os.pipe()
+        tar = subprocess.Popen(["tar", "-c", "-C", directories[index], "."], stdout=write)
+        os.close(write)
+        with os.fdopen(read, "rb") as stream:
+            s3().upload_fileobj(stream, os.environ["LIFEBOAT_S3_BUCKET"], "%s/floor-%d.tar" % (prefix, index))
+        if tar.wait() != 0:
+            sys.exit("tar failed")
     started = time.monotonic()
-    read, write = os.pipe()
-    tar = subprocess.Popen(["tar", "-c", "-C", directory, "."], stdout=write)
-    os.close(write)
-    with os.fdopen(read, "rb") as stream:
-        s3().upload_fileobj(stream, os.environ["LIFEBOAT_S3_BUCKET"], key)
-    if tar.wait() != 0:
-        sys.exit("tar failed")
+    concurrently(one, list(range(len(directories))))
     return time.monotonic() - started
 
 
-def baseline_in(key, directory):
+def floor_in(prefix, count, workdir):
+    def one(index):
+        body = s3().get_object(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Key="%s/floor-%d.tar" % (prefix, index))["Body"]
+        with tarfile.open(fileobj=body, mode="r|") as tar:
+            tar.extractall(tempfile.mkdtemp(dir=workdir), filter="data")
     started = time.monotonic()
-    body = s3().get_object(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Key=key)["Body"]
-    with tarfile.open(fileobj=body, mode="r|") as tar:
-        tar.extractall(directory, filter="data")
+    concurrently(one, list(range(count)))
+    return time.monotonic() - started
+
+
+def restic_binary():
+    found = glob.glob(os.path.join(RESTIC, "mover-*", "root", "usr", "bin", "restic"))
+    return found[0] if found else None
+
+
+def restic_out(binary, directories, prefix):
+    """The mover's own restic on the host: init and backup of each directory into a repository of its own."""
+    env = dict(os.environ, RESTIC_PASSWORD=PASSWORD)
+
+    def one(index):
+        repository = ["-r", "s3:%s/%s/%s/restic-host-%d" % (os.environ["LIFEBOAT_S3_ENDPOINT"],
+                                                             os.environ["LIFEBOAT_S3_BUCKET"], prefix, index)]
+        for argv in (["init"], ["backup", "--quiet", "--host", "bench", "."]):
+            proc = subprocess.run([binary] + repository + argv, cwd=directories[index], env=env, capture_output=True,
+                                  text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit("restic %s failed: %s" % (argv[0], proc.stderr[-2000:]))
+    started = time.monotonic()
+    concurrently(one, list(range(len(directories))))
     return time.monotonic() - started
 
 
@@ -116,56 +188,66 @@ def mover(prefix):
             "repository_password": PASSWORD, "image": os.environ["LIFEBOAT_DATA_MOVER_IMAGE"]}
 
 
-def run_shape(shape, workdir, baseline_first):
+def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
     stamp = "%d" % time.time()
-    namespace, target, prefix = "lb-dm-%s-%s" % (shape, stamp), "lb-dm-%s-%s-in" % (shape, stamp), "bench-dm-" + stamp
-    directory, total = fill(namespace, shape)
-    mb = total / 1e6
-    row = {"shape": shape, "files": SHAPES[shape][0] * SHAPES[shape][1], "MB": round(mb, 1)}
+    namespace = "lb-dm-%s-%d-%s" % (shape, volumes, stamp)
+    target, prefix = namespace + "-in", "bench-dm-" + stamp
+    volume_bytes = total_bytes // volumes
+    directories, files = fill(namespace, volumes, shape, volume_bytes)
+    mb = total_bytes / 1e6
+    row = {"shape": shape, "volumes": volumes, "files_per_volume": files, "MB": round(mb, 1)}
+    copy_args = {"name": "bench", "namespace": namespace, "pvc_selector": "", "volume_data": "copy",
+                 "keep_snapshots": False, "data_mover": mover(prefix), "wait_timeout": 3600}
 
     def ours_out():
-        elapsed, result = module("volume_snapshot", {"name": "bench", "namespace": namespace, "pvc": "data",
-                                                     "volume_data": "copy", "data_mover": mover(prefix)}, workdir)
-        row["copy_record"] = result["snapshot"]
-        return elapsed, result["snapshot"]["data_copy"]
-    steps = [("baseline_out", lambda: (baseline_out(directory, prefix + "/baseline.tar"), None)), ("ours_out", ours_out)]
-    for name, step in (steps if baseline_first else steps[::-1]):
-        elapsed, copy = step()
-        row[name + "_MBps"] = round(mb / elapsed, 1)
-        if copy:
-            row["job_MBps"] = round(mb / copy["seconds"], 1)
-            row["restic_MBps"] = round(mb / copy["tool_seconds"], 1)
-    elapsed, _again = module("volume_snapshot", {"name": "bench-again", "namespace": namespace, "pvc": "data",
-                                                 "volume_data": "copy", "data_mover": mover(prefix)}, workdir)
-    row["ours_out_again_MBps"] = round(mb / elapsed, 1)
+        elapsed, result = module("volume_snapshot", copy_args, workdir)
+        row["records"] = result["snapshots"]
+        copies = [r["data_copy"] for r in result["snapshots"]]
+        row["job_MBps"] = round(mb / max(c["seconds"] for c in copies), 1)
+        row["restic_in_job_MBps"] = round(mb / max(c["tool_seconds"] for c in copies), 1)
+        return elapsed
+    binary = restic_binary()
+    floors = [("floor_out", lambda: floor_out(directories, prefix))]
+    if binary:
+        floors.append(("restic_host_out", lambda: restic_out(binary, directories, prefix)))
+    steps = floors + [("ours_out", ours_out)]
+    for name, step in (steps if floors_first else steps[::-1]):
+        row[name + "_MBps"] = round(mb / step(), 1)
+    change(namespace, volumes, shape, volume_bytes, percent)
+    elapsed, _again = module("volume_snapshot", dict(copy_args, name="bench-again"), workdir)
+    row["incremental_s"] = round(elapsed, 1)
+    row["incremental_of_full"] = round(elapsed / (mb / row["ours_out_MBps"]), 2)
     backup = {"name": "bench", "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
               "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}
-    module("object_backup", dict(backup, namespaces=[namespace], volume_snapshots=[row.pop("copy_record")]), workdir)
+    module("object_backup", dict(backup, namespaces=[namespace], volume_snapshots=row.pop("records")), workdir)
 
     def ours_in():
         elapsed, result = module("object_restore", dict(backup, namespace_mapping={namespace: target},
-                                                        restore_volume_data="copy", data_mover=mover(prefix)), workdir)
-        return elapsed, result["volumes"][0]
-    extract = tempfile.mkdtemp(dir=workdir)
-    steps = [("baseline_in", lambda: (baseline_in(prefix + "/baseline.tar", extract), None)), ("ours_in", ours_in)]
-    for name, step in (steps if baseline_first else steps[::-1]):
-        elapsed, volume = step()
-        row[name + "_MBps"] = round(mb / elapsed, 1)
-        if volume:
-            row["restore_job_MBps"] = round(mb / volume["seconds"], 1)
-    row["out_ratio"] = round(row["baseline_out_MBps"] / row["ours_out_MBps"], 2)
-    row["in_ratio"] = round(row["baseline_in_MBps"] / row["ours_in_MBps"], 2)
+                                                        restore_volume_data="copy", data_mover=mover(prefix),
+                                                        wait_timeout=3600), workdir)
+        row["restore_job_MBps"] = round(mb / max(v["seconds"] for v in result["volumes"]), 1)
+        return elapsed
+    steps = [("floor_in", lambda: floor_in(prefix, volumes, workdir)), ("ours_in", ours_in)]
+    for name, step in (steps if floors_first else steps[::-1]):
+        row[name + "_MBps"] = round(mb / step(), 1)
+    row["out_of_floor"] = round(row["ours_out_MBps"] / row["floor_out_MBps"], 2)
+    row["in_of_floor"] = round(row["ours_in_MBps"] / row["floor_in_MBps"], 2)
     kubectl("delete", "namespace", namespace, target, "--wait=false")
     return row
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--shapes", nargs="+", default=sorted(SHAPES), choices=sorted(SHAPES))
+    parser.add_argument("--shapes", nargs="+", default=sorted(FILE_BYTES), choices=sorted(FILE_BYTES))
+    parser.add_argument("--megabytes", type=int, default=200, help="data per row (default 200)")
+    parser.add_argument("--volumes", type=int, default=8, help="volumes of the concurrent row (1: that row only)")
+    parser.add_argument("--change-percent", type=int, default=1, help="what the incremental copy finds changed")
     args = parser.parse_args()
+    rows = [(shape, count) for shape in args.shapes for count in sorted({1, args.volumes})]
     with tempfile.TemporaryDirectory(prefix="lb-bench-dm-") as workdir:
-        for i, shape in enumerate(args.shapes):
-            print(json.dumps(run_shape(shape, workdir, baseline_first=i % 2 == 0)), flush=True)
+        for i, (shape, count) in enumerate(rows):
+            print(json.dumps(run_row(shape, count, args.megabytes * 10**6, args.change_percent, workdir,
+                                     floors_first=i % 2 == 0)), flush=True)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ class MoverJob:
         self.clock = clock
         self.started = None
         self.finished = None
+        # This run's Job: events of an earlier Job of the same name (a failed run's) must not explain this one.
+        self.job_uid = None
 
     def _meta(self):
         return {"name": self.name, "namespace": self.namespace,
@@ -85,6 +87,7 @@ class MoverJob:
         self.started = self.clock()
         job = self.k8s.get_or_none(jobs_path(self.namespace, self.name))
         if job is not None:
+            self.job_uid = job["metadata"].get("uid")
             if not self._ours(job):
                 raise ConflictError("Job %s/%s exists and is not lifeboat's for %s; refusing to use it" % (
                     self.namespace, self.name, self.owner))
@@ -125,7 +128,7 @@ class MoverJob:
             "template": {"metadata": {"labels": {MANAGED_BY: MANAGER}}, "spec": {
                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 5, "containers": [container],
                 "volumes": volumes}}}}
-        self.k8s.create(jobs_path(self.namespace), body)
+        self.job_uid = self.k8s.create(jobs_path(self.namespace), body)["metadata"].get("uid")
 
     def _pods(self):
         return list(self.k8s.list(resource_path("", "v1", "pods", self.namespace),
@@ -178,7 +181,7 @@ class MoverJob:
         pods = sorted(self._pods(), key=lambda p: p["metadata"].get("creationTimestamp") or "")
         pod = pods[-1]["metadata"]["name"] if pods else None
         termination = _termination(pods)
-        events = self._events([self.name] + ([pod] if pod else []))
+        events = self._events([self.name] + ([pod] if pod else []), self.job_uid)
         log = self._log(pods=pods)
         told = []
         if termination and termination.get("reason") not in (None, "Error", "Completed"):
@@ -195,19 +198,22 @@ class MoverJob:
     def _pod_refused(self):
         """Why the Job controller cannot create the pod, when waiting will not change it: a ResourceQuota that
         requires resources the pod does not state, or a LimitRange it does not fit. (An exceeded quota may clear.)"""
-        for event in self._events([self.name]):
+        for event in self._events([self.name], self.job_uid):
             if event.startswith("Warning FailedCreate: ") and any(m in event for m in PERMANENT_REFUSALS):
                 return "data_mover.resources: the namespace refuses the Job's pod: %s" % event.split(": ", 1)[1]
         return None
 
-    def _events(self, names):
+    def _events(self, names, job_uid=None):
         """'<type> <reason>: <message>' of the events about these objects, oldest first; [] if they cannot be read
-        (the data mover's Role may not grant list on events: the diagnosis is a help, not a need)."""
+        (the data mover's Role may not grant list on events: the diagnosis is a help, not a need). With job_uid, only
+        the events of that Job (pods have names of their own; a Job's name comes back on a rerun)."""
         found = []
         for name in names:
             try:
-                found.extend(self.k8s.list(resource_path("", "v1", "events", self.namespace),
-                                           field_selector="involvedObject.name=" + name))
+                found.extend(e for e in self.k8s.list(resource_path("", "v1", "events", self.namespace),
+                                                      field_selector="involvedObject.name=" + name)
+                             if not job_uid or name != self.name or
+                             (e.get("involvedObject") or {}).get("uid") in (None, job_uid))
             except LifeboatError:
                 return []
         found.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")

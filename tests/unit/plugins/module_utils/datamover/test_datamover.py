@@ -138,16 +138,18 @@ def test_a_failed_job_says_why_from_its_termination_its_events_and_its_log():
 class RefusedCluster:
     """A Job whose pod the namespace's ResourceQuota refuses, as the Job controller reports it (FailedCreate)."""
 
-    def __init__(self, message):
+    def __init__(self, message, event_of="job-uid-2"):
         self.message = message
+        self.event_of = event_of  # the uid of the Job the event is about
 
     def get_or_none(self, path):
-        return {"metadata": {"name": "lb-copy-1"}, "status": {}}
+        return {"metadata": {"name": "lb-copy-1", "uid": "job-uid-2"}, "status": {}}
 
     def list(self, path, label_selector=None, field_selector=None, page_size=500):
         if path.endswith("/pods"):
             return []
         return [{"type": "Warning", "reason": "FailedCreate", "message": self.message,
+                 "involvedObject": {"kind": "Job", "name": "lb-copy-1", "uid": self.event_of},
                  "lastTimestamp": "2026-12-07T03:00:01Z"}] if field_selector == "involvedObject.name=lb-copy-1" else []
 
 
@@ -160,12 +162,25 @@ class RefusedCluster:
 ])
 def test_a_pod_the_namespace_refuses_as_it_is_fails_at_once_and_names_the_option(message, permanent):
     job = MoverJob(RefusedCluster(message), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True, "img", timeout=0.3)
+    job.job_uid = "job-uid-2"
     with pytest.raises(LifeboatError) as failed:
         job._wait()
     if permanent:
         assert failed.value.message.startswith("data_mover.resources: the namespace refuses the Job's pod: " + message)
     else:  # may clear as other pods end: waited for until the timeout
         assert "Job shop/lb-copy-1 to finish" in failed.value.message
+
+
+def test_an_earlier_jobs_refusal_does_not_fail_this_one():
+    """A rerun's Job has the name of the failed run's: the old Job's FailedCreate events (kept for an hour) are not
+    about this one."""
+    old = 'Error creating: pods "lb-copy-1-x" is forbidden: failed quota: q: must specify limits.cpu for: mover'
+    job = MoverJob(RefusedCluster(old, event_of="job-uid-1"), "shop", "lb-copy-1", "copy shop/x", {}, {}, None, True,
+                   "img", timeout=0.3)
+    job.job_uid = "job-uid-2"
+    with pytest.raises(LifeboatError) as failed:
+        job._wait()
+    assert "Job shop/lb-copy-1 to finish" in failed.value.message and "must specify" not in failed.value.message
 
 
 @pytest.mark.parametrize("snapshot_id", ["cdea1f78", "--help", "../../x", SNAPSHOT_ID.upper(), None, 7])
