@@ -35,6 +35,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -150,13 +151,17 @@ def floor_out(directories, prefix):
 
 
 def floor_in(prefix, count, workdir):
+    into = tempfile.mkdtemp(dir=workdir)
+
     def one(index):
         body = s3().get_object(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Key="%s/floor-%d.tar" % (prefix, index))["Body"]
         with tarfile.open(fileobj=body, mode="r|") as tar:
-            tar.extractall(tempfile.mkdtemp(dir=workdir), filter="data")
+            tar.extractall(os.path.join(into, str(index)), filter="data")
     started = time.monotonic()
     concurrently(one, list(range(count)))
-    return time.monotonic() - started
+    elapsed = time.monotonic() - started
+    shutil.rmtree(into)
+    return elapsed
 
 
 def restic_binary():
@@ -232,8 +237,18 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
         row[name + "_MBps"] = round(mb / step(), 1)
     row["out_of_floor"] = round(row["ours_out_MBps"] / row["floor_out_MBps"], 2)
     row["in_of_floor"] = round(row["ours_in_MBps"] / row["floor_in_MBps"], 2)
-    kubectl("delete", "namespace", namespace, target, "--wait=false")
+    kubectl("delete", "namespace", namespace, target, "--wait=true", "--timeout=600s")
+    forget(prefix)  # a 2 GB row leaves ~6 GB in the bucket: the next row needs the disk
     return row
+
+
+def forget(prefix):
+    client = s3()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=os.environ["LIFEBOAT_S3_BUCKET"],
+                                                                 Prefix=prefix + "/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=os.environ["LIFEBOAT_S3_BUCKET"], Delete={"Objects": keys})
 
 
 def main():
