@@ -174,8 +174,8 @@ def restic_out(binary, directories, prefix):
     env = dict(os.environ, RESTIC_PASSWORD=PASSWORD)
 
     def one(index):
-        repository = ["-r", "s3:%s/%s/%s/restic-host-%d" % (os.environ["LIFEBOAT_S3_ENDPOINT"],
-                                                             os.environ["LIFEBOAT_S3_BUCKET"], prefix, index)]
+        endpoint, bucket = os.environ["LIFEBOAT_S3_ENDPOINT"], os.environ["LIFEBOAT_S3_BUCKET"]
+        repository = ["-r", "s3:%s/%s/%s/restic-host-%d" % (endpoint, bucket, prefix, index)]
         for argv in (["init"], ["backup", "--quiet", "--host", "bench", "."]):
             proc = subprocess.run([binary] + repository + argv, cwd=directories[index], env=env, capture_output=True,
                                   text=True, check=False)

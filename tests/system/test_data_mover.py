@@ -287,7 +287,7 @@ def two_volume_app():
 def every_cpu_busy():
     """A spinning process per CPU beside the bed, as a busy machine (another control plane starting, a CI
     neighbour) leaves it."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _cpu in range(os.cpu_count() or 2)]
     try:
         yield
     finally:
@@ -317,8 +317,8 @@ def test_two_volumes_come_back_from_their_copies_while_every_cpu_is_busy():
         with every_cpu_busy():
             restored = run_module("object_restore", dict(s3(prefix), name="busy", data_mover=mover(prefix)))
         assert not restored.get("failed"), json.dumps(restored)[-6000:]
-        assert sorted((v["pvc"], v["outcome"]) for v in restored["volumes"]) == [("data", "created"),
-                                                                                  ("more", "created")]
+        outcomes = sorted((v["pvc"], v["outcome"]) for v in restored["volumes"])
+        assert outcomes == [("data", "created"), ("more", "created")]
         assert in_app(namespace, sums) == before
         assert not leftovers(namespace)
     finally:

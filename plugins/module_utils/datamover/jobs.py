@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 import time
+from typing import Any, Dict, List
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import (
     ConflictError,
@@ -207,7 +208,7 @@ class MoverJob:
         """'<type> <reason>: <message>' of the events about these objects, oldest first; [] if they cannot be read
         (the data mover's Role may not grant list on events: the diagnosis is a help, not a need). With job_uid, only
         the events of that Job (pods have names of their own; a Job's name comes back on a rerun)."""
-        found = []
+        found: List[Dict[str, Any]] = []
         for name in names:
             try:
                 found.extend(e for e in self.k8s.list(resource_path("", "v1", "events", self.namespace),
