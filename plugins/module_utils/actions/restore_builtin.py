@@ -131,11 +131,9 @@ class OwnerReferences(RestoreItemAction):
         if kept:
             _meta(item)["ownerReferences"] = kept
         dropped = [r for r in references if r.get("uid") not in context.run.uids]
-        if not dropped:
-            return ActionResult(item)
-        return ActionResult(item, warnings=["%s is restored without its owner reference to %s: the owner is not in "
-                                            "this restore" % (context.ref.describe(), ", ".join(
-                                                describe(r) for r in dropped))])
+        if dropped:  # said once for the run (a restore of pods alone would say it of every pod)
+            context.run.unlinked.append("%s (%s)" % (context.ref.describe(), ", ".join(describe(r) for r in dropped)))
+        return ActionResult(item)
 
 
 class ServiceAccountTokens(RestoreItemAction):

@@ -87,6 +87,20 @@ class RunFacts:
             self.backed_up.add((res_dir, name))
 
 
+class CountedList(list):
+    """The first `keep` of what is appended, and how many were: a warning names a few and counts them all."""
+
+    def __init__(self, keep=10):
+        super().__init__()
+        self.keep = keep
+        self.count = 0
+
+    def append(self, value):
+        self.count += 1
+        if len(self) < self.keep:
+            super().append(value)
+
+
 class RestoreRun:
     """What restore item actions may ask about the run (their context.run)."""
 
@@ -104,6 +118,7 @@ class RestoreRun:
         held = set((d, n, o["metadata"]["name"]) for d, n, o in entries or ())
         self.holds = held.__contains__
         self.planned = set()
+        self.unlinked = CountedList()  # objects restored without references to owners outside the restore
         self._exists = {}
         self._served = {}  # API group -> the versions the target cluster serves
 
@@ -192,6 +207,9 @@ class Planner:
             raise InvalidInputError("name: %d object(s) of the backup cannot be restored into this cluster, so nothing "
                                     "was restored (exclude_resources or disable_actions can leave them out): %s" % (
                                         len(self.refusals), "; ".join(self.refusals[:10])))
+        if self.run.unlinked.count:
+            self.warnings.append("%d object(s) are restored without their owner references to owners that are not in "
+                                 "this restore: %s" % (self.run.unlinked.count, "; ".join(self.run.unlinked)))
         # Restore order already puts what objects need first; a needed item the restore does not hold is said.
         for ref, action_name in sorted(self.needed.items()):
             if not holds(tuple(ref)):

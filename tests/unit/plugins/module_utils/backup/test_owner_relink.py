@@ -114,8 +114,9 @@ def test_an_owner_left_out_of_the_restore_leaves_its_dependents_unlinked_and_say
     result = restore.run_restore(target, stored, restore_params(exclude_resources=["widgets.example.com"]))
     assert references(target, "", "configmaps", "w-config") is None
     assert target.named("apps", "deployments", "copy") == ["w-db", "web"]
-    assert any("configmaps shop/w-config is restored without its owner reference to Widget w" in w
-               for w in result["warnings"]), result["warnings"]
+    said = [w for w in result["warnings"] if "owner references to owners that are not in this restore" in w]
+    assert len(said) == 1 and said[0].startswith("4 object(s) are restored without"), result["warnings"]
+    assert "configmaps shop/w-config (Widget w)" in said[0]
 
 
 def test_an_owner_that_fails_leaves_its_dependents_unlinked_and_says_so(stored, monkeypatch):
@@ -177,3 +178,11 @@ def test_relinking_keeps_controller_and_block_owner_deletion_and_names_the_unres
                      "blockOwnerDeletion": True}]
     assert unresolved == [refs[1]]
     assert ownership.relinked(refs[:1], {"old": ("", "example.com/v1")})[0] == refs[:1], "check mode keeps it"
+
+
+def test_a_counted_list_names_a_few_and_counts_them_all():
+    from ansible_collections.lifeboat.k8s.plugins.module_utils.restore.plan import CountedList
+    said = CountedList(keep=2)
+    for i in range(5):
+        said.append(i)
+    assert (list(said), said.count) == ([0, 1], 5)
