@@ -93,10 +93,10 @@ class CountedList(list):
     def __init__(self, keep=10):
         super().__init__()
         self.keep = keep
-        self.count = 0
+        self.total = 0
 
     def append(self, value):
-        self.count += 1
+        self.total += 1
         if len(self) < self.keep:
             super().append(value)
 
@@ -207,9 +207,9 @@ class Planner:
             raise InvalidInputError("name: %d object(s) of the backup cannot be restored into this cluster, so nothing "
                                     "was restored (exclude_resources or disable_actions can leave them out): %s" % (
                                         len(self.refusals), "; ".join(self.refusals[:10])))
-        if self.run.unlinked.count:
+        if self.run.unlinked.total:
             self.warnings.append("%d object(s) are restored without their owner references to owners that are not in "
-                                 "this restore: %s" % (self.run.unlinked.count, "; ".join(self.run.unlinked)))
+                                 "this restore: %s" % (self.run.unlinked.total, "; ".join(self.run.unlinked)))
         # Restore order already puts what objects need first; a needed item the restore does not hold is said.
         for ref, action_name in sorted(self.needed.items()):
             if not holds(tuple(ref)):

@@ -185,4 +185,4 @@ def test_a_counted_list_names_a_few_and_counts_them_all():
     said = CountedList(keep=2)
     for i in range(5):
         said.append(i)
-    assert (list(said), said.count) == ([0, 1], 5)
+    assert (list(said), said.total) == ([0, 1], 5)
