@@ -27,6 +27,11 @@ def _meta(item):
     return item.setdefault("metadata", {})
 
 
+def _owner_references(source):
+    """The backed-up object's owner references (entries that are not objects ignored: the archive is data)."""
+    return [r for r in (source.get("metadata") or {}).get("ownerReferences") or [] if isinstance(r, dict)]
+
+
 class NonRestorableKinds(RestoreItemAction):
     name = "non-restorable-kinds"
     description = "Skips records of the source cluster's machinery and Velero's own objects (as Velero's restore)."
@@ -113,8 +118,8 @@ class OwnedByRestoredController(RestoreItemAction):
                    "Service's EndpointSlices, a Pod's ephemeral volume claims.")
 
     def execute(self, item, context):
-        for ref in context.source.get("metadata", {}).get("ownerReferences") or []:
-            if isinstance(ref, dict) and ref.get("uid") in context.run.uids and recreated_by(context.resource, ref):
+        for ref in _owner_references(context.source):
+            if ref.get("uid") in context.run.uids and recreated_by(context.resource, ref):
                 return ActionResult(item, skip="owned by %s, which recreates it" % describe(ref))
         return ActionResult(item)
 
@@ -126,7 +131,7 @@ class OwnerReferences(RestoreItemAction):
                    "owner outside the restore is dropped, with a warning.")
 
     def execute(self, item, context):
-        references = [r for r in context.source.get("metadata", {}).get("ownerReferences") or [] if isinstance(r, dict)]
+        references = _owner_references(context.source)
         kept = [dict(r) for r in references if r.get("uid") in context.run.uids]
         if kept:
             _meta(item)["ownerReferences"] = kept

@@ -19,7 +19,7 @@ except ImportError as e:
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError, MissingLibraryError
 
 
-def quantity(value, option):
+def quantity(value, option, examples="500m, 1Gi or 2"):
     """A Kubernetes quantity ('500m', '1Gi', 2) as the apiserver reads it (a Decimal); refuses anything else."""
     if parse_quantity is None:
         raise MissingLibraryError("kubernetes>=30", KUBERNETES_IMPORT_ERROR)
@@ -30,7 +30,7 @@ def quantity(value, option):
         except (ValueError, TypeError, ArithmeticError):
             pass
     if number is None or number < 0 or not number.is_finite():
-        raise InvalidInputError("%s: %r is not a Kubernetes quantity such as 500m, 1Gi or 2" % (option, value))
+        raise InvalidInputError("%s: %r is not a Kubernetes quantity such as %s" % (option, value, examples))
     return number
 
 
@@ -39,14 +39,4 @@ def quantity_bytes(value, option="size"):
     as the apiserver does for storage. None stays None."""
     if value is None or (type(value) is int and value >= 0):  # pylint: disable=unidiomatic-typecheck
         return value  # (a bool is an int, but never a size)
-    if parse_quantity is None:
-        raise MissingLibraryError("kubernetes>=30", KUBERNETES_IMPORT_ERROR)
-    number = None
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        try:
-            number = parse_quantity(value)
-        except (ValueError, TypeError, ArithmeticError):
-            pass
-    if number is None or number < 0 or not number.is_finite():
-        raise InvalidInputError("%s: %r is not a Kubernetes quantity such as 1Gi, 500M or 1e9" % (option, value))
-    return int(math.ceil(number))
+    return int(math.ceil(quantity(value, option, "1Gi, 500M or 1e9")))
