@@ -24,6 +24,7 @@ Standard library only: it runs before any virtualenv exists.
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -133,10 +134,36 @@ class BedError(Exception):
 
 # ---------------------------------------------------------------- processes
 
+# Ports the bed listens on come from below the kernel's ephemeral range: a port bound to 0 and released is an
+# ephemeral one, which an outgoing connection (the primary's components start first) can take as its local port
+# before the component meant to listen there binds it (a DR etcd failed "address already in use" so).
+LISTEN_PORTS = (20000, 32000)
+_handed_out = set()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(part) for part in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and outside the ephemeral range, not handed out before in this process."""
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(*LISTEN_PORTS) if not low <= p <= high and p not in _handed_out]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d outside the ephemeral range" % LISTEN_PORTS)
 
 
 def pid_of(name):
