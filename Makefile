@@ -23,6 +23,9 @@ test: ## everything: venv, sanity, lint, units, test bed up, system + integratio
 	@hack/prebuild.sh start
 	@status=0; $(MAKE) --no-print-directory sanity-all lint units-all packaging || status=$$?; \
 	  hack/prebuild.sh wait || true; exit $$status
+	@# The baseline is the host without a bed: a bed left by an interrupted run would otherwise count as the
+	@# host's own, and its removal (testbed up restarts a partial bed) would read as damage.
+	@tests/testbed/testbed down >/dev/null
 	@python3 tests/testbed/hoststate.py save $(LIFEBOAT_CACHE)/host-before-testbed.json
 	@$(MAKE) --no-print-directory testbed-up
 	@status=0; $(MAKE) --no-print-directory system integration || status=$$?; \
