@@ -16,7 +16,8 @@ data through a pod. Then, in alternating order:
   backups into new repositories), timed as the module process, with the Jobs' own seconds and restic's;
 - lifeboat incremental: --change-percent of the files rewritten (small) or of one file's bytes overwritten
   (large), then a second copy into the same repositories, as a nightly backup finds them;
-- floor in: the S3 objects streamed back through `tar -x` into empty directories;
+- floor in: the S3 objects streamed back through `tar -x` into empty directories; restic on the host restoring
+  its own repositories into empty directories;
 - lifeboat in: object_restore of the PVCs from their copies into another namespace, timed as the module process.
 
 The floor does less (no snapshot, no encryption, no deduplication, no pod) and runs on the host, not in a pod
@@ -32,7 +33,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -165,8 +165,30 @@ def floor_in(prefix, count, workdir):
 
 
 def restic_binary():
-    found = glob.glob(os.path.join(RESTIC, "mover-*", "root", "usr", "bin", "restic"))
-    return found[0] if found else None
+    """The restic the bed's mover image holds (build-mover.sh prints where; built already if the bed is up)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "testbed", "build-mover.sh")
+    proc = subprocess.run([script], capture_output=True, text=True, check=False)
+    found = os.path.join(proc.stdout.strip().splitlines()[-1], "root", "usr", "bin", "restic") if proc.stdout else ""
+    return found if os.path.isfile(found) else None
+
+
+def restic_in(binary, count, prefix, workdir):
+    """The same restic on the host restoring each repository restic_out made into an empty directory."""
+    env = dict(os.environ, RESTIC_PASSWORD=PASSWORD)
+    into = tempfile.mkdtemp(prefix="restic-in-", dir=workdir)
+
+    def one(index):
+        endpoint, bucket = os.environ["LIFEBOAT_S3_ENDPOINT"], os.environ["LIFEBOAT_S3_BUCKET"]
+        argv = [binary, "-r", "s3:%s/%s/%s/restic-host-%d" % (endpoint, bucket, prefix, index), "restore", "latest",
+                "--target", os.path.join(into, str(index))]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            sys.exit("restic restore failed: %s" % proc.stderr[-2000:])
+    started = time.monotonic()
+    concurrently(one, list(range(count)))
+    elapsed = time.monotonic() - started
+    shutil.rmtree(into)
+    return elapsed
 
 
 def restic_out(binary, directories, prefix):
@@ -219,8 +241,9 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
     for name, step in (steps if floors_first else steps[::-1]):
         row[name + "_MBps"] = round(mb / step(), 1)
     change(namespace, volumes, shape, volume_bytes, percent)
-    elapsed, _again = module("volume_snapshot", dict(copy_args, name="bench-again"), workdir)
+    elapsed, again = module("volume_snapshot", dict(copy_args, name="bench-again"), workdir)
     row["incremental_s"] = round(elapsed, 1)
+    row["incremental_restic_s"] = round(max(r["data_copy"]["tool_seconds"] for r in again["snapshots"]), 1)
     row["incremental_of_full"] = round(elapsed / (mb / row["ours_out_MBps"]), 2)
     backup = {"name": "bench", "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
               "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}
@@ -232,7 +255,10 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
                                                         wait_timeout=3600), workdir)
         row["restore_job_MBps"] = round(mb / max(v["seconds"] for v in result["volumes"]), 1)
         return elapsed
-    steps = [("floor_in", lambda: floor_in(prefix, volumes, workdir)), ("ours_in", ours_in)]
+    steps = [("floor_in", lambda: floor_in(prefix, volumes, workdir))]
+    if binary:
+        steps.append(("restic_host_in", lambda: restic_in(binary, volumes, prefix, workdir)))
+    steps.append(("ours_in", ours_in))
     for name, step in (steps if floors_first else steps[::-1]):
         row[name + "_MBps"] = round(mb / step(), 1)
     row["out_of_floor"] = round(row["ours_out_MBps"] / row["floor_out_MBps"], 2)

@@ -62,7 +62,7 @@ options:
       image:
         description:
           - The image the Jobs run; it needs the tool and a POSIX shell.
-          - Default C(docker.io/restic/restic:0.18.0), restic's official image.
+          - Default C(docker.io/restic/restic:0.18.0), restic's official image. Any image with restic 0.14 or later and a POSIX shell works.
         type: str
       resources:
         description:
@@ -80,4 +80,21 @@ options:
           limits:
             description: C(cpu), C(memory), C(ephemeral-storage) quantities.
             type: dict
+      parallel_reads:
+        description:
+          - How many files each Job reads at once (restic's C(--read-concurrency), 0.16 and later; from 1 to 64).
+            Default the tool's own (2). More helps volumes of many small files on storage that answers in parallel.
+        type: int
+      parallel_uploads:
+        description:
+          - How many connections each Job opens to the storage, to upload or download (restic's
+            C(s3.connections); from 1 to 64). Default the tool's own (5).
+        type: int
+      compression:
+        description:
+          - How the tool compresses what it uploads (restic's C(--compression), repository format 2).
+            C(auto) is fast and skips what does not compress; C(off) saves CPU for data that is already compressed
+            or encrypted; C(max) saves storage at the cost of CPU. Default the tool's own (C(auto)).
+        type: str
+        choices: [auto, "off", max]
 """

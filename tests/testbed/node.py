@@ -51,10 +51,10 @@ BRIDGE, POD_CIDR, GATEWAY = PRIMARY.bridge, PRIMARY.pod_cidr, PRIMARY.gateway
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # Debian's busybox-static (1.35) under the name the drill's default job image and the demo use.
 BUSYBOX_IMAGES = ("docker.io/library/busybox:1.36", "lifeboat.local/busybox:1.35-debian")
-# Debian's restic (0.14) with the glibc it links against, and busybox for the Job's shell: the data mover
-# image on the bed, where no registry answers (real clusters use restic's official image).
-RESTIC_IMAGE = "lifeboat.local/restic:0.14-debian"
-RESTIC_FILES = ("usr/bin/restic", "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+# restic built from its Go module (build-mover.sh; static, as in restic's official image) and busybox for the
+# Job's shell: the data mover image on the bed, where no registry answers (real clusters use restic's own image).
+RESTIC_IMAGE = "lifeboat.local/restic:0.18.1"
+RESTIC_FILES = ("usr/bin/restic",)
 # The tunables kubelet sets when they differ (pkg/kubelet/cm setupKernelTunables), with its values.
 KUBELET_SYSCTLS = {
     "vm/overcommit_memory": "1", "vm/panic_on_oom": "0", "kernel/panic": "10", "kernel/panic_on_oops": "1",
@@ -166,7 +166,7 @@ def oci_image(dest, names, layer, config):
 
 def make_images(bindir, nodedir, dest_dir, mover_root):
     """The pause image (our pause program), a busybox image (Debian's busybox-static) and the data mover's
-    (busybox and restic, from mover_root: build-mover.sh's unpacked packages)."""
+    (busybox and restic, from mover_root: build-mover.sh's Go build)."""
     os.makedirs(dest_dir, exist_ok=True)
     with open(os.path.join(bindir, "pause"), "rb") as f:
         pause = f.read()
@@ -185,11 +185,10 @@ def make_images(bindir, nodedir, dest_dir, mover_root):
     entries += [("bin/" + a, "link", "busybox", 0o777) for a in sorted(set(applets)) if a != "busybox"]
     oci_image(os.path.join(dest_dir, "busybox.tar"), list(BUSYBOX_IMAGES), _tar_bytes(entries),
               {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]}})
-    mover = entries + [(d, "dir", None, 0o755) for d in ("lib", "lib/x86_64-linux-gnu", "lib64", "usr", "usr/bin")]
+    mover = entries + [(d, "dir", None, 0o755) for d in ("usr", "usr/bin")]
     for name in RESTIC_FILES:
         with open(os.path.join(mover_root, name), "rb") as f:
             mover.append((name, "file", f.read(), 0o755))
-    mover.append(("lib64/ld-linux-x86-64.so.2", "link", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0o777))
     oci_image(os.path.join(dest_dir, "restic.tar"), [RESTIC_IMAGE], _tar_bytes(mover),
               {"config": {"Entrypoint": ["/usr/bin/restic"], "Env": ["PATH=/bin:/usr/bin"]}})
     return [os.path.join(dest_dir, n) for n in ("pause.tar", "busybox.tar", "restic.tar")]

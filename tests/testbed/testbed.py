@@ -468,7 +468,7 @@ def cmd_up():
     t_start = time.monotonic()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
-    mover = build("build-mover.sh", "the data mover image's packages")
+    mover = build("build-mover.sh", "the data mover's restic")
     per_cluster = ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kubelet", "kubelet_healthz", "s3_for_pods")
     ports = {k: free_port() for k in ("ec2", "openstorage") + S3_PORTS
              + tuple(c.prefix + n for c in (PRIMARY, DR) for n in per_cluster)}

@@ -29,6 +29,17 @@ DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
 OPTION = "data_mover"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+COMPRESSIONS = ("auto", "off", "max")
+MAX_PARALLEL = 64
+
+
+def parallelism(value, name):
+    """A concurrency option: None (the tool's default) or a whole number from 1 to MAX_PARALLEL."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PARALLEL:
+        raise InvalidInputError("%s.%s: %r is not a whole number from 1 to %d" % (OPTION, name, value, MAX_PARALLEL))
+    return value
 
 
 def job_resources(option):
@@ -101,6 +112,12 @@ class MoverConfig:
                                     "the repository is encrypted with it" % (OPTION, OPTION))
         self.image = given.get("image") or DEFAULT_IMAGE
         self.resources = job_resources(given.get("resources"))
+        self.parallel_reads = parallelism(given.get("parallel_reads"), "parallel_reads")
+        self.parallel_uploads = parallelism(given.get("parallel_uploads"), "parallel_uploads")
+        self.compression = given.get("compression") or None
+        if self.compression not in (None,) + COMPRESSIONS:
+            raise InvalidInputError("%s.compression: %r is not one of %s" % (
+                OPTION, self.compression, ", ".join(COMPRESSIONS)))
         self.storage_options = {"endpoint_url": self.endpoint_url, "region": self.region,
                                 "access_key": self.access_key, "secret_key": self.secret_key}
 

@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """restic as the data mover's tool: encryption, deduplication and integrity are restic's.
 
-The Jobs run restic's official image by default (any image with restic and a POSIX shell works;
-the test bed builds one from Debian's restic 0.14). The scripts below are fixed text: every value
-(repository, snapshot id, tag) comes from an environment variable, quoted, never spliced in. They
-print restic's progress (JSON status lines every 5 s for a backup; the restored size every 5 s for a
-restore, as restic 0.14's restore prints none), then a marker line and the facts the module reads.
+The Jobs run restic's official image by default (any image with restic 0.14 or later and a POSIX
+shell works; the test bed builds restic 0.18 from its Go module). The scripts below are fixed text:
+every value (repository, snapshot id, tag, tuning) comes from an environment variable, quoted, never
+spliced in. They print restic's progress (JSON status lines every 5 s for a backup; the restored size
+every 5 s for a restore, as restic before 0.17 prints none), then a marker line and the facts the
+module reads.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,18 +28,23 @@ _SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 # The summary names the snapshot (restic 0.14 by its short id; the module finds the whole id in the bucket).
 # restic refuses to save an empty snapshot, so an empty volume (a claim provisioned and never written) is
 # said to be empty instead: its copy is a record with nothing to download.
+# --ignore-inode: the volume read is a clone made from a snapshot, new inodes and ctimes every time, so
+# without it restic reads every file again; with it, a file whose size and mtime are the parent
+# snapshot's is taken as unchanged (kopia and Velero's uploader decide the same way).
+# LIFEBOAT_UPLOADS (a number the module checked) sets restic's S3 connections.
 BACKUP_SCRIPT = """set -eu
 cd /data
 if [ -z "$(ls -A .)" ]; then echo "%(mark)s empty"; echo '{"files": 0, "bytes": 0}'; exit 0; fi
 if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
-restic backup --json --host lifeboat --tag "$LIFEBOAT_TAG" .
+restic backup --json --ignore-inode --host lifeboat --tag "$LIFEBOAT_TAG" \
+  -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" .
 """ % {"mark": RESULT_MARK}
 
 # After the restore, the files on the volume are counted and summed (metadata only): the module compares
 # them with what the backup copied.
 RESTORE_SCRIPT = """set -eu
 ( while sleep 5; do echo "progress: $(du -sk /data | cut -f1) KiB restored"; done ) &
-restic restore --verify --target /data "$LIFEBOAT_SNAPSHOT"
+restic restore --verify --target /data -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" "$LIFEBOAT_SNAPSHOT"
 kill $! 2>/dev/null || true
 echo "%(mark)s stats"
 find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%.0f, \\"files\\": %%.0f}\\n", s, n}'
@@ -80,11 +86,15 @@ class ResticMover(DataMover):
         return "s3:s3.%s.amazonaws.com/%s/%s" % (self.config.region, self.config.bucket, repository_key)
 
     def _env(self, repository_key):
-        return [{"name": "RESTIC_REPOSITORY", "value": self.repository_url(repository_key)},
-                {"name": "RESTIC_CACHE_DIR", "value": "/cache"},
-                {"name": "RESTIC_PROGRESS_FPS", "value": "0.2"},
-                {"name": "AWS_DEFAULT_REGION", "value": self.config.region},
-                {"name": "HOME", "value": "/cache"}]
+        env = [{"name": "RESTIC_REPOSITORY", "value": self.repository_url(repository_key)},
+               {"name": "RESTIC_CACHE_DIR", "value": "/cache"},
+               {"name": "RESTIC_PROGRESS_FPS", "value": "0.2"},
+               {"name": "AWS_DEFAULT_REGION", "value": self.config.region},
+               {"name": "HOME", "value": "/cache"}]
+        tuning = (("RESTIC_READ_CONCURRENCY", self.config.parallel_reads),
+                  ("LIFEBOAT_UPLOADS", self.config.parallel_uploads),
+                  ("RESTIC_COMPRESSION", self.config.compression))
+        return env + [{"name": name, "value": str(value)} for name, value in tuning if value is not None]
 
     def backup_container(self, repository_key, initialize, tag):
         env = self._env(repository_key) + [{"name": "LIFEBOAT_INIT", "value": "1" if initialize else "0"},
@@ -137,7 +147,7 @@ class ResticMover(DataMover):
         for needle, message in KNOWN_FAILURES:
             if needle in log:
                 return message
-        lines = [line.strip() for line in log.splitlines()
+        lines = [_said(line.strip()) for line in log.splitlines()
                  if line.strip() and not line.startswith('{"message_type":"status"')]
         # restic's own error lines wherever they are in the tail (a Fatal line may be followed by a usage text or
         # a shell's), else its last lines.
@@ -152,6 +162,16 @@ class ResticMover(DataMover):
     def snapshot_keys(self, repository_key, snapshot_id):
         self.check_snapshot_id(snapshot_id)
         return [repository_key + "/config", repository_key + "/snapshots/" + snapshot_id]
+
+
+def _said(line):
+    """A log line as words: restic 0.17 and later say a --json command's fatal error as an exit_error document."""
+    if line.startswith('{"message_type":"exit_error"'):
+        try:
+            return str(json.loads(line).get("message"))
+        except ValueError:
+            return line
+    return line
 
 
 def _after_mark(lines, what):

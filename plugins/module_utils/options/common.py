@@ -125,6 +125,9 @@ DATA_MOVER_ARG_SPEC = dict(
     repository_password_secret=dict(type="str", no_log=False),
     image=dict(type="str"),
     resources=dict(type="dict", options=dict(requests=dict(type="dict"), limits=dict(type="dict"))),
+    parallel_reads=dict(type="int"),
+    parallel_uploads=dict(type="int"),
+    compression=dict(type="str", choices=["auto", "off", "max"]),
 )
 
 # What every exec hook entry takes (volume_snapshot's hooks, object_restore's restore_hooks; doc fragment hooks).

@@ -54,6 +54,10 @@ class FakeStore:
      r"^data_mover\.resources\.requests\.memory: 'lots' is not a Kubernetes quantity"),
     (dict(OPTIONS, resources={"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}),
      r"^data_mover\.resources\.requests\.cpu: 2 is more than its limit 500m"),
+    (dict(OPTIONS, parallel_reads=0), r"^data_mover\.parallel_reads: 0 is not a whole number from 1 to 64"),
+    (dict(OPTIONS, parallel_uploads=65), r"^data_mover\.parallel_uploads: 65 is not a whole number from 1 to 64"),
+    (dict(OPTIONS, parallel_uploads=True), r"^data_mover\.parallel_uploads: True is not a whole number"),
+    (dict(OPTIONS, compression="zstd"), r"^data_mover\.compression: 'zstd' is not one of auto, off, max"),
 ])
 def test_bad_mover_options_name_the_option(options, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -93,6 +97,9 @@ def test_restic_logs_and_the_bucket_name_the_snapshot_and_failures_name_the_opti
                          "EOF\nusage: restic ...\n  -h, --help\n  -q\n  -v\n  -r\n") == (
         "restic failed: Load(<lock/1>) returned error, retrying after 552ms: EOF / Fatal: unable to create lock: EOF")
     assert mover.failure("a\nb\n") == "restic failed: a / b"
+    # restic 0.17 and later: a --json command's fatal error is a document; its message is what is said
+    assert mover.failure('x\n{"message_type":"exit_error","code":1,"message":"Fatal: repository is already locked"}\n'
+                         ) == "restic failed: Fatal: repository is already locked"
 
 
 class JobCluster:
@@ -278,6 +285,36 @@ def test_the_jobs_ask_for_the_resources_given_and_nothing_when_none_is():
                                           "limits": {"cpu": "1", "memory": "1Gi"}}
     plain = VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore())
     assert "resources" not in plain._job("shop", "j", "o", {"env": []}, None, True).container
+
+
+def run_script(script, env, tmp_path):
+    """The Job's script under sh, with a `restic` on PATH that prints its arguments and the tuning it was given."""
+    import os
+    import subprocess
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "file").write_text("x")
+    fake = tmp_path / "bin" / "restic"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text('#!/bin/sh\necho "restic $* reads=${RESTIC_READ_CONCURRENCY:-} compression=${RESTIC_COMPRESSION:-}"\n')
+    fake.chmod(0o755)
+    variables = dict((e["name"], e["value"]) for e in env)
+    variables["PATH"] = "%s:%s" % (fake.parent, os.environ["PATH"])
+    script = script.replace("/data", str(data))
+    return subprocess.run(["sh", "-c", script], env=variables, capture_output=True, text=True, check=True).stdout
+
+
+def test_tuning_reaches_restic_only_when_given(tmp_path):
+    tuned = ResticMover(MoverConfig(dict(OPTIONS, parallel_reads=8, parallel_uploads=12, compression="off")))
+    container = tuned.backup_container("prod/volumes/restic/shop/data", False, "snap")
+    said = run_script(container["command"][2], container["env"], tmp_path)
+    assert "backup --json --ignore-inode --host lifeboat --tag snap -o s3.connections=12 ." in said
+    assert "reads=8 compression=off" in said
+    plain = ResticMover(MoverConfig(OPTIONS))
+    container = plain.restore_container("prod/volumes/restic/shop/data", SNAPSHOT_ID)
+    said = run_script(container["command"][2], container["env"], tmp_path)
+    assert "restore --verify --target %s -o s3.connections=5 %s reads= compression=" % (
+        tmp_path / "data", SNAPSHOT_ID) in said
 
 
 def empty_record():
