@@ -19,6 +19,10 @@ data through a pod. Then, in alternating order:
 - floor in: the S3 objects streamed back through `tar -x` into empty directories; restic on the host restoring
   its own repositories into empty directories;
 - lifeboat in: object_restore of the PVCs from their copies into another namespace, timed as the module process.
+- Velero, when the bed runs it with its node-agent (`testbed velero`, `testbed velero-node-agent`): `velero backup
+  create --snapshot-move-data --wait` of the namespace (CSI snapshots moved into its kopia repository by its
+  data-mover pods), again after the change, and `velero restore create --wait` into another namespace, in the
+  same alternating order; the bytes its DataUploads say they moved are checked.
 
 The floor does less (no snapshot, no encryption, no deduplication, no pod) and runs on the host, not in a pod
 behind the bed's relay; the ratios say what those cost here.
@@ -208,6 +212,41 @@ def restic_out(binary, directories, prefix):
     return time.monotonic() - started
 
 
+def velero_moves_data():
+    """Whether the bed's Velero peer runs with its node-agent (`testbed velero` and `testbed velero-node-agent`)."""
+    if not os.environ.get("LIFEBOAT_VELERO"):
+        return False
+    return subprocess.run(["kubectl", "-n", "velero", "get", "daemonset", "node-agent"], capture_output=True,
+                          check=False).returncode == 0
+
+
+def velero(*args):
+    """A velero CLI command, waited for; the seconds it took. Exits unless what it waited for Completed."""
+    started = time.monotonic()
+    proc = subprocess.run([os.environ["LIFEBOAT_VELERO"], "--kubeconfig", os.environ["KUBECONFIG"], "-n", "velero"]
+                          + list(args), capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or ("--wait" in args and "Completed" not in proc.stdout):
+        sys.exit("velero %s failed:\n%s\n%s" % (" ".join(args), proc.stdout[-2000:], proc.stderr[-2000:]))
+    return time.monotonic() - started
+
+
+def velero_moved(kind, label, value):
+    """The bytes Velero's data mover said it moved (DataUploads or DataDownloads of one backup or restore),
+    each of them Completed."""
+    found = json.loads(kubectl("-n", "velero", "get", kind, "-l", "%s=%s" % (label, value), "-o", "json"))["items"]
+    if not found or any(i.get("status", {}).get("phase") != "Completed" for i in found):
+        sys.exit("velero's %s for %s: %s" % (kind, value, [i.get("status", {}).get("phase") for i in found]))
+    return sum(i["status"].get("progress", {}).get("totalBytes", 0) for i in found)
+
+
+def velero_forget(namespace):
+    """The row's Velero backups and its kopia repository (one per namespace) removed: the next row needs the disk."""
+    for name in kubectl("-n", "velero", "get", "backups", "-o", "name").split():
+        if namespace in name:
+            velero("backup", "delete", name.split("/", 1)[1], "--confirm")
+    forget("%s/kopia/%s" % (os.environ.get("LIFEBOAT_VELERO_PREFIX", "velero"), namespace))
+
+
 def mover(prefix):
     return {"storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
             "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"], "pod_endpoint_url": os.environ["LIFEBOAT_S3_POD_ENDPOINT"],
@@ -234,16 +273,28 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
         row["restic_in_job_MBps"] = round(mb / max(c["tool_seconds"] for c in copies), 1)
         return elapsed
     binary = restic_binary()
+    with_velero = velero_moves_data()
+
+    def velero_out():
+        elapsed = velero("backup", "create", namespace, "--include-namespaces", namespace, "--snapshot-move-data",
+                         "--wait")
+        row["velero_moved_MB"] = round(velero_moved("datauploads", "velero.io/backup-name", namespace) / 1e6, 1)
+        return elapsed
     floors = [("floor_out", lambda: floor_out(directories, prefix))]
     if binary:
         floors.append(("restic_host_out", lambda: restic_out(binary, directories, prefix)))
-    steps = floors + [("ours_out", ours_out)]
+    steps = floors + [("ours_out", ours_out)] + ([("velero_out", velero_out)] if with_velero else [])
     for name, step in (steps if floors_first else steps[::-1]):
         row[name + "_MBps"] = round(mb / step(), 1)
     change(namespace, volumes, shape, volume_bytes, percent)
     elapsed, again = module("volume_snapshot", dict(copy_args, name="bench-again"), workdir)
     row["incremental_s"] = round(elapsed, 1)
+    row["incremental_job_s"] = round(max(r["data_copy"]["seconds"] for r in again["snapshots"]), 1)
     row["incremental_restic_s"] = round(max(r["data_copy"]["tool_seconds"] for r in again["snapshots"]), 1)
+    if with_velero:
+        elapsed = velero("backup", "create", namespace + "-again", "--include-namespaces", namespace,
+                         "--snapshot-move-data", "--wait")
+        row["velero_incremental_of_full"] = round(elapsed / (mb / row["velero_out_MBps"]), 2)
     row["incremental_of_full"] = round(elapsed / (mb / row["ours_out_MBps"]), 2)
     backup = {"name": "bench", "storage": "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], prefix),
               "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}
@@ -259,10 +310,23 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
     if binary:
         steps.append(("restic_host_in", lambda: restic_in(binary, volumes, prefix, workdir)))
     steps.append(("ours_in", ours_in))
+
+    def velero_in():
+        elapsed = velero("restore", "create", namespace, "--from-backup", namespace, "--namespace-mappings",
+                         "%s:%s-v" % (namespace, namespace), "--wait")
+        velero_moved("datadownloads", "velero.io/restore-name", namespace)
+        return elapsed
+    if with_velero:
+        steps.append(("velero_in", velero_in))
     for name, step in (steps if floors_first else steps[::-1]):
         row[name + "_MBps"] = round(mb / step(), 1)
     row["out_of_floor"] = round(row["ours_out_MBps"] / row["floor_out_MBps"], 2)
     row["in_of_floor"] = round(row["ours_in_MBps"] / row["floor_in_MBps"], 2)
+    if with_velero:
+        row["velero_out_of_floor"] = round(row["velero_out_MBps"] / row["floor_out_MBps"], 2)
+        row["velero_in_of_floor"] = round(row["velero_in_MBps"] / row["floor_in_MBps"], 2)
+        kubectl("delete", "namespace", namespace + "-v", "--wait=true", "--timeout=600s")
+        velero_forget(namespace)
     kubectl("delete", "namespace", namespace, target, "--wait=true", "--timeout=600s")
     forget(prefix)  # a 2 GB row leaves ~6 GB in the bucket: the next row needs the disk
     return row

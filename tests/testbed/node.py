@@ -55,6 +55,8 @@ BUSYBOX_IMAGES = ("docker.io/library/busybox:1.36", "lifeboat.local/busybox:1.35
 # Job's shell: the data mover image on the bed, where no registry answers (real clusters use restic's own image).
 RESTIC_IMAGE = "lifeboat.local/restic:0.18.1"
 RESTIC_FILES = ("usr/bin/restic",)
+# Velero's node-agent, made only when the bed's Velero peer moves volume data (`testbed velero-node-agent`).
+VELERO_IMAGE = "lifeboat.local/velero:v1.18.3"
 # The tunables kubelet sets when they differ (pkg/kubelet/cm setupKernelTunables), with its values.
 KUBELET_SYSCTLS = {
     "vm/overcommit_memory": "1", "vm/panic_on_oom": "0", "kernel/panic": "10", "kernel/panic_on_oops": "1",
@@ -164,15 +166,8 @@ def oci_image(dest, names, layer, config):
         f.write(_tar_bytes(entries))
 
 
-def make_images(bindir, nodedir, dest_dir, mover_root):
-    """The pause image (our pause program), a busybox image (Debian's busybox-static) and the data mover's
-    (busybox and restic, from mover_root: build-mover.sh's Go build)."""
-    os.makedirs(dest_dir, exist_ok=True)
-    with open(os.path.join(bindir, "pause"), "rb") as f:
-        pause = f.read()
-    oci_image(os.path.join(dest_dir, "pause.tar"), [PAUSE_IMAGE],
-              _tar_bytes([("pause", "file", pause, 0o755)]),
-              {"config": {"Entrypoint": ["/pause"], "User": "65535:65535"}})
+def busybox_entries(nodedir):
+    """A root file system of Debian's busybox-static: its applets, /etc/passwd and /etc/group, /tmp."""
     busybox_path = os.path.join(nodedir, "bin", "busybox")
     with open(busybox_path, "rb") as f:
         busybox = f.read()
@@ -182,7 +177,28 @@ def make_images(bindir, nodedir, dest_dir, mover_root):
                ("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
                 0o644),
                ("etc/group", "file", b"root:x:0:\nnogroup:x:65534:\n", 0o644)]
-    entries += [("bin/" + a, "link", "busybox", 0o777) for a in sorted(set(applets)) if a != "busybox"]
+    return entries + [("bin/" + a, "link", "busybox", 0o777) for a in sorted(set(applets)) if a != "busybox"]
+
+
+def make_velero_image(nodedir, velero, dest):
+    """The image of Velero's node-agent and of the data-mover pods it starts (they inherit it): the velero binary
+    at /velero, where Velero's own image has it, and busybox."""
+    with open(velero, "rb") as f:
+        entries = busybox_entries(nodedir) + [("velero", "file", f.read(), 0o755)]
+    oci_image(dest, [VELERO_IMAGE], _tar_bytes(entries), {"config": {"Entrypoint": ["/velero"], "Env": ["PATH=/bin"]}})
+    return dest
+
+
+def make_images(bindir, nodedir, dest_dir, mover_root):
+    """The pause image (our pause program), a busybox image (Debian's busybox-static) and the data mover's
+    (busybox and restic, from mover_root: build-mover.sh's Go build)."""
+    os.makedirs(dest_dir, exist_ok=True)
+    with open(os.path.join(bindir, "pause"), "rb") as f:
+        pause = f.read()
+    oci_image(os.path.join(dest_dir, "pause.tar"), [PAUSE_IMAGE],
+              _tar_bytes([("pause", "file", pause, 0o755)]),
+              {"config": {"Entrypoint": ["/pause"], "User": "65535:65535"}})
+    entries = busybox_entries(nodedir)
     oci_image(os.path.join(dest_dir, "busybox.tar"), list(BUSYBOX_IMAGES), _tar_bytes(entries),
               {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]}})
     mover = entries + [(d, "dir", None, 0o755) for d in ("usr", "usr/bin")]

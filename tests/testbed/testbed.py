@@ -9,6 +9,8 @@ endpoint, run as plain local processes.
     testbed logs [C]  the last lines of every (or one) component's log
     testbed velero    also start a real Velero server (out of cluster) on the running bed,
                       its storage location on the bed's S3 under prefix `velero`; idempotent
+    testbed velero-node-agent   and Velero's node-agent as a DaemonSet on the primary's node, for
+                      its data mover (`velero backup create --snapshot-move-data`); idempotent
     testbed stop-cluster primary|dr    stop one cluster's control plane, CSI and kubelet (the loss of
                       a site: its apiserver unreachable); its state, containerd and pods stay
     testbed start-cluster primary|dr   start them again with their state
@@ -90,7 +92,7 @@ DR = Cluster("dr", "dr-", "dr", "dr-", "hostpath-dr.csi.k8s.io", "standard", nod
 CLUSTERS = {"primary": PRIMARY, "dr": DR}
 COMPONENTS = PRIMARY.control_plane + SHARED + PRIMARY.node_components + DR.control_plane + DR.node_components
 # Started on request (`testbed velero`); `down` stops them first.
-OPTIONAL = ["velero"]
+OPTIONAL = ["velero", "velero-api-for-pods"]
 VELERO_PREFIX = "velero"
 VELERO_OBJECTS = """
 apiVersion: v1
@@ -117,6 +119,62 @@ spec:
   default: true
   objectStorage: {bucket: %(bucket)s, prefix: %(prefix)s}
   config: {region: %(region)s, s3ForcePathStyle: "true", s3Url: "%(s3_url)s"}
+"""
+
+
+# Velero's node-agent on the primary's node, for its data mover (`testbed velero-node-agent`). Pods have no route
+# to a Service IP here, so the agent and the data-mover pods it starts (they inherit its image, env and volumes)
+# reach the apiserver through a relay on the node's bridge address (in the serving certificate's names) and S3
+# through the bed's S3 relay (the storage location's s3Url is moved there).
+VELERO_NODE_AGENT = """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: velero, namespace: velero}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: velero-node-agent}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: velero, namespace: velero}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cloud-credentials, namespace: velero}
+stringData: {cloud: "[default]\\naws_access_key_id=%(key)s\\naws_secret_access_key=%(secret)s\\n"}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: node-agent, namespace: velero, labels: {component: velero}}
+spec:
+  selector: {matchLabels: {name: node-agent}}
+  template:
+    metadata: {labels: {name: node-agent, role: node-agent, component: velero}}
+    spec:
+      serviceAccountName: velero
+      securityContext: {runAsUser: 0}
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: node-agent
+        image: %(image)s
+        imagePullPolicy: Never
+        command: [/velero]
+        args: [node-agent, server, --log-level, info]
+        env:
+        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        - {name: VELERO_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+        - {name: VELERO_SCRATCH_DIR, value: /scratch}
+        - {name: HOME, value: /scratch}
+        - {name: AWS_SHARED_CREDENTIALS_FILE, value: /credentials/cloud}
+        - {name: KUBERNETES_SERVICE_HOST, value: "%(api_host)s"}
+        - {name: KUBERNETES_SERVICE_PORT, value: "%(api_port)d"}
+        volumeMounts:
+        - {name: host-pods, mountPath: /host_pods, mountPropagation: HostToContainer}
+        - {name: scratch, mountPath: /scratch}
+        - {name: cloud-credentials, mountPath: /credentials}
+      volumes:
+      - {name: host-pods, hostPath: {path: "%(pods)s"}}
+      - {name: scratch, emptyDir: {}}
+      - {name: cloud-credentials, secret: {secretName: cloud-credentials}}
 """
 
 
@@ -307,8 +365,9 @@ def make_pki(d, cluster):
     openssl("genrsa", "-out", p("sa.key"), "2048")
     openssl("rsa", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub"))
     with open(p("san.cnf"), "w") as f:
+        # The bridge address too: pods reach the apiserver there (a relay; see VELERO_NODE_AGENT).
         f.write(leaf_extensions("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc,"
-                                "IP:10.0.0.1", "extendedKeyUsage=serverAuth"))
+                                "IP:10.0.0.1,IP:" + cluster.node_spec.gateway, "extendedKeyUsage=serverAuth"))
     with open(p("client.cnf"), "w") as f:
         f.write(leaf_extensions("extendedKeyUsage=clientAuth"))
     for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "san.cnf"),
@@ -841,6 +900,51 @@ def cmd_velero():
     return 0
 
 
+def cmd_velero_node_agent():
+    """Velero's node-agent as a DaemonSet on the primary's node (its data mover: `--snapshot-move-data`), in an
+    image made here from the velero binary; the storage location moved to the S3 address pods reach."""
+    if pid_of("velero") is None:
+        say("velero is not running: run `testbed velero` first")
+        return 1
+    env = read_env()
+    kubectl = [os.path.join(env["LIFEBOAT_VENV"], "bin", "kubectl"), "--kubeconfig", env["KUBECONFIG"]]
+    if subprocess.run(kubectl + ["-n", "velero", "get", "daemonset", "node-agent"], capture_output=True,
+                      check=False).returncode == 0:
+        say("velero node-agent already there")
+        return 0
+    t0 = time.monotonic()
+    try:
+        with open(path("build-dir")) as f:
+            out = f.read().strip()
+        velero = env["LIFEBOAT_VELERO"]
+        image = node.make_velero_image(os.path.join(out, "node"), velero, path("images", "velero.tar"))
+        ctr = [os.path.join(out, "node", "usr/bin/ctr"), "--address", PRIMARY.path("node", "containerd.sock"),
+               "--namespace", "k8s.io"]
+        run(ctr + ["images", "import", image])
+        with open(path("ports.json")) as f:
+            ports = json.load(f)
+        ports["velero_api_for_pods"] = free_port()
+        with open(path("ports.json"), "w") as f:
+            json.dump(ports, f)
+        gateway = PRIMARY.node_spec.gateway
+        start("velero-api-for-pods", [sys.executable, os.path.join(HERE, "relay.py"),
+                                      "%s:%d" % (gateway, ports["velero_api_for_pods"]),
+                                      "127.0.0.1:%d" % ports["apiserver"]])
+        run(kubectl + ["-n", "velero", "patch", "backupstoragelocation", "default", "--type", "merge", "-p",
+                       json.dumps({"spec": {"config": {"s3Url": env["LIFEBOAT_S3_POD_ENDPOINT"]}}})])
+        run(kubectl + ["apply", "-f", "-"], input=VELERO_NODE_AGENT % {
+            "key": S3_KEY, "secret": S3_SECRET, "image": node.VELERO_IMAGE, "api_host": gateway,
+            "api_port": ports["velero_api_for_pods"], "pods": os.path.join(PRIMARY.path("kubelet"), "pods")})
+        run(kubectl + ["-n", "velero", "rollout", "status", "daemonset/node-agent", "--timeout=120s"])
+    except BaseException as e:
+        if isinstance(e, BedError):
+            say(str(e))
+        say("velero node-agent start-up failed (logs: kubectl -n velero logs daemonset/node-agent)")
+        return 1
+    say("velero node-agent up in %.1fs" % (time.monotonic() - t0))
+    return 0
+
+
 def cmd_down(keep_logs=False):
     groups = {pid for pid in (pid_of(name) for name in COMPONENTS + OPTIONAL) if pid is not None}
     try:
@@ -957,6 +1061,8 @@ def main(argv):
         return cmd_logs(argv[2:])
     if cmd == "velero":
         return cmd_velero()
+    if cmd == "velero-node-agent":
+        return cmd_velero_node_agent()
     if cmd in ("stop-cluster", "start-cluster") and len(argv) == 3:
         return (cmd_stop_cluster if cmd == "stop-cluster" else cmd_start_cluster)(argv[2])
     print(__doc__.strip(), file=sys.stderr)
