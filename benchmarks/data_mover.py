@@ -50,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 
 import objects as common
+from velero import velero
 
 FILE_BYTES = {"small": 100_000, "large": None}  # large: four files sharing the volume's bytes
 PASSWORD = "benchmark-repository-password"
@@ -218,16 +219,6 @@ def velero_moves_data():
         return False
     return subprocess.run(["kubectl", "-n", "velero", "get", "daemonset", "node-agent"], capture_output=True,
                           check=False).returncode == 0
-
-
-def velero(*args):
-    """A velero CLI command, waited for; the seconds it took. Exits unless what it waited for Completed."""
-    started = time.monotonic()
-    proc = subprocess.run([os.environ["LIFEBOAT_VELERO"], "--kubeconfig", os.environ["KUBECONFIG"], "-n", "velero"]
-                          + list(args), capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or ("--wait" in args and "Completed" not in proc.stdout):
-        sys.exit("velero %s failed:\n%s\n%s" % (" ".join(args), proc.stdout[-2000:], proc.stderr[-2000:]))
-    return time.monotonic() - started
 
 
 def velero_moved(kind, label, value):

@@ -94,6 +94,8 @@ COMPONENTS = PRIMARY.control_plane + SHARED + PRIMARY.node_components + DR.contr
 # Started on request (`testbed velero`); `down` stops them first.
 OPTIONAL = ["velero", "velero-api-for-pods"]
 VELERO_PREFIX = "velero"
+# The S3 key as Velero reads it (AWS_SHARED_CREDENTIALS_FILE): the server's file, the node-agent's Secret.
+VELERO_CREDENTIALS = "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n" % (S3_KEY, S3_SECRET)
 VELERO_OBJECTS = """
 apiVersion: v1
 kind: Namespace
@@ -140,7 +142,7 @@ subjects: [{kind: ServiceAccount, name: velero, namespace: velero}]
 apiVersion: v1
 kind: Secret
 metadata: {name: cloud-credentials, namespace: velero}
-stringData: {cloud: "[default]\\naws_access_key_id=%(key)s\\naws_secret_access_key=%(secret)s\\n"}
+stringData: {cloud: %(credentials)s}
 ---
 apiVersion: apps/v1
 kind: DaemonSet
@@ -726,6 +728,12 @@ def start_control_plane(cluster, out, ports, tools):
         input=STORAGE_OBJECTS % {"driver": cluster.driver, "class": cluster.storage_class})
 
 
+def ctr_command(nodedir, cluster):
+    """containerd's CLI on a cluster's node, in the namespace kubelet's images live in."""
+    return [os.path.join(nodedir, "usr/bin/ctr"), "--address", cluster.path("node", "containerd.sock"),
+            "--namespace", "k8s.io"]
+
+
 def start_node(cluster, out, ports, tools, mover_root):
     """containerd with the bed's images, then kubelet; see node.py for what each step keeps off the host."""
     nodedir = os.path.join(out, "node")
@@ -744,11 +752,10 @@ def start_node(cluster, out, ports, tools, mover_root):
     node.make_bridge(spec)
     node.make_cgroup_parent(spec)
     node.share_kubelet_root(cluster.path("kubelet"))
-    sock = os.path.join(d, "containerd.sock")
     system_path = os.environ.get("PATH", "/usr/bin:/bin")
     start(c("containerd"), [os.path.join(nodedir, "usr/bin/containerd"), "--config", os.path.join(d, "containerd.toml")],
           env={"PATH": "%s:%s:%s" % (os.path.join(nodedir, "usr/bin"), os.path.join(nodedir, "usr/sbin"), system_path)})
-    ctr = [os.path.join(nodedir, "usr/bin/ctr"), "--address", sock, "--namespace", "k8s.io"]
+    ctr = ctr_command(nodedir, cluster)
     wait_for(c("containerd"), lambda: subprocess.run(ctr + ["version"], capture_output=True, check=False).returncode == 0)
     images = os.path.join(RUN, "images")
     if not os.path.isdir(images):
@@ -867,7 +874,7 @@ def cmd_velero():
         run(kubectl + ["label", "--overwrite", "volumesnapshotclass/csi-hostpath-snapclass",
                        "velero.io/csi-volumesnapshot-class=true"])
         with open(path("velero-credentials"), "w") as f:
-            f.write("[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n" % (S3_KEY, S3_SECRET))
+            f.write(VELERO_CREDENTIALS)
         os.chmod(path("velero-credentials"), 0o600)
         ports = {"velero_metrics": free_port(), "velero_profiler": free_port()}
         with open(path("ports.json")) as f:
@@ -918,8 +925,7 @@ def cmd_velero_node_agent():
             out = f.read().strip()
         velero = env["LIFEBOAT_VELERO"]
         image = node.make_velero_image(os.path.join(out, "node"), velero, path("images", "velero.tar"))
-        ctr = [os.path.join(out, "node", "usr/bin/ctr"), "--address", PRIMARY.path("node", "containerd.sock"),
-               "--namespace", "k8s.io"]
+        ctr = ctr_command(os.path.join(out, "node"), PRIMARY)
         run(ctr + ["images", "import", image])
         with open(path("ports.json")) as f:
             ports = json.load(f)
@@ -933,7 +939,7 @@ def cmd_velero_node_agent():
         run(kubectl + ["-n", "velero", "patch", "backupstoragelocation", "default", "--type", "merge", "-p",
                        json.dumps({"spec": {"config": {"s3Url": env["LIFEBOAT_S3_POD_ENDPOINT"]}}})])
         run(kubectl + ["apply", "-f", "-"], input=VELERO_NODE_AGENT % {
-            "key": S3_KEY, "secret": S3_SECRET, "image": node.VELERO_IMAGE, "api_host": gateway,
+            "credentials": json.dumps(VELERO_CREDENTIALS), "image": node.VELERO_IMAGE, "api_host": gateway,
             "api_port": ports["velero_api_for_pods"], "pods": os.path.join(PRIMARY.path("kubelet"), "pods")})
         run(kubectl + ["-n", "velero", "rollout", "status", "daemonset/node-agent", "--timeout=120s"])
     except BaseException as e:
