@@ -73,9 +73,9 @@ units-all: units ## and on Python 3.13 (pyenv's, or LIFEBOAT_PYTHON_3_13), in a 
 	python=$$(hack/python.sh 3.13) && venv=$$(LIFEBOAT_PYTHON=$$python hack/venv.sh tests/venvs/units.txt) && \
 	  cd $(COLLECTION) && PYTHONPATH=$(BUILD) $$venv/bin/pytest -q -n 2 tests/unit
 
-testbed-up: ## the bed, and Velero as a peer (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
+testbed-up: ## the bed, and Velero as a peer with its node-agent (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
 	$(TESTBED) up
-	@if [ "$${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then $(TESTBED) velero; fi
+	@if [ "$${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then $(TESTBED) velero && $(TESTBED) velero-node-agent; fi
 
 testbed-down:
 	$(TESTBED) down

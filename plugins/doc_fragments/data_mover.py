@@ -23,10 +23,15 @@ options:
     type: dict
     suboptions:
       tool:
-        description: The tool the Jobs run.
+        description:
+          - The tool the Jobs run. C(restic) makes and restores lifeboat's copies. C(kopia) restores what Velero's data
+            mover (C(velero backup create --snapshot-move-data)) or its file-system backup with the kopia uploader
+            copied, from Velero's repository of the PVC's namespace, C(<storage prefix>/kopia/<namespace>/), with
+            Velero's repository password (Secret C(velero/velero-repo-credentials), key C(repository-password), in
+            the cluster Velero ran in; Velero's default is C(static-passw0rd)); it makes no copies.
+          - Default C(restic); for M(lifeboat.k8s.object_restore), the tool that made the backup's copies.
         type: str
-        default: restic
-        choices: [restic]
+        choices: [kopia, restic]
       storage:
         description: The S3 location, C(s3://bucket/prefix).
         type: str
@@ -61,8 +66,9 @@ options:
         type: str
       image:
         description:
-          - The image the Jobs run; it needs the tool and a POSIX shell.
-          - Default C(docker.io/restic/restic:0.18.0), restic's official image. Any image with restic 0.14 or later and a POSIX shell works.
+          - The image the Jobs run; it needs the tool and a POSIX shell (with C(find), C(stat), C(du) and C(awk)).
+          - Default the tool's official image, C(docker.io/restic/restic:0.18.0) or C(docker.io/kopia/kopia:0.22.3).
+            Any image with restic 0.14 or later, or kopia 0.10 or later, and such a shell works.
         type: str
       resources:
         description:
@@ -88,7 +94,8 @@ options:
       parallel_uploads:
         description:
           - How many connections each Job opens to the storage, to upload or download (restic's
-            C(s3.connections); from 1 to 64). Default the tool's own (5).
+            C(s3.connections), default 5; kopia's restore C(--parallel), default 8; from 1 to 64). Default the tool's
+            own.
         type: int
       compression:
         description:

@@ -35,9 +35,12 @@ description:
   - "Restores Velero's backups too (a C(velero-backup.json) and no manifest; phase Completed or
     PartiallyFailed): the same checks, except that Velero writes no checksums, which a warning says. PVCs
     whose data Velero took as a CSI snapshot come back from it (its C(<name>-volumeinfo.json.gz)), through the
-    C(csi) driver; volumes it backed up otherwise (native snapshots, file system backup, data mover) get a new,
-    empty volume and a warning. Events, Nodes and Velero's own kinds are never restored, as Velero's restore
-    does not restore them."
+    C(csi) driver. Those whose files Velero copied into its kopia repository (its data mover,
+    C(--snapshot-move-data), or its file-system backup with the kopia uploader) come back from that copy, into any
+    cluster, through the data mover's Jobs with C(data_mover.tool=kopia) (the default for such a backup) and
+    Velero's repository password in I(data_mover). Volumes it backed up otherwise (native snapshots, the restic
+    uploader, raw block volumes it copied) get a new, empty volume and a warning. Events, Nodes and Velero's own
+    kinds (its DataUploads too) are never restored, as Velero's restore does not restore them."
   - Objects of one tier are created concurrently. One bad object does not stop the rest; every failure is
     reported with the object and the API's message.
   - "Memory stays flat however large the backup (about 110 MB at 10,000 and at 100,000 objects): while it runs,

@@ -51,10 +51,11 @@ BRIDGE, POD_CIDR, GATEWAY = PRIMARY.bridge, PRIMARY.pod_cidr, PRIMARY.gateway
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # Debian's busybox-static (1.35) under the name the drill's default job image and the demo use.
 BUSYBOX_IMAGES = ("docker.io/library/busybox:1.36", "lifeboat.local/busybox:1.35-debian")
-# restic built from its Go module (build-mover.sh; static, as in restic's official image) and busybox for the
-# Job's shell: the data mover image on the bed, where no registry answers (real clusters use restic's own image).
-RESTIC_IMAGE = "lifeboat.local/restic:0.18.1"
-RESTIC_FILES = ("usr/bin/restic",)
+# restic and kopia built from their Go modules (build-mover.sh; static, as in the tools' official images) and
+# busybox for the Job's shell: the data mover image on the bed, where no registry answers (real clusters use the
+# tools' own images).
+MOVER_IMAGE = "lifeboat.local/mover:restic-0.18.1-kopia-0.22.3"
+MOVER_FILES = ("usr/bin/restic", "usr/bin/kopia")
 # Velero's node-agent, made only when the bed's Velero peer moves volume data (`testbed velero-node-agent`).
 VELERO_IMAGE = "lifeboat.local/velero:v1.18.3"
 # The tunables kubelet sets when they differ (pkg/kubelet/cm setupKernelTunables), with its values.
@@ -191,7 +192,7 @@ def make_velero_image(nodedir, velero, dest):
 
 def make_images(bindir, nodedir, dest_dir, mover_root):
     """The pause image (our pause program), a busybox image (Debian's busybox-static) and the data mover's
-    (busybox and restic, from mover_root: build-mover.sh's Go build)."""
+    (busybox, restic and kopia, from mover_root: build-mover.sh's Go builds)."""
     os.makedirs(dest_dir, exist_ok=True)
     with open(os.path.join(bindir, "pause"), "rb") as f:
         pause = f.read()
@@ -202,12 +203,12 @@ def make_images(bindir, nodedir, dest_dir, mover_root):
     oci_image(os.path.join(dest_dir, "busybox.tar"), list(BUSYBOX_IMAGES), _tar_bytes(entries),
               {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]}})
     mover = entries + [(d, "dir", None, 0o755) for d in ("usr", "usr/bin")]
-    for name in RESTIC_FILES:
+    for name in MOVER_FILES:
         with open(os.path.join(mover_root, name), "rb") as f:
             mover.append((name, "file", f.read(), 0o755))
-    oci_image(os.path.join(dest_dir, "restic.tar"), [RESTIC_IMAGE], _tar_bytes(mover),
-              {"config": {"Entrypoint": ["/usr/bin/restic"], "Env": ["PATH=/bin:/usr/bin"]}})
-    return [os.path.join(dest_dir, n) for n in ("pause.tar", "busybox.tar", "restic.tar")]
+    oci_image(os.path.join(dest_dir, "mover.tar"), [MOVER_IMAGE], _tar_bytes(mover),
+              {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin:/usr/bin"]}})
+    return [os.path.join(dest_dir, n) for n in ("pause.tar", "busybox.tar", "mover.tar")]
 
 
 # ---------------------------------------------------------------- configuration

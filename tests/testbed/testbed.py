@@ -529,7 +529,7 @@ def cmd_up():
     t_start = time.monotonic()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
-    mover = build("build-mover.sh", "the data mover's restic")
+    mover = build("build-mover.sh", "the data mover's restic and kopia")
     per_cluster = ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kubelet", "kubelet_healthz", "s3_for_pods")
     ports = {k: free_port() for k in ("ec2", "openstorage") + S3_PORTS
              + tuple(c.prefix + n for c in (PRIMARY, DR) for n in per_cluster)}
@@ -593,7 +593,7 @@ def cmd_up():
         # Pods reach the host on the bridge address only: a relay there to the S3 server, for the data mover.
         env["LIFEBOAT_S3_POD_ENDPOINT"] = "http://%s:%d" % (PRIMARY.node_spec.gateway, ports["s3_for_pods"])
         env["LIFEBOAT_DR_S3_POD_ENDPOINT"] = "http://%s:%d" % (DR.node_spec.gateway, ports["dr-s3_for_pods"])
-        env["LIFEBOAT_DATA_MOVER_IMAGE"] = node.RESTIC_IMAGE
+        env["LIFEBOAT_DATA_MOVER_IMAGE"] = node.MOVER_IMAGE
         start_control_plane(DR, out, ports, tools)
         start_node(DR, out, ports, tools, os.path.join(mover, "root"))
         wait_for("ec2", lambda: http_ok(ec2_url + "/moto-api/data.json"))
@@ -761,7 +761,7 @@ def start_node(cluster, out, ports, tools, mover_root):
     if not os.path.isdir(images):
         node.make_images(bindir, nodedir, images + ".tmp", mover_root)
         os.rename(images + ".tmp", images)
-    for image in ("pause.tar", "busybox.tar", "restic.tar"):
+    for image in ("pause.tar", "busybox.tar", "mover.tar"):
         run(ctr + ["images", "import", os.path.join(images, image)])
     start(c("s3-for-pods"), [sys.executable, os.path.join(HERE, "relay.py"),
                              "%s:%d" % (spec.gateway, ports[cluster.prefix + "s3_for_pods"]),

@@ -43,6 +43,7 @@ class DataCopy(TypedDict, total=False):
     image: str
     seconds: float
     planned: bool
+    made_by: str  # the copies another product made (restored by a tool that only restores): who, and how
 
 
 class SnapshotRecord(TypedDict, total=False):

@@ -7,7 +7,8 @@ sees a shell string built from data: everything a Job needs reaches it in enviro
 
 Where the copies go: one repository per PVC under the mover's storage,
 `<storage prefix>/volumes/<tool>/<namespace>/<pvc>`, so repeated backups of a volume deduplicate
-against each other. A `copy record` (what a restore needs: tool, repository, snapshot id, bytes,
+against each other (a mover that reads another product's copies, kopia for Velero's, says where that product keeps
+them). A `copy record` (what a restore needs: tool, repository, snapshot id, bytes,
 files) is stored next to them, `<prefix>/volumes/copies/<namespace>/<snapshot name>.json`, so a rerun
 knows the copy is done even after the snapshot it came from is deleted.
 """
@@ -16,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
 from typing import Optional
@@ -25,8 +27,17 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.quantity import quantity
 
 
-DEFAULT_IMAGE = "docker.io/restic/restic:0.18.0"
 OPTION = "data_mover"
+DEFAULT_TOOL = "restic"
+RESULT_MARK = "lifeboat-result:"
+# The end of a restore Job's script: the files on the volume counted and summed (metadata only), for the module to
+# compare with what the copy recorded.
+RESTORED_STATS = """echo "%(mark)s stats"
+find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%.0f, \\"files\\": %%.0f}\\n", s, n}'
+""" % {"mark": RESULT_MARK}
+# Progress while a restore runs (restic before 0.17 prints none, kopia none without a terminal).
+RESTORE_PROGRESS = """( while sleep 5; do echo "progress: $(du -sk /data | cut -f1) KiB restored"; done ) &
+"""
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 COMPRESSIONS = ("auto", "off", "max")
@@ -83,7 +94,7 @@ class MoverConfig:
         for key, value in (defaults or {}).items():
             if given.get(key) in (None, ""):
                 given[key] = value
-        self.tool = given.get("tool") or "restic"
+        self.tool = given.get("tool") or DEFAULT_TOOL
         storage = given.get("storage") or ""
         parsed = urlparse(storage)
         if parsed.scheme != "s3" or not parsed.netloc:
@@ -110,7 +121,7 @@ class MoverConfig:
         if bool(self.password) == bool(self.password_secret):
             raise InvalidInputError("%s.repository_password or %s.repository_password_secret: give exactly one; "
                                     "the repository is encrypted with it" % (OPTION, OPTION))
-        self.image = given.get("image") or DEFAULT_IMAGE
+        self.image = given.get("image") or None  # None: the tool's own image
         self.resources = job_resources(given.get("resources"))
         self.parallel_reads = parallelism(given.get("parallel_reads"), "parallel_reads")
         self.parallel_uploads = parallelism(given.get("parallel_uploads"), "parallel_uploads")
@@ -139,9 +150,20 @@ class DataMover:
 
     name: Optional[str] = None
     password_variable: Optional[str] = None  # the environment variable the tool reads the repository password from
+    default_image: Optional[str] = None
+    makes_copies = True  # False: this tool only restores copies another product made
+    made_by = "lifeboat"  # whose copies this tool restores
 
     def __init__(self, config):
         self.config = config
+
+    @property
+    def image(self):
+        return self.config.image or self.default_image
+
+    def repository_key(self, namespace, pvc):
+        """The key prefix (no trailing slash) of the repository that holds the PVC's copies."""
+        return self.config.repository_key(namespace, pvc)
 
     def repository_url(self, repository_key):
         """The tool's repository address, as the Job reaches the storage."""
@@ -188,3 +210,23 @@ class DataMover:
     def snapshot_keys(self, repository_key, snapshot_id):
         """Keys in the bucket that must exist for the snapshot to be restorable (a shallow check)."""
         raise NotImplementedError
+
+
+def after_mark(log, what):
+    """The JSON document on the line after `lifeboat-result: <what>` in a Job's log, or None."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "%s %s" % (RESULT_MARK, what) and i + 1 < len(lines):
+            try:
+                return json.loads(lines[i + 1])
+            except ValueError:
+                return None
+    return None
+
+
+def parse_restored_stats(log):
+    """{bytes, files} a restore Job's RESTORED_STATS printed; ValueError if it is not there."""
+    stats = after_mark(log, "stats")
+    if not isinstance(stats, dict):
+        raise ValueError("no restore statistics in the Job's log")
+    return {"bytes": stats.get("bytes"), "files": stats.get("files")}

@@ -26,6 +26,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
     NotFoundError,
 )
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.waiting import wait_until
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import DEFAULT_TOOL
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MANAGED_BY, MANAGER, MoverJob, object_name
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.registry import data_mover
 from ansible_collections.lifeboat.k8s.plugins.module_utils.objectstore.stores import open_store
@@ -46,7 +47,13 @@ class VolumeCopies:
     # ------------------------------------------------------------ records
 
     def repository(self, namespace, pvc):
-        return "s3://%s/%s" % (self.config.bucket, self.config.repository_key(namespace, pvc))
+        return "s3://%s/%s" % (self.config.bucket, self.mover.repository_key(namespace, pvc))
+
+    def require_copying(self):
+        """Raise unless this mover makes copies (checked before a task changes anything)."""
+        if not self.mover.makes_copies:
+            raise InvalidInputError("data_mover.tool: %s only restores copies %s made; lifeboat makes its copies "
+                                    "with %s" % (self.mover.name, self.mover.made_by, DEFAULT_TOOL))
 
     def _relative(self, key):
         return key[len(self.config.prefix) + 1:] if self.config.prefix else key
@@ -104,7 +111,7 @@ class VolumeCopies:
         elif volume.get("restored_from") != record["snapshot_id"]:
             raise ConflictError("PersistentVolumeClaim %s/%s exists and is not the copy of snapshot %s" % (
                 temp["namespace"], temp["pvc"], record["snapshot_id"]))
-        repository_key = self.config.repository_key(namespace, pvc)
+        repository_key = self.mover.repository_key(namespace, pvc)
         initialize = not self.store.exists(self._relative(repository_key + "/config"))
         job = self._job(record["namespace"], object_name("copy", record["namespace"], record["name"]), owner,
                         self.mover.backup_container(repository_key, initialize, "lifeboat.k8s/snapshot=" +
@@ -125,7 +132,7 @@ class VolumeCopies:
             wait_until(lambda: block_store.find_volume(temp) is None, self.timeout,
                        "temporary PersistentVolumeClaim %s/%s to be deleted" % (temp["namespace"], temp["pvc"]))
         copied = dict(record, data_copy=dict(
-            tool=self.mover.name, repository=self.repository(namespace, pvc), image=self.config.image,
+            tool=self.mover.name, repository=self.repository(namespace, pvc), image=self.mover.image,
             seconds=job.seconds(), **result))
         self.store.put_bytes(self._relative(self.config.copy_record_key(record["namespace"], record["name"])),
                              json.dumps(copied, sort_keys=True).encode("utf-8"))
@@ -141,7 +148,7 @@ class VolumeCopies:
             return
         job = self._job(record["namespace"], object_name("forget", record["namespace"], record["name"]),
                         "forget %s/%s" % (record["namespace"], record["name"]),
-                        self.mover.forget_container(self.config.repository_key(source["namespace"], source["pvc"]),
+                        self.mover.forget_container(self.mover.repository_key(source["namespace"], source["pvc"]),
                                                     copy["snapshot_id"]), None, read_only=True)
         try:
             self._run(job, self.mover.parse_forget, "removal of the copy of PVC %s/%s" % (
@@ -179,7 +186,7 @@ class VolumeCopies:
             done = self.k8s.merge_patch(pvc_path(namespace, name), {"metadata": {"annotations": {COPY_DONE: "true"}}})
             return dict(_volume(done), copied_bytes=0, copied_files=0, seconds=0), True
         owner = "restore %s/%s" % (namespace, name)
-        repository_key = self.config.repository_key(record["source"]["namespace"], record["source"]["pvc"])
+        repository_key = self.mover.repository_key(record["source"]["namespace"], record["source"]["pvc"])
         job = self._job(namespace, object_name("restore", namespace, name), owner,
                         self.mover.restore_container(repository_key, copy["snapshot_id"]), name, read_only=False)
         try:
@@ -211,7 +218,7 @@ class VolumeCopies:
                 "valueFrom": {"secretKeyRef": {"name": secret_name, "key": secret_key}}}])
         if self.config.resources:
             container = dict(container, resources=self.config.resources)
-        return MoverJob(self.k8s, namespace, name, owner, container, secret, claim, read_only, self.config.image,
+        return MoverJob(self.k8s, namespace, name, owner, container, secret, claim, read_only, self.mover.image,
                         timeout=self.timeout)
 
     def _run(self, job, parse, what):

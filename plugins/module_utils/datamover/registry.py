@@ -8,9 +8,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.kopia import KopiaMover
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.restic import ResticMover
 
-MOVERS = {ResticMover.name: ResticMover}
+MOVERS = {ResticMover.name: ResticMover, KopiaMover.name: KopiaMover}
 
 
 def mover_names():

@@ -19,9 +19,16 @@ import json
 import re
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
-from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import OPTION, DataMover
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import (
+    OPTION,
+    RESTORE_PROGRESS,
+    RESTORED_STATS,
+    RESULT_MARK,
+    DataMover,
+    after_mark,
+    parse_restored_stats,
+)
 
-RESULT_MARK = "lifeboat-result:"
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
 _SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
@@ -40,15 +47,9 @@ restic backup --json --ignore-inode --host lifeboat --tag "$LIFEBOAT_TAG" \
   -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" .
 """ % {"mark": RESULT_MARK}
 
-# After the restore, the files on the volume are counted and summed (metadata only): the module compares
-# them with what the backup copied.
-RESTORE_SCRIPT = """set -eu
-( while sleep 5; do echo "progress: $(du -sk /data | cut -f1) KiB restored"; done ) &
-restic restore --verify --target /data -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" "$LIFEBOAT_SNAPSHOT"
+RESTORE_SCRIPT = "set -eu\n" + RESTORE_PROGRESS + """restic restore --verify --target /data -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" "$LIFEBOAT_SNAPSHOT"
 kill $! 2>/dev/null || true
-echo "%(mark)s stats"
-find /data -type f -exec stat -c %%s {} + | awk '{s += $1; n++} END {printf "{\\"bytes\\": %%.0f, \\"files\\": %%.0f}\\n", s, n}'
-""" % {"mark": RESULT_MARK}
+""" + RESTORED_STATS
 
 # `restic cat config` first: a wrong password fails here, not silently as "no such snapshot".
 FORGET_SCRIPT = """set -eu
@@ -78,6 +79,7 @@ KNOWN_FAILURES = (
 class ResticMover(DataMover):
     name = "restic"
     password_variable = "RESTIC_PASSWORD"
+    default_image = "docker.io/restic/restic:0.18.0"
 
     def repository_url(self, repository_key):
         endpoint = self.config.pod_endpoint_url
@@ -112,12 +114,12 @@ class ResticMover(DataMover):
         return {"command": ["/bin/sh", "-c", FORGET_SCRIPT], "env": env}
 
     def parse_forget(self, log):
-        if _after_mark(log.splitlines(), "forgot") is None:
+        if after_mark(log, "forgot") is None:
             raise ValueError("the Job did not say it finished")
         return {}
 
     def parse_backup(self, log):
-        if isinstance(_after_mark(log.splitlines(), "empty"), dict):
+        if isinstance(after_mark(log, "empty"), dict):
             return {"snapshot_id": None, "empty": True, "bytes": 0, "files": 0}
         summary = next((json.loads(line) for line in reversed(log.splitlines())
                         if line.startswith('{"message_type":"summary"')), None)
@@ -138,10 +140,7 @@ class ResticMover(DataMover):
         return matches[0]
 
     def parse_restore(self, log):
-        stats = _after_mark(log.splitlines(), "stats")
-        if not isinstance(stats, dict):
-            raise ValueError("no restore statistics in the Job's log")
-        return {"bytes": stats.get("bytes"), "files": stats.get("files")}
+        return parse_restored_stats(log)
 
     def failure(self, log):
         for needle, message in KNOWN_FAILURES:
@@ -172,14 +171,3 @@ def _said(line):
         except ValueError:
             return line
     return line
-
-
-def _after_mark(lines, what):
-    """The JSON document on the line after `lifeboat-result: <what>`, or None."""
-    for i, line in enumerate(lines):
-        if line.strip() == "%s %s" % (RESULT_MARK, what) and i + 1 < len(lines):
-            try:
-                return json.loads(lines[i + 1])
-            except ValueError:
-                return None
-    return None

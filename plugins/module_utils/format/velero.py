@@ -243,9 +243,11 @@ def as_manifest(backup, name, archive_file, resource_list):
             "files": {archive_file: {"sha256": None, "size": None}}, "errors": errors, "warnings": []}
 
 
-def records_from(volume_info, claims):
-    """lifeboat snapshot records for the CSI snapshots a Velero backup took, from its volume
-    information; claims maps (namespace, pvc) to the backed-up PVC. Returns (records, warnings)."""
+def records_from(volume_info, claims, storage=None):
+    """lifeboat snapshot records for the volumes a Velero backup took, from its volume information: its CSI
+    snapshots, and the kopia snapshots of what its data mover or file-system backup copied (restored by the data
+    mover's kopia tool from Velero's repositories under `storage`, the backup's own location). claims maps
+    (namespace, pvc) to the backed-up PVC. Returns (records, warnings)."""
     records: List[Dict[str, Any]] = []
     warnings: List[str] = []
     if volume_info is None:
@@ -260,6 +262,17 @@ def records_from(volume_info, claims):
         if info.get("skipped") or not method:
             continue
         where = "PVC %s/%s" % key
+        pvc = claims.get(key)
+        copied = _kopia_copy(info, method)
+        if copied is not None:
+            if pvc is None:
+                continue
+            if ((pvc.get("spec") or {}).get("volumeMode") or "Filesystem") != "Filesystem":
+                warnings.append("%s: Velero copied it as a raw block volume, which this collection cannot restore: "
+                                "it gets a new, empty volume" % where)
+                continue
+            records.append(_copy_record(key, copied, storage, info, where))
+            continue
         csi = info.get("csiSnapshotInfo")
         if method != "CSISnapshot" or info.get("snapshotDataMoved") or not isinstance(csi, dict):
             warnings.append("%s: Velero backed up its data with %s%s, which this collection cannot restore: it "
@@ -269,7 +282,6 @@ def records_from(volume_info, claims):
         handle, driver = csi.get("snapshotHandle"), csi.get("driver")
         if not isinstance(handle, str) or not handle or not isinstance(driver, str) or not driver:
             raise ArchiveError("volume information of %s has no snapshot handle or driver" % where)
-        pvc = claims.get(key)
         if pvc is None:
             continue  # not restored (filtered out); check_records refuses records of PVCs not in the backup
         annotations = pvc["metadata"].get("annotations") or {}
@@ -283,6 +295,42 @@ def records_from(volume_info, claims):
                             "snapshot_class": None},
         })
     return records, warnings
+
+
+def _kopia_copy(info, method):
+    """The part of a volume's information that names a kopia snapshot Velero made of its files (its data mover's
+    or its file-system backup's), or None."""
+    if method == "CSISnapshot" and info.get("snapshotDataMoved"):
+        copied = info.get("snapshotDataMovementInfo")
+        if isinstance(copied, dict) and copied.get("dataMover") in ("velero", "", None):
+            return copied if copied.get("uploaderType") == "kopia" else None
+    if method == "PodVolumeBackup":
+        copied = info.get("pvbInfo")
+        return copied if isinstance(copied, dict) and copied.get("uploaderType") == "kopia" else None
+    return None
+
+
+def _copy_record(key, copied, storage, info, where):
+    """The record of a volume Velero copied into its kopia repository of the PVC's namespace. The snapshot it came
+    from is gone (Velero deletes it after the copy, and a file-system backup takes none): only the copy restores."""
+    handle = copied.get("snapshotHandle")
+    if not isinstance(handle, str) or not handle:
+        raise ArchiveError("volume information of %s has no kopia snapshot id" % where)
+    if not isinstance(storage, str) or not storage:
+        raise ArchiveError("volume information of %s names a copy, but not where its repository is" % where)
+    size = copied.get("size") if isinstance(copied.get("size"), int) and copied["size"] >= 0 else None
+    driver = ((info.get("csiSnapshotInfo") or {}) if isinstance(info.get("csiSnapshotInfo"), dict) else {}).get("driver")
+    return {
+        "driver": "csi", "snapshot_id": handle, "name": "", "namespace": key[0], "ready": True, "size_bytes": size,
+        "written_by": VELERO, "snapshot_deleted": True,
+        "source": {"namespace": key[0], "pvc": key[1], "csi_driver": driver if isinstance(driver, str) else None,
+                   "volume_mode": "Filesystem"},
+        "driver_data": {"csi_driver": driver if isinstance(driver, str) else None, "volume_snapshot_content": None,
+                        "snapshot_class": None},
+        "data_copy": {"tool": "kopia", "repository": "%s/kopia/%s" % (storage.rstrip("/"), key[0]),
+                      "snapshot_id": handle, "bytes": size, "files": None,
+                      "made_by": "velero " + ("data mover" if info.get("snapshotDataMoved") else "file-system backup")},
+    }
 
 
 def native_snapshot_warnings(volume_snapshots):

@@ -114,7 +114,7 @@ BLOCK_STORE_ARG_SPEC = dict(
 
 # Where volume data copies go and how the data mover's Jobs reach them (see doc fragment data_mover).
 DATA_MOVER_ARG_SPEC = dict(
-    tool=dict(type="str", default="restic", choices=mover_names()),
+    tool=dict(type="str", choices=mover_names()),
     storage=dict(type="str"),
     endpoint_url=dict(type="str"),
     pod_endpoint_url=dict(type="str"),

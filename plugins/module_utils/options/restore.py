@@ -126,9 +126,10 @@ class RestoreOptions:
             encryption=encryption_of(params) if present else Encryption(), signer=signer_of(params),
             wait=Wait.from_params(params))
 
-    def mover(self) -> MoverConfig:
-        """The data_mover option, checked (only when a volume comes back from its data copy)."""
-        return MoverConfig(self.data_mover, self.mover_defaults)
+    def mover(self, tool: Optional[str] = None) -> MoverConfig:
+        """The data_mover option, checked (only when a volume comes back from its data copy); its tool defaults to
+        `tool`, the one that made the copies."""
+        return MoverConfig(self.data_mover, dict(self.mover_defaults, tool=tool))
 
 
 def _patterns(patterns: Optional[List[str]]) -> Tuple[str, ...]:

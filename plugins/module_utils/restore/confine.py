@@ -20,6 +20,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.blockstore.records im
 from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import InvalidInputError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import ArchiveError
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.layout import DNS_LABEL
+from ansible_collections.lifeboat.k8s.plugins.module_utils.format.velero import VELERO
 from ansible_collections.lifeboat.k8s.plugins.module_utils.kube.selectors import resource_matches
 
 # Cluster-scoped resources restored by default: what namespaced objects need to work and what
@@ -33,12 +34,17 @@ PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 RESOURCE_DIR = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 MAX_PROBLEMS_SHOWN = 5
+# Velero's data mover adds each volume's DataUpload, in Velero's own namespace, to the backup: the record its restore
+# turns into a DataDownload. lifeboat reads the same facts from the volume information; these entries are skipped
+# wherever they are (never restored, never a reason to refuse the backup).
+VELERO_BOOKKEEPING = ("datauploads.velero.io",)
 
 
 class Confinement:
     def __init__(self, manifest, allowed, namespaces, mapping):
         """allowed: the cluster_resources option; namespaces: the namespaces option."""
         self.backup = manifest.name
+        self.written_by_velero = manifest.written_by == VELERO
         self.namespaces = set(manifest.namespaces)
         self.mapping = mapping
         self.allowed = allowed
@@ -54,7 +60,10 @@ class Confinement:
                     "with namespaces" % (self.backup, ns, target))
 
     def check_entry(self, res_dir, path_namespace, path_name, obj):
-        """Record why an archive entry cannot be trusted (path, metadata and manifest disagree)."""
+        """Record why an archive entry cannot be trusted (path, metadata and manifest disagree). False for an entry
+        that is not restored."""
+        if self.written_by_velero and res_dir in VELERO_BOOKKEEPING:
+            return False
         where = "resources/%s/%s/%s.json" % (res_dir, "namespaces/%s" % path_namespace if path_namespace
                                              else "cluster", path_name)
         problem = _entry_problem(res_dir, path_namespace, path_name, obj, self.namespaces)

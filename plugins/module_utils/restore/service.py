@@ -180,7 +180,7 @@ def _velero_records(store: ObjectStore, name, limits, spill, warnings):
     claims = dict(((n, o["metadata"]["name"]), o) for n, o in spill.sources("persistentvolumeclaims"))
     try:
         records, problems = velero.records_from(
-            _side_file(store, name, velero.velero_files(name)["volume_info"], limits), claims)
+            _side_file(store, name, velero.velero_files(name)["volume_info"], limits), claims, store.url)
     except ArchiveError as e:
         raise ArchiveError("backup %s: %s: refusing it" % (name, e.message))
     warnings.extend(problems)

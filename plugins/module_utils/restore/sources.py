@@ -44,7 +44,7 @@ class VolumeSources:
         return self.blocks.of(record)
 
     def _decide(self, record, target_class):
-        if self.mode == "copy":
+        if self.mode == "copy" or (self.mode == "auto" and record.get("data_copy") and record.get("snapshot_deleted")):
             self.used.append(record)
             return
         unusable = self.block(record).snapshot_unusable(record, target_class)
@@ -69,7 +69,8 @@ class VolumeSources:
     def copies(self):
         """(the data mover service, {(namespace, pvc)} of the volumes restored from their data copies), or (None,
         empty); raises for the volumes that can come back from neither. Each copy used is checked now (it must lie
-        where the mover keeps that PVC's copies). The mover's storage and S3 options default to the restore's."""
+        where the mover keeps that PVC's copies). The mover's storage and S3 options default to the restore's, its tool
+        to the one that made the copies."""
         if self.refused:
             raise InvalidInputError(
                 "restore_volume_data: the target cluster cannot restore %d volume(s) from this backup: %s; nothing "
@@ -77,7 +78,9 @@ class VolumeSources:
                     len(self.refused), "; ".join(self.refused[:10])))
         if not self.used:
             return None, set()
-        copies = VolumeCopies(self.k8s, self.options.mover(), self.options.wait.timeout)
+        tools = set(r["data_copy"].get("tool") for r in self.used)
+        copies = VolumeCopies(self.k8s, self.options.mover(tools.pop() if len(tools) == 1 else None),
+                              self.options.wait.timeout)
         for record in self.used:
             copies.check_copy(record)
         return copies, set(claim_of(r) for r in self.used)

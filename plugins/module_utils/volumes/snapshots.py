@@ -163,7 +163,11 @@ def _backup_hooks(k8s, options: SnapshotOptions):
 
 def _volume_copies(k8s, options: SnapshotOptions):
     """The data mover service when volume_data is copy, or None."""
-    return VolumeCopies(k8s, options.mover, options.wait_timeout) if options.mover else None
+    if not options.mover:
+        return None
+    copies = VolumeCopies(k8s, options.mover, options.wait_timeout)
+    copies.require_copying()
+    return copies
 
 
 def _delete_copies(copies, options: SnapshotOptions, targets, check_mode):

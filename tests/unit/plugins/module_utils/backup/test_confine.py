@@ -18,7 +18,8 @@ def cm(name="c", namespace="shop"):
 
 def confine(manifest, params, mapping):
     """A Confinement as the restore makes one: the manifest's fields, cluster_resources and namespaces."""
-    return Confinement(SimpleNamespace(**manifest), params.get("cluster_resources", DEFAULT_CLUSTER_RESOURCES),
+    return Confinement(SimpleNamespace(**dict({"written_by": "lifeboat.k8s"}, **manifest)),
+                       params.get("cluster_resources", DEFAULT_CLUSTER_RESOURCES),
                        params.get("namespaces"), mapping)
 
 
@@ -37,6 +38,19 @@ def test_entries_that_disagree_refuse_the_restore(res_dir, path_ns, path_name, o
     assert not confinement.check_entry(res_dir, path_ns, path_name, obj)
     with pytest.raises(ArchiveError, match=problem):
         confinement.raise_problems()
+
+
+def test_veleros_data_upload_records_in_its_own_namespace_are_skipped_only_in_veleros_backups():
+    """Velero's data mover puts each volume's DataUpload, in namespace velero, into the backup."""
+    upload = {"apiVersion": "velero.io/v2alpha1", "kind": "DataUpload", "metadata": {"name": "b-9z9cb", "namespace": "velero"}}
+    velero = confine(dict(MANIFEST, written_by="velero"), {}, {})
+    assert not velero.check_entry("datauploads.velero.io", "velero", "b-9z9cb", upload)
+    velero.raise_problems()  # skipped, not a problem
+    assert velero.check_entry("configmaps", "shop", "c", cm())
+    ours = confine(MANIFEST, {}, {})
+    assert not ours.check_entry("datauploads.velero.io", "velero", "b-9z9cb", upload)
+    with pytest.raises(ArchiveError, match="namespace velero is not one of the backup's namespaces"):
+        ours.raise_problems()
 
 
 def test_cluster_scoped_allow_list():

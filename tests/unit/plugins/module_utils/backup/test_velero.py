@@ -227,3 +227,31 @@ def test_a_failed_run_leaves_its_released_lock_as_the_mark(tmp_path):
 def test_velero_log_is_gzip_text():
     data = gzip.compress(velero.log_lines(MANIFEST))
     assert gzip.decompress(data).decode().count("\n") == len(MANIFEST["counts"]) + 4
+
+
+def test_what_veleros_data_mover_and_kopia_file_system_backup_copied_comes_back_from_their_kopia_copies():
+    """The volume information Velero 1.18.3 wrote on the bed for `--snapshot-move-data` and for a file-system backup
+    (fields as written, abridged)."""
+    moved = {"pvcName": "data", "pvcNamespace": "shop", "backupMethod": "CSISnapshot", "snapshotDataMoved": True,
+             "csiSnapshotInfo": {"snapshotHandle": "unknown", "size": 0, "driver": "hostpath.csi.k8s.io"},
+             "snapshotDataMovementInfo": {"dataMover": "velero", "uploaderType": "kopia",
+                                          "snapshotHandle": "2c9c47089aa625c529bb37d3f61f063a", "size": 300003}}
+    file_system = {"pvcName": "logs", "pvcNamespace": "shop", "backupMethod": "PodVolumeBackup",
+                   "pvbInfo": {"snapshotHandle": "1dfe6eae4d5e790d63272924f26bfc21", "size": 0, "uploaderType": "kopia"}}
+    old_restic = {"pvcName": "old", "pvcNamespace": "shop", "backupMethod": "PodVolumeBackup",
+                  "pvbInfo": {"snapshotHandle": "abc", "uploaderType": "restic"}}
+    raw = dict(moved, pvcName="raw")
+    claims = {("shop", "data"): PVC, ("shop", "logs"): PVC, ("shop", "old"): PVC,
+              ("shop", "raw"): dict(PVC, spec={"volumeMode": "Block"})}
+    records, warnings = velero.records_from([moved, file_system, old_restic, raw], claims, "s3://bucket/velero/")
+    assert [(r["source"]["pvc"], r["snapshot_deleted"], r["data_copy"]["tool"], r["data_copy"]["repository"],
+             r["data_copy"]["snapshot_id"], r["data_copy"]["bytes"], r["data_copy"]["made_by"]) for r in records] == [
+        ("data", True, "kopia", "s3://bucket/velero/kopia/shop", "2c9c47089aa625c529bb37d3f61f063a", 300003,
+         "velero data mover"),
+        ("logs", True, "kopia", "s3://bucket/velero/kopia/shop", "1dfe6eae4d5e790d63272924f26bfc21", 0,
+         "velero file-system backup")]
+    assert records[0]["source"]["csi_driver"] == "hostpath.csi.k8s.io" and records[1]["source"]["csi_driver"] is None
+    assert len(warnings) == 2 and "PVC shop/old: Velero backed up its data with PodVolumeBackup" in warnings[0]
+    assert "PVC shop/raw: Velero copied it as a raw block volume" in warnings[1]
+    with pytest.raises(ArchiveError, match="PVC shop/data has no kopia snapshot id"):
+        velero.records_from([dict(moved, snapshotDataMovementInfo={"uploaderType": "kopia"})], claims, "s3://b")

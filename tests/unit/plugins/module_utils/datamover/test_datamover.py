@@ -1,6 +1,8 @@
 """The data mover's pure logic: options, restic's logs, what a record read from a backup may point at, the
 manifest's data copies. (The Jobs themselves run on the test bed: tests/system/test_data_mover.py.)"""
 
+import re
+
 import pytest
 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.format.archive import FORMAT_VERSION, ArchiveError
@@ -15,6 +17,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.common.errors import 
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import MoverConfig
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.copies import VolumeCopies, _empty_claim
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.jobs import MoverJob, object_name
+from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.kopia import KopiaMover
 from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.restic import RESULT_MARK, ResticMover
 
 from ..fake_cluster import FakeCluster
@@ -350,3 +353,74 @@ def test_an_empty_copy_that_names_data_is_refused():
         bad["data_copy"][field] = value
         with pytest.raises(InvalidInputError, match="^data_copy: the copy of PVC shop/data says it is empty"):
             copies.check_copy(bad)
+
+
+KOPIA_ID = "2c9c47089aa625c529bb37d3f61f063a"  # the id Velero 1.18's data mover gave a kopia snapshot on the bed
+
+
+def kopia_record(repository="s3://bucket/prod/kopia/shop"):
+    return {"namespace": "shop", "name": "", "snapshot_id": KOPIA_ID, "source": {"namespace": "shop", "pvc": "data"},
+            "data_copy": {"tool": "kopia", "repository": repository, "snapshot_id": KOPIA_ID, "bytes": 300003,
+                          "files": None}}
+
+
+def test_kopia_reads_veleros_repository_of_the_namespace_and_makes_no_copies():
+    copies = VolumeCopies(FakeCluster(), MoverConfig(dict(OPTIONS, tool="kopia")), 60, store=FakeStore())
+    assert copies.mover.repository_key("shop", "data") == copies.mover.repository_key("shop", "logs") == "prod/kopia/shop"
+    assert copies.mover.image == "docker.io/kopia/kopia:0.22.3"
+    copies.check_copy(kopia_record())
+    for bad, message in [(kopia_record("s3://bucket/prod/kopia/bank"), r"^data_mover\.storage: the copy of PVC shop/data"),
+                         (dict(kopia_record(), data_copy=dict(kopia_record()["data_copy"], snapshot_id="../x")),
+                          r"^data_copy\.snapshot_id: '\.\./x' is not a kopia snapshot id")]:
+        with pytest.raises(InvalidInputError, match=message):
+            copies.check_copy(bad)
+    with pytest.raises(InvalidInputError, match=r"^data_mover\.tool: kopia only restores copies Velero"):
+        copies.require_copying()
+    VolumeCopies(FakeCluster(), MoverConfig(OPTIONS), 60, store=FakeStore()).require_copying()
+    with pytest.raises(InvalidInputError, match=r"^data_mover\.tool: kopia only restores"):
+        copies.mover.backup_container("prod/kopia/shop", True, "snap")
+
+
+def run_kopia_script(container, tmp_path):
+    """The kopia Job's script under sh, with a `kopia` on PATH that prints its arguments."""
+    import os
+    import subprocess
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "file").write_text("xyz")
+    fake = tmp_path / "bin" / "kopia"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text('#!/bin/sh\necho "kopia $* password=${KOPIA_PASSWORD:-}"\n')
+    fake.chmod(0o755)
+    variables = dict((e["name"], e["value"]) for e in container["env"])
+    variables.update(PATH="%s:%s" % (fake.parent, os.environ["PATH"]), KOPIA_PASSWORD="pw")
+    script = container["command"][2].replace("/data", str(data))
+    return subprocess.run(["sh", "-c", script], env=variables, capture_output=True, text=True, check=True).stdout
+
+
+def test_the_kopia_job_connects_read_only_to_the_endpoint_the_pods_reach_and_restores_the_snapshot(tmp_path):
+    mover = KopiaMover(MoverConfig(dict(OPTIONS, tool="kopia", pod_endpoint_url="http://10.254.77.1:25124",
+                                        parallel_uploads=3)))
+    said = run_kopia_script(mover.restore_container("prod/kopia/shop", KOPIA_ID), tmp_path)
+    assert ("kopia repository connect s3 --readonly --no-persist-credentials --bucket bucket --prefix prod/kopia/shop/ "
+            "--region us-east-1 --endpoint 10.254.77.1:25124 --disable-tls password=pw") in said
+    assert "kopia snapshot restore --parallel 3 %s %s password=pw" % (KOPIA_ID, tmp_path / "data") in said
+    assert mover.parse_restore(said) == {"bytes": 3, "files": 1}
+    aws = KopiaMover(MoverConfig(dict(OPTIONS, tool="kopia")))
+    said = run_kopia_script(aws.restore_container("prod/kopia/shop", KOPIA_ID), tmp_path)
+    assert "--region us-east-1 password=pw" in said and "--parallel 8 " in said  # AWS S3 over TLS, kopia's default
+    with pytest.raises(InvalidInputError, match=r"^data_mover\.pod_endpoint_url: kopia reaches S3 at"):
+        KopiaMover(MoverConfig(dict(OPTIONS, tool="kopia", pod_endpoint_url="http://s3/path"))).restore_container(
+            "prod/kopia/shop", KOPIA_ID)
+
+
+@pytest.mark.parametrize("log, message", [
+    ("error connecting to repository: unable to create format manager: invalid repository password",
+     r"^data_mover\.repository_password: kopia cannot open the repository with this password \(Velero's is in "),
+    ("error connecting to repository: repository not initialized in the provided storage",
+     r"^data_mover\.storage: there is no kopia repository there"),
+    ("Connected to repository.\nprogress: 4 KiB restored\nerror restoring: restore error: object not found",
+     r"^kopia failed: error restoring: restore error: object not found$"),
+])
+def test_kopias_failures_name_the_option_to_fix(log, message):
+    assert re.match(message, KopiaMover(MoverConfig(dict(OPTIONS, tool="kopia"))).failure(log))
