@@ -38,16 +38,19 @@ _SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 # --ignore-inode: the volume read is a clone made from a snapshot, new inodes and ctimes every time, so
 # without it restic reads every file again; with it, a file whose size and mtime are the parent
 # snapshot's is taken as unchanged (kopia and Velero's uploader decide the same way).
-# LIFEBOAT_UPLOADS (a number the module checked) sets restic's S3 connections.
+# LIFEBOAT_UPLOADS (a number the module checked), when given, sets restic's S3 connections; unset, restic's own
+# default holds.
+UPLOADS = """set --
+if [ -n "${LIFEBOAT_UPLOADS:-}" ]; then set -- -o "s3.connections=$LIFEBOAT_UPLOADS"; fi
+"""
 BACKUP_SCRIPT = """set -eu
 cd /data
 if [ -z "$(ls -A .)" ]; then echo "%(mark)s empty"; echo '{"files": 0, "bytes": 0}'; exit 0; fi
 if [ "$LIFEBOAT_INIT" = 1 ]; then restic init; fi
-restic backup --json --ignore-inode --host lifeboat --tag "$LIFEBOAT_TAG" \
-  -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" .
-""" % {"mark": RESULT_MARK}
+%(uploads)srestic backup --json --ignore-inode --host lifeboat --tag "$LIFEBOAT_TAG" "$@" .
+""" % {"mark": RESULT_MARK, "uploads": UPLOADS}
 
-RESTORE_SCRIPT = "set -eu\n" + RESTORE_PROGRESS + """restic restore --verify --target /data -o "s3.connections=${LIFEBOAT_UPLOADS:-5}" "$LIFEBOAT_SNAPSHOT"
+RESTORE_SCRIPT = "set -eu\n" + UPLOADS + RESTORE_PROGRESS + """restic restore --verify --target /data "$@" "$LIFEBOAT_SNAPSHOT"
 kill $! 2>/dev/null || true
 """ + RESTORED_STATS
 

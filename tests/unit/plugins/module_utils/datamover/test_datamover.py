@@ -313,10 +313,13 @@ def test_tuning_reaches_restic_only_when_given(tmp_path):
     said = run_script(container["command"][2], container["env"], tmp_path)
     assert "backup --json --ignore-inode --host lifeboat --tag snap -o s3.connections=12 ." in said
     assert "reads=8 compression=off" in said
+    container = tuned.restore_container("prod/volumes/restic/shop/data", SNAPSHOT_ID)
+    said = run_script(container["command"][2], container["env"], tmp_path)
+    assert "restore --verify --target %s -o s3.connections=12 %s" % (tmp_path / "data", SNAPSHOT_ID) in said
     plain = ResticMover(MoverConfig(OPTIONS))
     container = plain.restore_container("prod/volumes/restic/shop/data", SNAPSHOT_ID)
     said = run_script(container["command"][2], container["env"], tmp_path)
-    assert "restore --verify --target %s -o s3.connections=5 %s reads= compression=" % (
+    assert "restore --verify --target %s %s reads= compression=" % (
         tmp_path / "data", SNAPSHOT_ID) in said
 
 
