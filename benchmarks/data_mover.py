@@ -22,7 +22,8 @@ data through a pod. Then, in alternating order:
 - Velero, when the bed runs it with its node-agent (`testbed velero`, `testbed velero-node-agent`): `velero backup
   create --snapshot-move-data --wait` of the namespace (CSI snapshots moved into its kopia repository by its
   data-mover pods), again after the change, and `velero restore create --wait` into another namespace, in the
-  same alternating order; the bytes its DataUploads say they moved are checked.
+  same alternating order; the bytes its DataUploads say they moved are checked; and lifeboat restoring Velero's
+  backup (object_restore: kopia in the data mover's Job, from Velero's repository) into a third namespace.
 
 The floor does less (no snapshot, no encryption, no deduplication, no pod) and runs on the host, not in a pod
 behind the bed's relay; the ratios say what those cost here.
@@ -54,6 +55,7 @@ from velero import velero
 
 FILE_BYTES = {"small": 100_000, "large": None}  # large: four files sharing the volume's bytes
 PASSWORD = "benchmark-repository-password"
+VELERO_PASSWORD = "static-passw0rd"  # Velero's default repository password
 IMAGE = "docker.io/library/busybox:1.36"
 RESTIC = os.path.join(os.path.expanduser(os.environ.get("LIFEBOAT_CACHE", "~/.cache/lifeboat")), "testbed")
 
@@ -307,8 +309,19 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
                          "%s:%s-v" % (namespace, namespace), "--wait")
         velero_moved("datadownloads", "velero.io/restore-name", namespace)
         return elapsed
+
+    def ours_in_from_velero():
+        """Velero's moved data restored by lifeboat: kopia in our Job, from Velero's repository."""
+        storage = "s3://%s/%s" % (os.environ["LIFEBOAT_S3_BUCKET"], os.environ["LIFEBOAT_VELERO_PREFIX"])
+        velero_backup = {"name": namespace, "storage": storage, "endpoint_url": os.environ["LIFEBOAT_S3_ENDPOINT"]}
+        elapsed, result = module("object_restore", dict(
+            velero_backup, namespace_mapping={namespace: namespace + "-k"}, wait_timeout=3600,
+            data_mover={"repository_password": VELERO_PASSWORD, "image": os.environ["LIFEBOAT_DATA_MOVER_IMAGE"],
+                        "pod_endpoint_url": os.environ["LIFEBOAT_S3_POD_ENDPOINT"]}), workdir)
+        assert all(v["driver"] == "data_mover" for v in result["volumes"]), result["volumes"]
+        return elapsed
     if with_velero:
-        steps.append(("velero_in", velero_in))
+        steps += [("velero_in", velero_in), ("ours_in_from_velero", ours_in_from_velero)]
     for name, step in (steps if floors_first else steps[::-1]):
         row[name + "_MBps"] = round(mb / step(), 1)
     row["out_of_floor"] = round(row["ours_out_MBps"] / row["floor_out_MBps"], 2)
@@ -316,7 +329,8 @@ def run_row(shape, volumes, total_bytes, percent, workdir, floors_first):
     if with_velero:
         row["velero_out_of_floor"] = round(row["velero_out_MBps"] / row["floor_out_MBps"], 2)
         row["velero_in_of_floor"] = round(row["velero_in_MBps"] / row["floor_in_MBps"], 2)
-        kubectl("delete", "namespace", namespace + "-v", "--wait=true", "--timeout=600s")
+        row["ours_from_velero_of_velero_in"] = round(row["ours_in_from_velero_MBps"] / row["velero_in_MBps"], 2)
+        kubectl("delete", "namespace", namespace + "-v", namespace + "-k", "--wait=true", "--timeout=600s")
         velero_forget(namespace)
     kubectl("delete", "namespace", namespace, target, "--wait=true", "--timeout=600s")
     forget(prefix)  # a 2 GB row leaves ~6 GB in the bucket: the next row needs the disk

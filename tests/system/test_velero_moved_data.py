@@ -32,21 +32,18 @@ LOG_SUMS = "cd /logs && find . -type f -exec sha256sum {} + | sort"
 def app():
     claim = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
              "storageClassName": "csi-hostpath"}
+    container = {"name": "app", "image": IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
+                 "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "logs", "mountPath": "/logs"}]}
+    pod = {"terminationGracePeriodSeconds": 1, "containers": [container],
+           "volumes": [{"name": n, "persistentVolumeClaim": {"claimName": n}} for n in ("data", "logs")]}
+    # Velero's opt-in: this volume by its file-system backup.
+    template = {"metadata": {"labels": {"app": "files"}, "annotations": {"backup.velero.io/backup-volumes": "logs"}},
+                "spec": pod}
     return [
         {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": claim},
         {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "logs"}, "spec": claim},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
-         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "files"}},
-                  "template": {"metadata": {"labels": {"app": "files"},
-                                            # Velero's opt-in: this volume by its file-system backup.
-                                            "annotations": {"backup.velero.io/backup-volumes": "logs"}},
-                               "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                                   "name": "app", "image": IMAGE, "imagePullPolicy": "Never",
-                                   "command": ["sleep", "3600"],
-                                   "volumeMounts": [{"name": "data", "mountPath": "/data"},
-                                                    {"name": "logs", "mountPath": "/logs"}]}],
-                                   "volumes": [{"name": n, "persistentVolumeClaim": {"claimName": n}}
-                                               for n in ("data", "logs")]}}}},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "files"}}, "template": template}},
     ]
 
 
