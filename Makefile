@@ -14,27 +14,21 @@ GET_PIP := $(HOME)/.ansible/test/cache/get_pip_23_1_2.py $(HOME)/.ansible/test/c
 # requires_ansible claims these too; the dev venv has 2.19. Each runs sanity in a venv of its own, on the Python
 # given after the colon (2.20 and later need 3.12 or later; hack/python.sh finds pyenv's).
 OTHER_CORES := 2.16:3.11 2.17:3.11 2.18:3.11 2.20:3.12 2.21:3.13
-# The system tests that need the bed's Velero peer; `make test` runs them last, once Velero is up.
-VELERO_TESTS := tests/system/test_velero.py tests/system/test_velero_moved_data.py
-SYSTEM_TESTS ?= tests/system
 
-.PHONY: test venv collection sanity sanity-all packaging lint units units-all integration system testbed-up velero-up testbed-down demo clean
+.PHONY: test venv collection sanity sanity-all packaging lint units units-all integration system testbed-up testbed-down demo clean
 
 test: ## everything: venv, sanity, lint, units, test bed up, system + integration tests, test bed down, host as before
 	@$(MAKE) --no-print-directory venv
 	@# The bed's Go builds (most of a cold run) overlap the static checks, which use about one core.
 	@hack/prebuild.sh start
 	@status=0; $(MAKE) --no-print-directory sanity-all lint units-all packaging || status=$$?; \
-	  hack/prebuild.sh wait build-mover.sh || true; exit $$status
+	  hack/prebuild.sh wait || true; exit $$status
 	@# The baseline is the host without a bed: a bed left by an interrupted run would otherwise count as the
 	@# host's own, and its removal (testbed up restarts a partial bed) would read as damage.
 	@tests/testbed/testbed down >/dev/null
 	@python3 tests/testbed/hoststate.py save $(LIFEBOAT_CACHE)/host-before-testbed.json
-	@# Cold, Velero's build is still running: the suite without it first, then Velero, its node-agent and its tests.
-	@$(TESTBED) up
-	@status=0; { $(MAKE) --no-print-directory system SYSTEM_TESTS="$(patsubst %,--ignore=%,$(VELERO_TESTS)) tests/system" \
-	  && $(MAKE) --no-print-directory velero-up && $(MAKE) --no-print-directory system SYSTEM_TESTS="$(VELERO_TESTS)" \
-	  && $(MAKE) --no-print-directory integration; } || status=$$?; \
+	@$(MAKE) --no-print-directory testbed-up
+	@status=0; $(MAKE) --no-print-directory system integration || status=$$?; \
 	  $(MAKE) --no-print-directory testbed-down || { [ $$status -ne 0 ] || status=1; }; \
 	  python3 tests/testbed/hoststate.py check $(LIFEBOAT_CACHE)/host-before-testbed.json || { [ $$status -ne 0 ] || status=1; }; \
 	  exit $$status
@@ -81,11 +75,7 @@ units-all: units ## and on Python 3.13 (pyenv's, or LIFEBOAT_PYTHON_3_13), in a 
 
 testbed-up: ## the bed, and Velero as a peer with its node-agent (LIFEBOAT_VELERO_PEER=0 leaves it out; its cold build is ~5 min)
 	$(TESTBED) up
-	@$(MAKE) --no-print-directory velero-up
-
-velero-up: ## Velero and its node-agent on the running bed (after the background build, if one runs)
-	@if [ "$${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then \
-	  hack/prebuild.sh wait && $(TESTBED) velero && $(TESTBED) velero-node-agent; fi
+	@if [ "$${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then $(TESTBED) velero && $(TESTBED) velero-node-agent; fi
 
 testbed-down:
 	$(TESTBED) down
@@ -94,7 +84,7 @@ system: collection ## the bed's storage path test, faults, auth, bad input, DR, 
 	@# The bed's env puts the dev venv's tools (kubectl, aws) on PATH; the suite's ansible goes before them.
 	suite=$$(hack/suite-venv.sh) && eval "$$($(TESTBED) env)" && export PATH=$$suite/bin:$$PATH && \
 	  ansible --version | head -1 && python --version && \
-	  ANSIBLE_COLLECTIONS_PATH=$(BUILD) pytest -q -p no:cacheprovider $(SYSTEM_TESTS)
+	  ANSIBLE_COLLECTIONS_PATH=$(BUILD) pytest -q -p no:cacheprovider tests/system
 
 integration: collection ## TARGETS="volume_snapshot ..." to run some (ansible-core 2.21, Python 3.13)
 	hack/integration.sh $(COLLECTION) $(TARGETS)

@@ -4,9 +4,8 @@
 # core, so the two overlap instead of adding up.
 #
 #   hack/prebuild.sh start   start build.sh, build-mover.sh and (unless LIFEBOAT_VELERO_PEER=0) build-velero.sh
-#   hack/prebuild.sh wait [SCRIPT]
-#                            wait for them (or until SCRIPT and those before it are built); on a failure print the
-#                            log's tail (`testbed up` then builds again and fails with the build's own message)
+#   hack/prebuild.sh wait    wait for them; on a failure print the log's tail (`testbed up` then builds again and
+#                            fails with the build's own message)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LIFEBOAT_CACHE:-$HOME/.cache/lifeboat}
@@ -17,7 +16,7 @@ case ${1:-} in
   start)
     scripts=(build.sh build-mover.sh)
     if [ "${LIFEBOAT_VELERO_PEER:-1}" != 0 ]; then scripts+=(build-velero.sh); fi
-    rm -f "$cache/prebuild.status" "$cache"/prebuild.done-*
+    rm -f "$cache/prebuild.status"
     # setsid: a session of its own, detached from make's terminal; `run` writes how it ended.
     setsid "$0" run "${scripts[@]}" > "$log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
@@ -28,20 +27,14 @@ case ${1:-} in
     status=0
     for script in "$@"; do
       "$root/tests/testbed/$script" > /dev/null || { status=1; break; }
-      touch "$cache/prebuild.done-$script"
     done
     echo "$status" > "$cache/prebuild.status"
     ;;
   wait)
     [ -f "$pidfile" ] || exit 0
     pid=$(cat "$pidfile")
-    script=${2:-}
-    while kill -0 "$pid" 2>/dev/null; do
-      if [ -n "$script" ] && [ -f "$cache/prebuild.done-$script" ]; then echo "prebuild: $script done"; exit 0; fi
-      sleep 2
-    done
+    while kill -0 "$pid" 2>/dev/null; do sleep 2; done
     rm -f "$pidfile"
-    if [ -n "$script" ] && [ -f "$cache/prebuild.done-$script" ]; then echo "prebuild: $script done"; exit 0; fi
     if [ "$(cat "$cache/prebuild.status" 2>/dev/null)" != 0 ]; then
       echo "prebuild: a background build failed; its log ends:" >&2
       tail -20 "$log" >&2
