@@ -230,3 +230,25 @@ def parse_restored_stats(log):
     if not isinstance(stats, dict):
         raise ValueError("no restore statistics in the Job's log")
     return {"bytes": stats.get("bytes"), "files": stats.get("files")}
+
+
+# The storage's messages for failures a user can fix, and the option that fixes them (any tool over S3).
+STORAGE_FAILURES = (
+    ("Access Key Id you provided does not exist", OPTION + ".access_key: the storage does not know this key"),
+    ("SignatureDoesNotMatch", OPTION + ".secret_key: the storage refused the signature (wrong secret key)"),
+    ("Access Denied", OPTION + ".access_key: the storage denied this key access"),
+    ("no such host", OPTION + ".pod_endpoint_url: the Job cannot resolve the storage's host name"),
+    ("connection refused", OPTION + ".pod_endpoint_url: the Job cannot connect to the storage"),
+    ("i/o timeout", OPTION + ".pod_endpoint_url: the Job's connection to the storage timed out"),
+)
+
+
+def failure_message(tool, log, known, lines, is_error):
+    """Why a Job failed: the option to fix when the log says a known failure (the tool's own, then the storage's),
+    else the tool's error lines wherever they are in the tail (or its last lines)."""
+    for needle, message in tuple(known) + STORAGE_FAILURES:
+        if needle in log:
+            return message
+    errors = [line for line in lines if is_error(line)]
+    told = errors[-8:] if errors else lines[-5:]
+    return "%s failed: %s" % (tool, " / ".join(told)[-1200:] or "no output")

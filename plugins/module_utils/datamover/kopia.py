@@ -27,6 +27,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import
     RESTORE_PROGRESS,
     RESTORED_STATS,
     DataMover,
+    failure_message,
     parse_restored_stats,
 )
 
@@ -41,17 +42,12 @@ kopia repository connect s3 --readonly --no-persist-credentials "$@"
 kill $! 2>/dev/null || true
 """ + RESTORED_STATS
 
+# kopia's messages for the failures a user can fix, and the option that fixes them (the storage's: base.py).
 KNOWN_FAILURES = (
     ("invalid repository password",
      OPTION + ".repository_password: kopia cannot open the repository with this password (Velero's is in Secret "
               "velero/velero-repo-credentials, key repository-password, in the cluster it backed up)"),
     ("repository not initialized", OPTION + ".storage: there is no kopia repository there"),
-    ("The Access Key Id you provided does not exist", OPTION + ".access_key: the storage does not know this key"),
-    ("SignatureDoesNotMatch", OPTION + ".secret_key: the storage refused the signature (wrong secret key)"),
-    ("Access Denied", OPTION + ".access_key: the storage denied this key access"),
-    ("no such host", OPTION + ".pod_endpoint_url: the Job cannot resolve the storage's host name"),
-    ("connection refused", OPTION + ".pod_endpoint_url: the Job cannot connect to the storage"),
-    ("i/o timeout", OPTION + ".pod_endpoint_url: the Job's connection to the storage timed out"),
 )
 
 
@@ -99,12 +95,8 @@ class KopiaMover(DataMover):
         return parse_restored_stats(log)
 
     def failure(self, log):
-        for needle, message in KNOWN_FAILURES:
-            if needle in log:
-                return message
         lines = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith("progress:")]
-        errors = [line for line in lines if "error" in line.lower()]
-        return "kopia failed: " + (" / ".join(errors[-8:] if errors else lines[-5:])[-1200:] or "no output")
+        return failure_message("kopia", log, KNOWN_FAILURES, lines, lambda line: "error" in line.lower())
 
     def check_snapshot_id(self, snapshot_id):
         if not isinstance(snapshot_id, str) or not _SNAPSHOT_ID.match(snapshot_id):

@@ -26,6 +26,7 @@ from ansible_collections.lifeboat.k8s.plugins.module_utils.datamover.base import
     RESULT_MARK,
     DataMover,
     after_mark,
+    failure_message,
     parse_restored_stats,
 )
 
@@ -64,18 +65,12 @@ echo "%(mark)s forgot"
 echo "{}"
 """ % {"mark": RESULT_MARK}
 
-# restic's messages for the failures a user can fix, and the option that fixes them.
+# restic's messages for the failures a user can fix, and the option that fixes them (the storage's: base.py).
 KNOWN_FAILURES = (
     ("wrong password or no key found",
      OPTION + ".repository_password: restic cannot open the repository with this password (wrong password or no "
               "key found)"),
     ("Is there a repository at the following location", OPTION + ".storage: there is no restic repository there"),
-    ("The AWS Access Key Id you provided does not exist", OPTION + ".access_key: the storage does not know this key"),
-    ("SignatureDoesNotMatch", OPTION + ".secret_key: the storage refused the signature (wrong secret key)"),
-    ("Access Denied", OPTION + ".access_key: the storage denied this key access"),
-    ("no such host", OPTION + ".pod_endpoint_url: the Job cannot resolve the storage's host name"),
-    ("connection refused", OPTION + ".pod_endpoint_url: the Job cannot connect to the storage"),
-    ("i/o timeout", OPTION + ".pod_endpoint_url: the Job's connection to the storage timed out"),
 )
 
 
@@ -146,16 +141,12 @@ class ResticMover(DataMover):
         return parse_restored_stats(log)
 
     def failure(self, log):
-        for needle, message in KNOWN_FAILURES:
-            if needle in log:
-                return message
+        # restic's own error lines wherever they are in the tail (a Fatal line may be followed by a usage text or
+        # a shell's).
         lines = [_said(line.strip()) for line in log.splitlines()
                  if line.strip() and not line.startswith('{"message_type":"status"')]
-        # restic's own error lines wherever they are in the tail (a Fatal line may be followed by a usage text or
-        # a shell's), else its last lines.
-        errors = [line for line in lines if line.startswith("Fatal") or "error" in line.lower()]
-        told = errors[-8:] if errors else lines[-5:]
-        return "restic failed: " + (" / ".join(told)[-1200:] or "no output")
+        return failure_message("restic", log, KNOWN_FAILURES, lines,
+                               lambda line: line.startswith("Fatal") or "error" in line.lower())
 
     def check_snapshot_id(self, snapshot_id):
         if not isinstance(snapshot_id, str) or not _SNAPSHOT_ID.match(snapshot_id):

@@ -319,14 +319,13 @@ def _copy_record(key, copied, storage, info, where):
     if not isinstance(storage, str) or not storage:
         raise ArchiveError("volume information of %s names a copy, but not where its repository is" % where)
     size = copied.get("size") if isinstance(copied.get("size"), int) and copied["size"] >= 0 else None
-    driver = ((info.get("csiSnapshotInfo") or {}) if isinstance(info.get("csiSnapshotInfo"), dict) else {}).get("driver")
+    csi = info.get("csiSnapshotInfo") if isinstance(info.get("csiSnapshotInfo"), dict) else {}
+    driver = csi.get("driver") if isinstance(csi.get("driver"), str) else None
     return {
         "driver": "csi", "snapshot_id": handle, "name": "", "namespace": key[0], "ready": True, "size_bytes": size,
         "written_by": VELERO, "snapshot_deleted": True,
-        "source": {"namespace": key[0], "pvc": key[1], "csi_driver": driver if isinstance(driver, str) else None,
-                   "volume_mode": "Filesystem"},
-        "driver_data": {"csi_driver": driver if isinstance(driver, str) else None, "volume_snapshot_content": None,
-                        "snapshot_class": None},
+        "source": {"namespace": key[0], "pvc": key[1], "csi_driver": driver, "volume_mode": "Filesystem"},
+        "driver_data": {"csi_driver": driver, "volume_snapshot_content": None, "snapshot_class": None},
         "data_copy": {"tool": "kopia", "repository": "%s/kopia/%s" % (storage.rstrip("/"), key[0]),
                       "snapshot_id": handle, "bytes": size, "files": None,
                       "made_by": "velero " + ("data mover" if info.get("snapshotDataMoved") else "file-system backup")},

@@ -290,35 +290,39 @@ def test_the_jobs_ask_for_the_resources_given_and_nothing_when_none_is():
     assert "resources" not in plain._job("shop", "j", "o", {"env": []}, None, True).container
 
 
-def run_script(script, env, tmp_path):
-    """The Job's script under sh, with a `restic` on PATH that prints its arguments and the tuning it was given."""
+RESTIC_SAYS = "restic $* reads=${RESTIC_READ_CONCURRENCY:-} compression=${RESTIC_COMPRESSION:-}"
+
+
+def run_script(container, tmp_path, tool="restic", says=RESTIC_SAYS, env=None):
+    """A Job's script under sh, with a stand-in `tool` on PATH that echoes `says` (its arguments and the environment
+    it was given), over a /data holding one 3-byte file."""
     import os
     import subprocess
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    (data / "file").write_text("x")
-    fake = tmp_path / "bin" / "restic"
+    (data / "file").write_text("xyz")
+    fake = tmp_path / "bin" / tool
     fake.parent.mkdir(exist_ok=True)
-    fake.write_text('#!/bin/sh\necho "restic $* reads=${RESTIC_READ_CONCURRENCY:-} compression=${RESTIC_COMPRESSION:-}"\n')
+    fake.write_text('#!/bin/sh\necho "%s"\n' % says)
     fake.chmod(0o755)
-    variables = dict((e["name"], e["value"]) for e in env)
-    variables["PATH"] = "%s:%s" % (fake.parent, os.environ["PATH"])
-    script = script.replace("/data", str(data))
+    variables = dict((e["name"], e["value"]) for e in container["env"])
+    variables.update(env or {}, PATH="%s:%s" % (fake.parent, os.environ["PATH"]))
+    script = container["command"][2].replace("/data", str(data))
     return subprocess.run(["sh", "-c", script], env=variables, capture_output=True, text=True, check=True).stdout
 
 
 def test_tuning_reaches_restic_only_when_given(tmp_path):
     tuned = ResticMover(MoverConfig(dict(OPTIONS, parallel_reads=8, parallel_uploads=12, compression="off")))
     container = tuned.backup_container("prod/volumes/restic/shop/data", False, "snap")
-    said = run_script(container["command"][2], container["env"], tmp_path)
+    said = run_script(container, tmp_path)
     assert "backup --json --ignore-inode --host lifeboat --tag snap -o s3.connections=12 ." in said
     assert "reads=8 compression=off" in said
     container = tuned.restore_container("prod/volumes/restic/shop/data", SNAPSHOT_ID)
-    said = run_script(container["command"][2], container["env"], tmp_path)
+    said = run_script(container, tmp_path)
     assert "restore --verify --target %s -o s3.connections=12 %s" % (tmp_path / "data", SNAPSHOT_ID) in said
     plain = ResticMover(MoverConfig(OPTIONS))
     container = plain.restore_container("prod/volumes/restic/shop/data", SNAPSHOT_ID)
-    said = run_script(container["command"][2], container["env"], tmp_path)
+    said = run_script(container, tmp_path)
     assert "restore --verify --target %s %s reads= compression=" % (
         tmp_path / "data", SNAPSHOT_ID) in said
 
@@ -385,20 +389,7 @@ def test_kopia_reads_veleros_repository_of_the_namespace_and_makes_no_copies():
 
 
 def run_kopia_script(container, tmp_path):
-    """The kopia Job's script under sh, with a `kopia` on PATH that prints its arguments."""
-    import os
-    import subprocess
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    (data / "file").write_text("xyz")
-    fake = tmp_path / "bin" / "kopia"
-    fake.parent.mkdir(exist_ok=True)
-    fake.write_text('#!/bin/sh\necho "kopia $* password=${KOPIA_PASSWORD:-}"\n')
-    fake.chmod(0o755)
-    variables = dict((e["name"], e["value"]) for e in container["env"])
-    variables.update(PATH="%s:%s" % (fake.parent, os.environ["PATH"]), KOPIA_PASSWORD="pw")
-    script = container["command"][2].replace("/data", str(data))
-    return subprocess.run(["sh", "-c", script], env=variables, capture_output=True, text=True, check=True).stdout
+    return run_script(container, tmp_path, "kopia", "kopia $* password=${KOPIA_PASSWORD:-}", {"KOPIA_PASSWORD": "pw"})
 
 
 def test_the_kopia_job_connects_read_only_to_the_endpoint_the_pods_reach_and_restores_the_snapshot(tmp_path):
